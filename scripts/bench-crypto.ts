@@ -1,0 +1,120 @@
+// Crypto micro-benchmark: per-operation cost of each backend for the work WireGuard does per
+// data packet (ChaCha20-Poly1305 seal / open at 64 and 1420 bytes) and per handshake (X25519,
+// keyed BLAKE2s-128 MAC, BLAKE2s-256 hash, HMAC). Fixed iteration counts, so a run takes a few
+// seconds; prints one plain-text table.
+// Run: npx tsc -p tsconfig.json && node dist/scripts/bench-crypto.js
+
+import { backends, type CryptoBackend } from '../src/crypto/index.js';
+
+interface Case {
+  readonly op: string;
+  readonly bytes: number;
+  readonly iterations: number;
+  /** Builds the inputs once and returns the operation to time. */
+  readonly prepare: (b: CryptoBackend) => () => void;
+}
+
+const KEY = new Uint8Array(32).fill(7);
+const NONCE = new Uint8Array(12);
+
+function sealCase(bytes: number, iterations: number): Case {
+  return {
+    op: 'aead seal',
+    bytes,
+    iterations,
+    prepare: (b) => {
+      const plain = b.randomBytes(bytes);
+      const out = new Uint8Array(bytes + 16);
+      return () => void b.aeadSeal(KEY, NONCE, plain, null, out, 0);
+    },
+  };
+}
+
+function openCase(bytes: number, iterations: number): Case {
+  return {
+    op: 'aead open',
+    bytes,
+    iterations,
+    prepare: (b) => {
+      const sealed = new Uint8Array(bytes + 16);
+      b.aeadSeal(KEY, NONCE, b.randomBytes(bytes), null, sealed, 0);
+      const out = new Uint8Array(bytes);
+      return () => {
+        if (b.aeadOpen(KEY, NONCE, sealed, null, out, 0) !== bytes) throw new Error('open failed');
+      };
+    },
+  };
+}
+
+const CASES: readonly Case[] = [
+  sealCase(64, 20_000),
+  openCase(64, 20_000),
+  sealCase(1420, 20_000),
+  openCase(1420, 20_000),
+  {
+    op: 'x25519',
+    bytes: 32,
+    iterations: 300,
+    prepare: (b) => {
+      const priv = b.randomBytes(32);
+      const pub = b.x25519Public(b.randomBytes(32));
+      return () => void b.x25519(priv, pub);
+    },
+  },
+  {
+    op: 'x25519Public',
+    bytes: 32,
+    iterations: 300,
+    prepare: (b) => {
+      const priv = b.randomBytes(32);
+      return () => void b.x25519Public(priv);
+    },
+  },
+  {
+    op: 'mac (blake2s-128)',
+    bytes: 116, // mac1 of a handshake initiation covers its first 116 bytes
+    iterations: 20_000,
+    prepare: (b) => {
+      const msg = b.randomBytes(116);
+      return () => void b.mac(KEY, msg);
+    },
+  },
+  {
+    op: 'hash (blake2s-256)',
+    bytes: 64, // the handshake's hash(h || data) with 32-byte data
+    iterations: 20_000,
+    prepare: (b) => {
+      const h = b.randomBytes(32);
+      const data = b.randomBytes(32);
+      return () => void b.hash(h, data);
+    },
+  },
+  {
+    op: 'hmac (blake2s-256)',
+    bytes: 32,
+    iterations: 10_000,
+    prepare: (b) => {
+      const data = b.randomBytes(32);
+      return () => void b.hmac(KEY, data);
+    },
+  },
+];
+
+function time(fn: () => void, iterations: number): number {
+  for (let i = 0; i < Math.ceil(iterations / 10); i++) fn(); // warm up the JIT
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) fn();
+  return Number(process.hrtime.bigint() - start) / 1e3 / iterations; // µs per operation
+}
+
+const rows: string[][] = [['backend', 'operation', 'bytes', 'iterations', 'µs/op', 'ops/s']];
+const started = Date.now();
+for (const backend of Object.values(backends)) {
+  for (const c of CASES) {
+    const us = time(c.prepare(backend), c.iterations);
+    rows.push([backend.name, c.op, String(c.bytes), String(c.iterations), us.toFixed(2), Math.round(1e6 / us).toLocaleString('en-US')]);
+  }
+}
+const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+for (const r of rows) console.log(r.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
+console.log(`\n${process.version}, ${((Date.now() - started) / 1000).toFixed(1)} s`);

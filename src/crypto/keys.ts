@@ -1,0 +1,74 @@
+// WireGuard key handling: generation (clamped like `wg genkey`), public-key derivation, and the two
+// text encodings: base64 (wg-quick files, CLI; strict like wireguard-tools' key_from_base64) and
+// hex (the UAPI protocol; lowercase on output).
+
+import { getCrypto } from './index.js';
+import type { CryptoBackend } from './types.js';
+
+/** Length of every WireGuard key (private, public, preshared) in bytes. */
+export const KEY_LEN = 32;
+/** Length of a base64-encoded key: 43 characters + one '=' pad. */
+export const KEY_BASE64_LEN = 44;
+/** Length of a hex-encoded key. */
+export const KEY_HEX_LEN = 64;
+
+/**
+ * Base64 of 32 bytes: 42 free characters, then one whose value has its two low bits clear (it
+ * carries only 4 key bits; anything else is a non-canonical encoding wg rejects), then '='.
+ */
+const BASE64_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+const HEX_KEY = /^[0-9a-fA-F]{64}$/;
+
+/** Clamp a 32-byte X25519 private key in place (RFC 7748 decodeScalar25519) and return it. */
+export function clampPrivateKey(key: Uint8Array): Uint8Array {
+  key[0]! &= 248;
+  key[31]! = (key[31]! & 127) | 64;
+  return key;
+}
+
+/** A fresh random private key, clamped exactly as `wg genkey` does. */
+export function generatePrivateKey(backend: CryptoBackend = getCrypto()): Uint8Array {
+  return clampPrivateKey(backend.randomBytes(KEY_LEN));
+}
+
+/** 32 fresh random bytes for a preshared key (`wg genpsk`; not clamped). */
+export function generatePresharedKey(backend: CryptoBackend = getCrypto()): Uint8Array {
+  return backend.randomBytes(KEY_LEN);
+}
+
+/** The X25519 public key of a private key (the private key is clamped internally, not modified). */
+export function publicKey(privateKey: Uint8Array, backend: CryptoBackend = getCrypto()): Uint8Array {
+  return backend.x25519Public(privateKey);
+}
+
+function requireKey(key: Uint8Array): void {
+  if (key.length !== KEY_LEN) throw new RangeError(`a key must be ${KEY_LEN} bytes, got ${key.length}`);
+}
+
+/** Standard base64 (with '=' padding, 44 characters) of a 32-byte key. */
+export function keyToBase64(key: Uint8Array): string {
+  requireKey(key);
+  return Buffer.from(key.buffer, key.byteOffset, key.length).toString('base64');
+}
+
+/**
+ * Decode a base64 key, accepting exactly what wireguard-tools accepts: 44 characters of the
+ * standard alphabet, canonical, ending in '=' (no whitespace, no URL-safe alphabet). Returns null
+ * for anything else.
+ */
+export function keyFromBase64(text: string): Uint8Array | null {
+  if (!BASE64_KEY.test(text)) return null;
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+/** Lowercase hex (64 characters) of a 32-byte key, as the UAPI protocol writes keys. */
+export function keyToHex(key: Uint8Array): string {
+  requireKey(key);
+  return Buffer.from(key.buffer, key.byteOffset, key.length).toString('hex');
+}
+
+/** Decode a 64-character hex key (either case, like wireguard-go's UAPI); null for anything else. */
+export function keyFromHex(text: string): Uint8Array | null {
+  if (!HEX_KEY.test(text)) return null;
+  return new Uint8Array(Buffer.from(text, 'hex'));
+}

@@ -1,0 +1,50 @@
+// The crypto backend interface: every primitive WireGuard needs, behind one small surface so the
+// protocol layer never knows whether node:crypto (native) or tweetnacl + @noble (pure) does the work.
+// All byte strings are Uint8Array (Buffer is a Uint8Array too). Functions never throw on bad
+// *data* (authentication failure, low-order points): they report it through the return value.
+
+export type BackendName = 'native' | 'pure';
+
+export interface CryptoBackend {
+  readonly name: BackendName;
+
+  /**
+   * ChaCha20-Poly1305 (RFC 8439) seal. `nonce` is 12 bytes (WireGuard: 4 zero bytes || LE64 counter).
+   * Writes ciphertext || 16-byte tag (src.length + 16 bytes) into `dst` starting at `dstOffset`
+   * and returns the number of bytes written. `src` may alias `dst` exactly (in place).
+   */
+  aeadSeal(key: Uint8Array, nonce: Uint8Array, src: Uint8Array, aad: Uint8Array | null, dst: Uint8Array, dstOffset: number): number;
+
+  /**
+   * ChaCha20-Poly1305 open of `src` = ciphertext || tag. Writes the plaintext (src.length - 16 bytes)
+   * into `dst` at `dstOffset` and returns its length, or -1 when authentication fails or src is
+   * shorter than a tag. `src` may alias `dst` exactly.
+   * The tag is verified before anything is written: on -1, `dst` is left unchanged (so an in-place
+   * open of a forged packet leaves its ciphertext intact).
+   */
+  aeadOpen(key: Uint8Array, nonce: Uint8Array, src: Uint8Array, aad: Uint8Array | null, dst: Uint8Array, dstOffset: number): number;
+
+  /** XChaCha20-Poly1305 seal (24-byte nonce), returns ciphertext || tag. Used for cookie replies. */
+  xaeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array | null): Uint8Array;
+
+  /** XChaCha20-Poly1305 open, returns plaintext or null on authentication failure. */
+  xaeadOpen(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array | null): Uint8Array | null;
+
+  /** X25519(privateKey, publicKey). Returns null when the shared secret is all zero (low-order point). */
+  x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null;
+
+  /** X25519(privateKey, 9): the public key of a private key. */
+  x25519Public(privateKey: Uint8Array): Uint8Array;
+
+  /** BLAKE2s-256 of the concatenation of parts. */
+  hash(...parts: Uint8Array[]): Uint8Array;
+
+  /** HMAC-BLAKE2s-256 (block size 64) over the concatenation of parts. */
+  hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array;
+
+  /** Keyed BLAKE2s with 16-byte output (WireGuard's MAC: mac1, mac2, cookie). key is 16 or 32 bytes. */
+  mac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array;
+
+  /** Cryptographically secure random bytes. */
+  randomBytes(n: number): Uint8Array;
+}

@@ -1,0 +1,36 @@
+// WireGuard KDF1/KDF2/KDF3 known answers (from wireguard-go's kdf_test) on both backends.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { backends } from '../../src/crypto/index.js';
+import { kdf } from '../../src/crypto/kdf.js';
+import { hex, list, loadVectors, str, toHex } from './vectors.js';
+
+const vectors = list(loadVectors('wg-kdf.json'), 'vectors');
+
+for (const backend of Object.values(backends)) {
+  const t = suite(`kdf ${backend.name}`);
+
+  t('KDF1, KDF2 and KDF3 of every vector', () => {
+    assert.is(vectors.length, 3);
+    for (const v of vectors) {
+      const key = hex(str(v, 'key'));
+      const input = hex(str(v, 'input'));
+      const want = [str(v, 't0'), str(v, 't1'), str(v, 't2')];
+      assert.equal(kdf(backend, 1, key, input).map(toHex), want.slice(0, 1));
+      assert.equal(kdf(backend, 2, key, input).map(toHex), want.slice(0, 2));
+      assert.equal(kdf(backend, 3, key, input).map(toHex), want);
+    }
+  });
+
+  t('leaves key and input unchanged', () => {
+    const v = vectors[0];
+    const key = hex(str(v, 'key'));
+    const input = hex(str(v, 'input'));
+    kdf(backend, 3, key, input);
+    assert.is(toHex(key), str(v, 'key'));
+    assert.is(toHex(input), str(v, 'input'));
+  });
+
+  t.run();
+}
