@@ -1,0 +1,115 @@
+// The two views of a wg-quick config file that parse.ts produces:
+// - WgtsConfig: typed, validated values for the layers that act on them (device, gateway, cli);
+// - ConfigDocument: the file's lines as written (comments, blank lines, order, line endings), so
+//   an edit rewrites only what it touches and an unchanged document formats back byte for byte.
+import type { Cidr, HostPort } from './ip.js';
+
+/** [Interface]: the wg(8) device keys plus the wg-quick(8) ones (addresses, DNS, MTU, hooks). */
+export interface InterfaceConfig {
+  /** Canonical base64 of the 32-byte private key. */
+  privateKey?: string;
+  /** 0 asks for a random port, as with wg. */
+  listenPort?: number;
+  /** `off` is stored as 0. */
+  fwMark?: number;
+  /** Interface addresses; host bits are meaningful here (10.0.0.1/24). A bare IP means /32 or /128. */
+  addresses: Cidr[];
+  /** DNS server addresses (canonical IP text). */
+  dns: string[];
+  /** DNS search domains (the non-IP entries of DNS =), lower case. */
+  dnsSearch: string[];
+  mtu?: number;
+  /** `off`, `auto`, a table number or a table name, as written. */
+  table?: string;
+  preUp: string[];
+  postUp: string[];
+  preDown: string[];
+  postDown: string[];
+  saveConfig: boolean;
+}
+
+/** One `Host = name=ip` entry of [Gateway]: a service name the gateway's DNS answers for. */
+export interface HostEntry {
+  /** Lower-case DNS name. */
+  name: string;
+  /** Canonical IP text. */
+  address: string;
+}
+
+/** [Gateway] (wgts extension): the project network the gateway gives its peers. */
+export interface GatewayConfig {
+  /** Networks behind the gateway (aligned prefixes). At least one. */
+  networks: Cidr[];
+  /** DNS domain of the project network, lower case. */
+  domain?: string;
+  /** Public HOST:PORT that peers use to reach the gateway. */
+  endpoint?: HostPort;
+  hosts: HostEntry[];
+  /** Source-NAT peer traffic into the networks (default true). */
+  masquerade: boolean;
+  /** Resolver the gateway's DNS forwards other names to (canonical IP text). */
+  upstream?: string;
+  /** Address:port override for the gateway's DNS listener. */
+  listenDns?: HostPort;
+}
+
+/** Where a peer came from in its file; absent for peers built in code. */
+export interface PeerSource {
+  /** Line of the [Peer] header. */
+  line: number;
+  /** Line of each entry of `allow`, same order, so rule errors found later can say FILE:LINE. */
+  allowLines: number[];
+}
+
+/** [Peer]: the wg(8) peer keys plus the wgts Name and Allow extensions. */
+export interface PeerConfig {
+  /** Canonical base64 of the 32-byte public key; the peer's identity. */
+  publicKey: string;
+  presharedKey?: string;
+  /** Routed prefixes with host bits cleared (what the kernel and `wg showconf` keep). */
+  allowedIPs: Cidr[];
+  endpoint?: HostPort;
+  /** Seconds; `off` is stored as 0. */
+  persistentKeepalive?: number;
+  /** Short unique label (letters, digits, `.`, `_`, `-`), e.g. for `wgts peer remove NAME`. */
+  name?: string;
+  /** Access rules `CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]` as written; shape-checked only. */
+  allow: string[];
+  source?: PeerSource;
+}
+
+/** A whole parsed file. */
+export interface WgtsConfig {
+  interface: InterfaceConfig;
+  gateway?: GatewayConfig;
+  peers: PeerConfig[];
+}
+
+/** The three section kinds a file may hold. */
+export type SectionKind = 'Interface' | 'Peer' | 'Gateway';
+
+/** One physical line: its text without the line ending, and the ending ('' on a last line without one). */
+export interface DocLine {
+  readonly text: string;
+  readonly eol: '\n' | '\r\n' | '';
+}
+
+/**
+ * A section: the comment lines directly above its header (no blank line in between; they belong
+ * to the section and go with it when it is removed), the header line, and every line up to the
+ * next section's leading comments.
+ */
+export interface DocSection {
+  readonly kind: SectionKind;
+  readonly leading: readonly DocLine[];
+  readonly header: DocLine;
+  readonly body: readonly DocLine[];
+}
+
+/** A file as lines: those before the first section (`head`), then the sections in order. */
+export interface ConfigDocument {
+  /** The file name used in error messages. */
+  readonly file: string;
+  readonly head: readonly DocLine[];
+  readonly sections: readonly DocSection[];
+}
