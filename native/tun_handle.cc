@@ -1,0 +1,521 @@
+#include "tun_handle.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+
+namespace wgts {
+
+const char* const kCounterNames[kCounterCount] = {
+    "rxPackets", "rxBytes",     "rxBatches",   "rxErrors",       "txPackets",
+    "txBytes",   "txDropsFull", "txDropsDown", "txDropsInvalid",
+};
+
+namespace {
+
+// While nobody polls for readability (not started, or paused for backpressure) the kernel's
+// POLLERR on deletion wakes nobody, so a cheap TUNGETIFF probe runs at this period instead.
+constexpr uint64_t kProbeIntervalMs = 200;
+// Upper bound for the per-packet head/tail room a caller may reserve.
+constexpr uint32_t kMaxRoom = 4096;
+
+inline size_t Align16(size_t v) { return (v + 15) & ~static_cast<size_t>(15); }
+
+// Symbolic errno name ("EBADFD"); Node's os.constants.errno lacks several Linux-only ones.
+const char* ErrnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : "EUNKNOWN";
+}
+
+Napi::Error ErrnoError(Napi::Env env, int err, const std::string& what) {
+  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
+  e.Value().Set("code", ErrnoName(err));
+  e.Value().Set("errno", err);
+  return e;
+}
+
+Napi::Value ThrowType(Napi::Env env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// Raw view of a typed array of the given type (byte offset applied); false for other values.
+template <typename T>
+bool TypedView(napi_env env, napi_value value, napi_typedarray_type want, T** data, size_t* length) {
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok) return false;
+  if (type != want) return false;
+  *data = static_cast<T*>(raw);
+  return true;
+}
+
+bool Uint32Arg(napi_env env, napi_value value, uint32_t* out) {
+  return napi_get_value_uint32(env, value, out) == napi_ok;
+}
+
+}  // namespace
+
+Napi::Function TunHandle::Define(Napi::Env env) {
+  return DefineClass(env, "TunHandle",
+                     {
+                         InstanceMethod("name", &TunHandle::Name),
+                         InstanceMethod("mtu", &TunHandle::Mtu),
+                         InstanceMethod("setMtu", &TunHandle::SetMtu),
+                         InstanceMethod("ifindex", &TunHandle::Ifindex),
+                         InstanceMethod("start", &TunHandle::Start),
+                         InstanceMethod("pause", &TunHandle::Pause),
+                         InstanceMethod("resume", &TunHandle::Resume),
+                         InstanceMethod("write", &TunHandle::Write),
+                         InstanceMethod("writeBatch", &TunHandle::WriteBatch),
+                         InstanceMethod("close", &TunHandle::Close),
+                     });
+}
+
+TunHandle::TunHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunHandle>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[2].IsFunction()) {
+    ThrowType(env, "TunHandle(name: string, counters: Float64Array, onGone: (errno: number, code: string) => void)");
+    return;
+  }
+  double* counters = nullptr;
+  size_t counter_len = 0;
+  if (!TypedView(env, info[1], napi_float64_array, &counters, &counter_len) || counter_len < kCounterCount) {
+    ThrowType(env, "TunHandle: counters must be a Float64Array with one slot per counterNames entry");
+    return;
+  }
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    Napi::Error::New(env, "TunHandle: no libuv loop").ThrowAsJavaScriptException();
+    return;
+  }
+  std::string requested = info[0].As<Napi::String>().Utf8Value();
+  int fd = TunOpen(requested.c_str(), name_);
+  if (fd < 0) {
+    ErrnoError(env, -fd, "open TUN '" + requested + "'").ThrowAsJavaScriptException();
+    return;
+  }
+  auto* h = new UvHandles();
+  h->owner = this;
+  h->open = 0;
+  h->cleanup_hook = nullptr;
+  int r = uv_poll_init(loop, &h->poll, fd);
+  if (r != 0) {
+    close(fd);
+    delete h;
+    ErrnoError(env, -r, "poll TUN '" + std::string(name_) + "'").ThrowAsJavaScriptException();
+    return;
+  }
+  uv_timer_init(loop, &h->timer);
+  h->open = 2;
+  h->poll.data = h;
+  h->timer.data = h;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&h->timer));
+  handles_ = h;
+  fd_ = fd;
+  counters_ = counters;
+  counters_ref_ = Napi::Persistent(info[1].As<Napi::Float64Array>());
+  on_gone_ = Napi::Persistent(info[2].As<Napi::Function>());
+  async_context_ = std::make_unique<Napi::AsyncContext>(env, "wgts.Tun", info.This().As<Napi::Object>());
+  napi_add_async_cleanup_hook(env, OnEnvTeardown, h, &h->cleanup_hook);
+  // An open handle stays reachable (like a socket) until close() or gone: the kernel may call
+  // into it at any time, and the uv handles must be closed before the object may be freed.
+  Ref();
+  Arm();
+}
+
+TunHandle::~TunHandle() {
+  // Normally the handles are closed and freed before the last reference goes; this covers
+  // finalization during environment teardown.
+  if (handles_ != nullptr) handles_->owner = nullptr;
+  CloseFd();
+}
+
+// Polls for readability while reading, otherwise runs the liveness probe timer.
+int TunHandle::Arm() {
+  if (!Live()) return 0;
+  UvHandles* h = handles_;
+  if (Reading()) {
+    uv_timer_stop(&h->timer);
+    return uv_poll_start(&h->poll, UV_READABLE, OnPoll);
+  }
+  uv_poll_stop(&h->poll);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&h->timer))) {
+    uv_timer_start(&h->timer, OnTimer, kProbeIntervalMs, kProbeIntervalMs);
+  }
+  return 0;
+}
+
+void TunHandle::OnPoll(uv_poll_t* poll, int status, int /*events*/) {
+  auto* h = static_cast<UvHandles*>(poll->data);
+  TunHandle* self = h->owner;
+  if (self == nullptr || !self->Reading()) return;
+  // libuv maps POLLERR to a negative status. tun_chr_poll() raises POLLERR only once the
+  // device is detached or unregistering (deleted, or its namespace destroyed) - never for a
+  // move to another namespace, which keeps the fd attached.
+  if (status < 0) {
+    self->MarkGone(EBADFD);
+    return;
+  }
+  self->ReadBatch();
+}
+
+void TunHandle::OnTimer(uv_timer_t* timer) {
+  auto* h = static_cast<UvHandles*>(timer->data);
+  TunHandle* self = h->owner;
+  if (self == nullptr || self->fd_ < 0) return;
+  if (self->gone_) {
+    self->DeliverGone();
+    return;
+  }
+  int err = self->ProbeDetached();
+  if (err != 0) self->MarkGone(err);
+}
+
+bool TunHandle::BindReadBuffers(ReadView* view) {
+  Napi::ArrayBuffer slab = slab_ref_.Value();
+  if (slab.IsDetached()) return false;
+  Napi::Uint32Array offsets = offsets_ref_.Value();
+  Napi::Uint32Array lengths = lengths_ref_.Value();
+  view->slab = static_cast<uint8_t*>(slab.Data());
+  view->slab_len = slab.ByteLength();
+  view->offsets = offsets.Data();
+  view->lengths = lengths.Data();
+  view->max_batch = static_cast<uint32_t>(std::min(offsets.ElementLength(), lengths.ElementLength()));
+  return view->max_batch > 0 && view->slab != nullptr &&
+         view->slab_len >= Align16(headroom_) + kMaxPacket + tailroom_;
+}
+
+// Drains up to one batch of packets into the slab, then hands the batch to JS in one call.
+// Packet k starts 16-byte aligned at offsets[k], with >= headroom free bytes before it and
+// >= tailroom after it; a read is only attempted with kMaxPacket bytes of room, so the kernel
+// never truncates. The slab belongs to JS again only after the callback returns.
+void TunHandle::ReadBatch() {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  ReadView v;
+  if (!BindReadBuffers(&v)) {
+    paused_ = true;
+    Arm();
+    napi_fatal_exception(env, Napi::Error::New(env, "TUN read buffers were detached or shrunk; reading paused").Value());
+    return;
+  }
+  uint32_t n = 0;
+  size_t off = Align16(headroom_);
+  int failure = 0;
+  double bytes = 0;
+  while (n < v.max_batch && off + kMaxPacket + tailroom_ <= v.slab_len) {
+    ssize_t r = read(fd_, v.slab + off, kMaxPacket);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) failure = errno;
+      break;
+    }
+    v.offsets[n] = static_cast<uint32_t>(off);
+    v.lengths[n] = static_cast<uint32_t>(r);
+    n++;
+    bytes += static_cast<double>(r);
+    off = Align16(off + static_cast<size_t>(r) + tailroom_ + headroom_);
+  }
+  if (n > 0) {
+    counters_[kRxPackets] += n;
+    counters_[kRxBytes] += bytes;
+    counters_[kRxBatches] += 1;
+    Invoke(on_batch_.Value(), {Napi::Number::New(env, n)});
+  }
+  // The callback may have closed the handle; only then is the failure of no interest.
+  if (failure != 0 && Live()) {
+    if (ProbeDetached() != 0) {
+      MarkGone(failure);
+    } else {
+      counters_[kRxErrors] += 1;
+    }
+  }
+}
+
+int TunHandle::WriteOne(const uint8_t* data, uint32_t len) {
+  ssize_t r;
+  do {
+    r = write(fd_, data, len);
+  } while (r < 0 && errno == EINTR);
+  if (r >= 0) {
+    counters_[kTxPackets] += 1;
+    counters_[kTxBytes] += len;
+    return 0;
+  }
+  int err = errno;
+  if (err == EAGAIN) {
+    counters_[kTxDropsFull] += 1;
+  } else if (ProbeDetached() != 0) {
+    MarkGone(err);
+  } else if (err == EIO) {
+    counters_[kTxDropsDown] += 1;  // observed: a TUN that is down (e.g. just moved) says EIO
+  } else {
+    counters_[kTxDropsInvalid] += 1;
+  }
+  return err;
+}
+
+// 0 while the fd is attached to its device, else the errno of TUNGETIFF (EBADFD once deleted).
+int TunHandle::ProbeDetached() {
+  char name[IFNAMSIZ];
+  int r = TunName(fd_, name);
+  return r < 0 ? -r : 0;
+}
+
+void TunHandle::MarkGone(int err) {
+  if (!Live()) return;
+  gone_ = true;
+  gone_errno_ = err;
+  UvHandles* h = handles_;
+  uv_poll_stop(&h->poll);
+  uv_timer_stop(&h->timer);
+  // Deliver from a fresh loop turn, never re-entrantly from inside a JS call into write().
+  uv_ref(reinterpret_cast<uv_handle_t*>(&h->timer));
+  uv_timer_start(&h->timer, OnTimer, 0, 0);
+}
+
+void TunHandle::DeliverGone() {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  Napi::Function fn = on_gone_.Value();
+  int err = gone_errno_;
+  Release();
+  Invoke(fn, {Napi::Number::New(env, err), Napi::String::New(env, ErrnoName(err))});
+}
+
+void TunHandle::Invoke(Napi::Function fn, std::initializer_list<napi_value> args) {
+  Napi::Env env = Env();
+  fn.MakeCallback(Value(), args, *async_context_);
+  // Called from the event loop with no JS frame below: surface a throw as uncaught.
+  if (env.IsExceptionPending()) napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+}
+
+// Stops all I/O: closes the uv handles (freed in their close callbacks) and then the fd.
+void TunHandle::CloseFd() {
+  if (fd_ < 0) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(&handles_->poll), OnHandleClosed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&handles_->timer), OnHandleClosed);
+  close(fd_);
+  fd_ = -1;
+}
+
+void TunHandle::Release() {
+  CloseFd();
+  on_batch_.Reset();
+  on_gone_.Reset();
+  slab_ref_.Reset();
+  offsets_ref_.Reset();
+  lengths_ref_.Reset();
+}
+
+void TunHandle::OnHandleClosed(uv_handle_t* handle) {
+  auto* h = static_cast<UvHandles*>(handle->data);
+  if (--h->open > 0) return;
+  TunHandle* owner = h->owner;
+  if (h->cleanup_hook != nullptr) napi_remove_async_cleanup_hook(h->cleanup_hook);
+  delete h;
+  if (owner == nullptr) return;
+  owner->handles_ = nullptr;
+  if (!owner->tearing_down_) {
+    owner->async_context_.reset();
+    owner->Unref();
+  }
+}
+
+void TunHandle::OnEnvTeardown(napi_async_cleanup_hook_handle /*hook*/, void* arg) {
+  auto* h = static_cast<UvHandles*>(arg);
+  // Without an owner or an fd the handles are already closing; their last close callback
+  // removes this hook, which tells the environment the cleanup is complete.
+  if (h->owner == nullptr) return;
+  h->owner->tearing_down_ = true;
+  h->owner->CloseFd();
+}
+
+void TunHandle::RefreshName() {
+  if (Live()) TunName(fd_, name_);
+}
+
+bool TunHandle::ThrowIfClosed(Napi::Env env) {
+  if (Live()) return false;
+  ErrnoError(env, EBADF, std::string("TUN '") + name_ + "' is " + (gone_ ? "gone" : "closed"))
+      .ThrowAsJavaScriptException();
+  return true;
+}
+
+Napi::Value TunHandle::Name(const Napi::CallbackInfo& info) {
+  RefreshName();
+  return Napi::String::New(info.Env(), name_);
+}
+
+Napi::Value TunHandle::Mtu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ThrowIfClosed(env)) return env.Undefined();
+  RefreshName();
+  int r = IfGetMtu(name_);
+  if (r < 0) {
+    ErrnoError(env, -r, std::string("get MTU of '") + name_ + "'").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, r);
+}
+
+Napi::Value TunHandle::SetMtu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t mtu = 0;
+  if (info.Length() < 1 || !info[0].IsNumber() || !Uint32Arg(env, info[0], &mtu)) return ThrowType(env, "setMtu(mtu: number)");
+  if (ThrowIfClosed(env)) return env.Undefined();
+  if (mtu == 0 || mtu > kMaxPacket) {
+    Napi::RangeError::New(env, "MTU must be within 1..65535").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  RefreshName();
+  int r = IfSetMtu(name_, static_cast<int>(mtu));
+  if (r < 0) ErrnoError(env, -r, std::string("set MTU of '") + name_ + "'").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value TunHandle::Ifindex(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ThrowIfClosed(env)) return env.Undefined();
+  RefreshName();
+  int r = IfIndex(name_);
+  if (r < 0) {
+    ErrnoError(env, -r, std::string("get ifindex of '") + name_ + "'").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, r);
+}
+
+Napi::Value TunHandle::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t headroom = 0;
+  uint32_t tailroom = 0;
+  uint32_t* unused = nullptr;
+  size_t unused_len = 0;
+  if (info.Length() < 6 || !info[0].IsArrayBuffer() ||
+      !TypedView(env, info[1], napi_uint32_array, &unused, &unused_len) ||
+      !TypedView(env, info[2], napi_uint32_array, &unused, &unused_len) || !info[3].IsNumber() ||
+      !info[4].IsNumber() || !Uint32Arg(env, info[3], &headroom) || !Uint32Arg(env, info[4], &tailroom) ||
+      !info[5].IsFunction()) {
+    return ThrowType(env,
+                     "start(slab: ArrayBuffer, offsets: Uint32Array, lengths: Uint32Array, headroom: number, "
+                     "tailroom: number, onBatch: (count: number) => void)");
+  }
+  if (ThrowIfClosed(env)) return env.Undefined();
+  if (started_) {
+    Napi::Error::New(env, "TUN reading already started").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (headroom > kMaxRoom || tailroom > kMaxRoom) {
+    Napi::RangeError::New(env, "headroom and tailroom must be <= 4096").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  headroom_ = headroom;
+  tailroom_ = tailroom;
+  slab_ref_ = Napi::Persistent(info[0].As<Napi::ArrayBuffer>());
+  offsets_ref_ = Napi::Persistent(info[1].As<Napi::Uint32Array>());
+  lengths_ref_ = Napi::Persistent(info[2].As<Napi::Uint32Array>());
+  ReadView v;
+  if (!BindReadBuffers(&v)) {
+    slab_ref_.Reset();
+    offsets_ref_.Reset();
+    lengths_ref_.Reset();
+    Napi::RangeError::New(env, "slab must hold align16(headroom) + 65535 + tailroom bytes; offsets/lengths need >= 1 slot")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  on_batch_ = Napi::Persistent(info[5].As<Napi::Function>());
+  started_ = true;
+  int r = Arm();
+  if (r != 0) ErrnoError(env, -r, "poll TUN").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value TunHandle::Pause(const Napi::CallbackInfo& info) {
+  paused_ = true;
+  Arm();
+  return info.Env().Undefined();
+}
+
+Napi::Value TunHandle::Resume(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  paused_ = false;
+  int r = Arm();
+  if (r != 0) ErrnoError(env, -r, "poll TUN").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// write(buf, off, len) -> 0 when the kernel took the packet, else the errno (EAGAIN: queue
+// full, EIO: interface down, EINVAL: bad slice or packet, EBADF: closed or gone).
+Napi::Value TunHandle::Write(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  uint8_t* data = nullptr;
+  size_t len = 0;
+  uint32_t off = 0;
+  uint32_t n = 0;
+  if (info.Length() < 3 || !TypedView(env, info[0], napi_uint8_array, &data, &len) || !Uint32Arg(env, info[1], &off) ||
+      !Uint32Arg(env, info[2], &n)) {
+    return ThrowType(info.Env(), "write(buf: Uint8Array, off: number, len: number)");
+  }
+  int r;
+  if (!Live()) {
+    r = EBADF;
+  } else if (n == 0 || static_cast<uint64_t>(off) + n > len) {
+    counters_[kTxDropsInvalid] += 1;
+    r = EINVAL;
+  } else {
+    r = WriteOne(data + off, n);
+  }
+  return Napi::Number::New(info.Env(), r);
+}
+
+// writeBatch(slab, offsets, lengths, count) -> packets the kernel took. Bad slices and refused
+// packets are skipped (counted); on EAGAIN the rest of the batch is dropped (counted).
+Napi::Value TunHandle::WriteBatch(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  uint8_t* slab = nullptr;
+  size_t slab_len = 0;
+  uint32_t* offsets = nullptr;
+  size_t offsets_len = 0;
+  uint32_t* lengths = nullptr;
+  size_t lengths_len = 0;
+  uint32_t count = 0;
+  if (info.Length() < 4 || !TypedView(env, info[0], napi_uint8_array, &slab, &slab_len) ||
+      !TypedView(env, info[1], napi_uint32_array, &offsets, &offsets_len) ||
+      !TypedView(env, info[2], napi_uint32_array, &lengths, &lengths_len) || !Uint32Arg(env, info[3], &count)) {
+    return ThrowType(info.Env(),
+                     "writeBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number)");
+  }
+  if (count > offsets_len || count > lengths_len) {
+    Napi::RangeError::New(info.Env(), "writeBatch: count exceeds offsets/lengths").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  uint32_t written = 0;
+  for (uint32_t i = 0; i < count && Live(); i++) {
+    uint32_t off = offsets[i];
+    uint32_t n = lengths[i];
+    if (n == 0 || static_cast<uint64_t>(off) + n > slab_len) {
+      counters_[kTxDropsInvalid] += 1;
+      continue;
+    }
+    int r = WriteOne(slab + off, n);
+    if (r == 0) {
+      written++;
+    } else if (r == EAGAIN) {
+      counters_[kTxDropsFull] += count - i - 1;
+      break;
+    }
+  }
+  return Napi::Number::New(info.Env(), written);
+}
+
+Napi::Value TunHandle::Close(const Napi::CallbackInfo& info) {
+  Release();
+  return info.Env().Undefined();
+}
+
+}  // namespace wgts

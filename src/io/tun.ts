@@ -1,0 +1,318 @@
+/**
+ * TUN edge: a Linux layer-3 TUN device (IFF_TUN | IFF_NO_PI) driven by the native addon
+ * (native/, built to native/build/Release/wgts_native.node).
+ *
+ * Reads are event-driven and batched: on each readiness event the addon drains up to one batch
+ * of packets into a slab preallocated here and calls back once with `(slab, offsets, lengths,
+ * count)`. Nothing is allocated per packet. Writes take one packet or a batch in the same shape.
+ *
+ * Device lifetime: if the kernel detaches the device (`ip link del`, or its network namespace is
+ * destroyed) the `onGone` listeners run once and the Tun is closed. Moving the device to another
+ * namespace (`ip link set DEV netns NS`) is not "gone": the fd keeps carrying packets; only the
+ * name-based queries (`mtu`, `ifindex`) then fail with ENODEV, as they look in this process's
+ * namespace.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Called once per batch of packets read from the TUN. Packet k is
+ * `slab.subarray(offsets[k], offsets[k] + lengths[k])`; each packet starts 16-byte aligned with
+ * at least `headroom` free bytes before it and `tailroom` after it (room to encrypt in place).
+ * The data is valid ONLY during the call: the next batch overwrites the slab. The handler may
+ * modify packets in place and write them back (`writeBatch`) before returning; copy anything
+ * that must outlive the call. The same slab/offsets/lengths objects are passed every time.
+ */
+export type TunBatchHandler = (slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) => void;
+
+/** Options for {@link Tun.open}. */
+export interface TunOpenOptions {
+  /** MTU to set right after opening (the device is closed again if that fails). */
+  mtu?: number;
+}
+
+/** Options for {@link Tun.start}. */
+export interface TunReadOptions {
+  /** Most packets per callback, 1..1024 (default 64). */
+  batch?: number;
+  /** Free bytes kept in front of each packet, 0..4096 (default 16: the WireGuard data header). */
+  headroom?: number;
+  /** Free bytes kept after each packet, 0..4096 (default 32: up to 15 bytes padding + 16-byte tag). */
+  tailroom?: number;
+}
+
+/** Why a device went away, given to {@link Tun.onGone} listeners. */
+export interface TunGone {
+  /** Last known device name. */
+  name: string;
+  /** Symbolic errno that revealed it (EBADFD when the kernel detached the device). */
+  code: string;
+  errno: number;
+}
+
+/** Counter snapshot. Drops are split by reason. */
+export interface TunStats {
+  rxPackets: number;
+  rxBytes: number;
+  /** Batch callbacks made; rxPackets / rxBatches is the mean batch size. */
+  rxBatches: number;
+  /** Read failures on a live device (other than "nothing to read"). */
+  rxErrors: number;
+  txPackets: number;
+  txBytes: number;
+  /** Writes refused with EAGAIN (kernel queue full), including the rest of a batch. */
+  txDropsFull: number;
+  /** Writes refused with EIO: the interface is down (e.g. right after a move to another netns). */
+  txDropsDown: number;
+  /** Bad slices (out of range, empty) and packets the kernel rejects (EINVAL: not IPv4/IPv6). */
+  txDropsInvalid: number;
+}
+
+const COUNTERS = [
+  'rxPackets', 'rxBytes', 'rxBatches', 'rxErrors', 'txPackets', 'txBytes', 'txDropsFull', 'txDropsDown', 'txDropsInvalid',
+] as const satisfies readonly (keyof TunStats)[];
+
+/** The addon's TunHandle: one open TUN fd (see native/tun_handle.h). */
+interface NativeTunHandle {
+  name(): string;
+  mtu(): number;
+  setMtu(mtu: number): void;
+  ifindex(): number;
+  start(
+    slab: ArrayBuffer, offsets: Uint32Array, lengths: Uint32Array, headroom: number, tailroom: number,
+    onBatch: (count: number) => void,
+  ): void;
+  pause(): void;
+  resume(): void;
+  /** 0 when the kernel took the packet, else the errno. */
+  write(buf: Uint8Array, off: number, len: number): number;
+  /** Packets the kernel took. */
+  writeBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  close(): void;
+}
+
+/** What native/build/Release/wgts_native.node exports. */
+interface NativeAddon {
+  TunHandle: new (name: string, counters: Float64Array, onGone: (errno: number, code: string) => void) => NativeTunHandle;
+  counterNames: readonly string[];
+  maxPacket: number;
+}
+
+const ADDON_PATH = ['native', 'build', 'Release', 'wgts_native.node'] as const;
+const DEFAULT_BATCH = 64;
+const DEFAULT_HEADROOM = 16;
+const DEFAULT_TAILROOM = 32;
+/** Packet size the slab is laid out for when the MTU cannot be read. */
+const DEFAULT_MTU_HINT = 1500;
+/** Linux IFNAMSIZ minus the terminator. */
+const MAX_IFNAME = 15;
+
+let addon: NativeAddon | undefined;
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+}
+
+function isNativeAddon(v: unknown): v is NativeAddon {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.TunHandle === 'function' && Array.isArray(o.counterNames) && typeof o.maxPacket === 'number';
+}
+
+/** Loads the addon once, checking it matches this file (a stale build is a clear error). */
+function loadAddon(): NativeAddon {
+  if (addon) return addon;
+  const path = join(packageRoot(), ...ADDON_PATH);
+  if (!existsSync(path)) {
+    throw new Error(`wgts native addon missing at ${path}: run \`npm run build\` (needs g++, make, python3 and node headers)`);
+  }
+  const loaded: unknown = createRequire(import.meta.url)(path);
+  if (!isNativeAddon(loaded) || loaded.counterNames.join() !== COUNTERS.join()) {
+    throw new Error(`wgts native addon at ${path} does not match src/io/tun.ts: rebuild it with \`npm run build\``);
+  }
+  addon = loaded;
+  return loaded;
+}
+
+const align16 = (n: number): number => (n + 15) & ~15;
+
+function checkInt(v: number, min: number, max: number, what: string): number {
+  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${what} must be an integer in ${min}..${max}, got ${v}`);
+  return v;
+}
+
+/**
+ * One open TUN device. Create with {@link Tun.open}; release with {@link Tun.close}.
+ * While reading (started, not paused) it keeps the event loop alive, like a socket; an idle or
+ * paused Tun does not.
+ */
+export class Tun {
+  readonly #handle: NativeTunHandle;
+  readonly #counters: Float64Array;
+  #goneListeners: ((gone: TunGone) => void)[] = [];
+  #gone: TunGone | undefined;
+  #closed = false;
+  #started = false;
+  #paused = false;
+
+  private constructor(create: (onGone: (errno: number, code: string) => void) => NativeTunHandle, counters: Float64Array) {
+    this.#counters = counters;
+    this.#handle = create((errno, code) => this.#deviceGone(errno, code));
+  }
+
+  /**
+   * Opens the TUN `name` (created if absent, attached if a persistent one exists; a "%d" in the
+   * name lets the kernel pick a number: read the result from {@link Tun.name}). Non-blocking.
+   * Throws an Error with `code` (EBUSY: another fd owns it, EPERM: no CAP_NET_ADMIN, ...).
+   */
+  static open(name: string, opts: TunOpenOptions = {}): Tun {
+    if (Buffer.byteLength(name) > MAX_IFNAME) throw new RangeError(`interface name '${name}' is longer than ${MAX_IFNAME} bytes`);
+    const native = loadAddon();
+    const counters = new Float64Array(COUNTERS.length);
+    const tun = new Tun((onGone) => new native.TunHandle(name, counters, onGone), counters);
+    if (opts.mtu !== undefined) {
+      try {
+        tun.mtu = opts.mtu;
+      } catch (e) {
+        tun.close();
+        throw e;
+      }
+    }
+    return tun;
+  }
+
+  /** Current kernel name of the device (follows renames; the last known name once closed). */
+  get name(): string {
+    return this.#handle.name();
+  }
+
+  /** Device MTU, read and set through the name in this process's network namespace. */
+  get mtu(): number {
+    return this.#handle.mtu();
+  }
+
+  set mtu(mtu: number) {
+    this.#handle.setMtu(checkInt(mtu, 1, 65535, 'MTU'));
+  }
+
+  /** Interface index in this process's network namespace. */
+  get ifindex(): number {
+    return this.#handle.ifindex();
+  }
+
+  /** True after close() or once the device is gone. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Set once the device went away (see {@link Tun.onGone}). */
+  get gone(): TunGone | undefined {
+    return this.#gone;
+  }
+
+  /** True while readiness events deliver batches (started and not paused). */
+  get reading(): boolean {
+    return this.#started && !this.#paused && !this.#closed;
+  }
+
+  /**
+   * Starts delivering packets to `onBatch` (see {@link TunBatchHandler}); allowed once. The slab
+   * is laid out for `batch` packets of the current MTU plus room for one maximal (65535-byte)
+   * read, so reads never truncate; larger packets just make a batch shorter.
+   */
+  start(onBatch: TunBatchHandler, opts: TunReadOptions = {}): void {
+    if (this.#closed) throw Object.assign(new Error(`TUN ${this.name} is closed`), { code: 'EBADF' });
+    if (this.#started) throw new Error(`TUN ${this.name}: reading already started`);
+    const batch = checkInt(opts.batch ?? DEFAULT_BATCH, 1, 1024, 'batch');
+    const headroom = checkInt(opts.headroom ?? DEFAULT_HEADROOM, 0, 4096, 'headroom');
+    const tailroom = checkInt(opts.tailroom ?? DEFAULT_TAILROOM, 0, 4096, 'tailroom');
+    const stride = align16(this.#mtuHint() + tailroom + headroom);
+    const buffer = new ArrayBuffer(align16(headroom) + (batch - 1) * stride + loadAddon().maxPacket + tailroom);
+    const slab = new Uint8Array(buffer);
+    const offsets = new Uint32Array(batch);
+    const lengths = new Uint32Array(batch);
+    this.#handle.start(buffer, offsets, lengths, headroom, tailroom, (count) => onBatch(slab, offsets, lengths, count));
+    this.#started = true;
+  }
+
+  /** Stops reading (backpressure): packets queue in the kernel (and drop once its queue is full). */
+  pause(): void {
+    this.#paused = true;
+    this.#handle.pause();
+  }
+
+  /** Resumes reading after {@link Tun.pause}. */
+  resume(): void {
+    this.#paused = false;
+    this.#handle.resume();
+  }
+
+  /**
+   * Writes one IP packet `buf[off, off+len)` to the kernel. False when it was dropped: queue
+   * full, interface down, bad slice/packet (see {@link TunStats}), or the Tun is closed/gone.
+   */
+  write(buf: Uint8Array, off: number, len: number): boolean {
+    return this.#handle.write(buf, off, len) === 0;
+  }
+
+  /**
+   * Writes packets k < count, `slab[offsets[k], offsets[k]+lengths[k])`, one write(2) each.
+   * Returns how many the kernel took; bad ones are skipped and, if the kernel queue fills
+   * (EAGAIN), the rest are dropped. Every drop is counted in {@link Tun.stats}.
+   */
+  writeBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number {
+    return this.#handle.writeBatch(slab, offsets, lengths, count);
+  }
+
+  /**
+   * Registers `cb` to run once when the device goes away (deleted, or its namespace destroyed);
+   * the Tun is closed by then. Runs on the next microtask if that already happened. Not called
+   * for {@link Tun.close}.
+   */
+  onGone(cb: (gone: TunGone) => void): void {
+    const gone = this.#gone;
+    if (gone) queueMicrotask(() => cb(gone));
+    else if (!this.#closed) this.#goneListeners.push(cb);
+  }
+
+  /** Closes the fd (a non-persistent device disappears). Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#goneListeners = [];
+    this.#handle.close();
+  }
+
+  /** Snapshot of the counters (allocates: not for the per-packet path). */
+  get stats(): TunStats {
+    const stats = {} as TunStats;
+    COUNTERS.forEach((key, i) => { stats[key] = this.#counters[i]; });
+    return stats;
+  }
+
+  #mtuHint(): number {
+    try {
+      return Math.max(this.mtu, 1);
+    } catch {
+      return DEFAULT_MTU_HINT; // device moved to another namespace: its MTU is not visible here
+    }
+  }
+
+  #deviceGone(errno: number, code: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const gone: TunGone = { name: this.name, code, errno };
+    this.#gone = gone;
+    const listeners = this.#goneListeners;
+    this.#goneListeners = [];
+    for (const cb of listeners) cb(gone);
+  }
+}
