@@ -1,0 +1,188 @@
+// Protocol-engine benchmark (src/noise), one core, per crypto backend:
+//  1. handshakes per second: initiation + response + confirming keepalive between two engines;
+//  2. encapsulate + decapsulate per packet through the engine at 64 and 1420 bytes (in place);
+//  3. memory on the data path: bytes allocated on the JS heap per packet (new-space growth over
+//     short synchronous runs), minor GCs and retained heap growth over up to 1M packets (each
+//     run is time-boxed, so a slow backend reports how many it got through).
+// A "no-op AEAD" backend (native backend with sealing/opening replaced by nothing) isolates what
+// the engine's own code allocates from what the crypto backends allocate inside.
+// Time-boxed to stay well under 30 s. Run: npx tsc -p tsconfig.json && node dist/scripts/bench-noise.js
+
+import { spawnSync } from 'node:child_process';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
+import { backends, type CryptoBackend } from '../src/crypto/index.js';
+import { DECAP_HANDLED, DECAP_TUNNEL, WgEngine } from '../src/noise/engine.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) {
+  // Re-run with --expose-gc so retained heap can be measured after a full collection.
+  const r = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+const fullGc: () => void = gc;
+
+/** The native backend with AEAD seal/open reduced to "tag = zeros": the engine's own cost only. */
+const noopAead: CryptoBackend = {
+  ...backends.native,
+  aeadSeal: (_k, _n, src, _aad, dst, off) => {
+    if (src.buffer !== dst.buffer || src.byteOffset !== dst.byteOffset + off) dst.set(src, off);
+    dst.fill(0, off + src.length, off + src.length + 16);
+    return src.length + 16;
+  },
+  aeadOpen: (_k, _n, src, _aad, dst, off) => {
+    const n = src.length - 16;
+    if (src.buffer !== dst.buffer || src.byteOffset !== dst.byteOffset + off) dst.set(src.subarray(0, n), off);
+    return n;
+  },
+};
+
+const SOURCE = new Uint8Array([127, 0, 0, 1, 0xca, 0x6c]);
+
+/** Two engines that know each other; a's peer id for b is `ia`, b's for a is `ib`. */
+function pair(crypto: CryptoBackend): { a: WgEngine; b: WgEngine; ia: number; ib: number; clock: { wall: bigint } } {
+  const clock = { wall: 1_700_000_000_000_000_000n };
+  const wallClockNs = (): bigint => (clock.wall += 1_000_000_000n);
+  const a = new WgEngine({ crypto, wallClockNs });
+  const b = new WgEngine({ crypto, wallClockNs });
+  a.setPrivateKey(backends.native.randomBytes(32));
+  b.setPrivateKey(backends.native.randomBytes(32));
+  const ia = a.addPeer(b.publicKey!);
+  const ib = b.addPeer(a.publicKey!);
+  return { a, b, ia, ib, clock };
+}
+
+/** One full handshake at time `now`: initiation, response, keepalive confirming the session. */
+function handshake(a: WgEngine, b: WgEngine, ia: number, now: number, scratch: Uint8Array): void {
+  a.initiateHandshake(ia, now);
+  const [init] = a.takeOutbox();
+  if (init === undefined || b.decapsulate(init.data, 0, init.data.length, SOURCE, now, scratch, 0) !== DECAP_HANDLED) throw new Error('initiation failed');
+  const [resp] = b.takeOutbox();
+  if (resp === undefined || a.decapsulate(resp.data, 0, resp.data.length, SOURCE, now, scratch, 0) !== DECAP_HANDLED) throw new Error('response failed');
+  const [ka] = a.takeOutbox();
+  if (ka === undefined || b.decapsulate(ka.data, 0, ka.data.length, SOURCE, now, scratch, 0) !== DECAP_HANDLED) throw new Error('confirmation failed');
+}
+
+function handshakesPerSecond(crypto: CryptoBackend, budgetMs: number): { rate: number; count: number } {
+  const { a, b, ia } = pair(crypto);
+  const scratch = new Uint8Array(256);
+  let now = 0;
+  for (let i = 0; i < 3; i++) handshake(a, b, ia, (now += 6000), scratch); // warm-up
+  let count = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < budgetMs) {
+    handshake(a, b, ia, (now += 6000), scratch);
+    count++;
+  }
+  return { rate: (count * 1000) / (performance.now() - t0), count };
+}
+
+/** An IPv4 packet of `len` bytes at buf[16..] (room for the header in front, padding + tag behind). */
+function dataSetup(crypto: CryptoBackend, len: number): { step: () => void; check: () => boolean } {
+  const { a, b, ia } = pair(crypto);
+  const scratch = new Uint8Array(256);
+  handshake(a, b, ia, 6000, scratch);
+  const buf = new Uint8Array(16 + len + 16 + 16);
+  buf[16] = 0x45;
+  buf[18] = len >> 8;
+  buf[19] = len & 0xff;
+  for (let i = 36; i < 16 + len; i++) buf[i] = i & 0xff;
+  const expect = buf.slice(16, 16 + len);
+  const now = 6000;
+  const step = (): void => {
+    const n = a.encapsulate(ia, buf, 16, len, now, buf, 0);
+    if (b.decapsulate(buf, 0, n, SOURCE, now, buf, 16) !== DECAP_TUNNEL) throw new Error('decapsulate failed');
+  };
+  const check = (): boolean => b.lastLength === len && buf.subarray(16, 16 + len).every((x, i) => x === expect[i]);
+  return { step, check };
+}
+
+function usPerPacket(crypto: CryptoBackend, len: number, budgetMs: number): { us: number; ok: boolean } {
+  const { step, check } = dataSetup(crypto, len);
+  for (let i = 0; i < 2000; i++) step();
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < budgetMs) {
+    for (let i = 0; i < 500; i++) step();
+    n += 500;
+  }
+  return { us: ((performance.now() - t0) * 1000) / n, ok: check() };
+}
+
+function newSpaceUsed(): number {
+  for (const s of getHeapSpaceStatistics()) if (s.space_name === 'new_space') return s.space_used_size;
+  return 0;
+}
+
+/** Median bytes of new-space growth per call of `fn` over short runs that saw no scavenge. */
+function bytesPerCall(fn: () => void, calls: number): number {
+  const samples: number[] = [];
+  for (let r = 0; r < 25; r++) {
+    const before = newSpaceUsed();
+    for (let i = 0; i < calls; i++) fn();
+    const after = newSpaceUsed();
+    if (after >= before) samples.push((after - before) / calls);
+  }
+  samples.sort((x, y) => x - y);
+  return samples.length === 0 ? NaN : samples[samples.length >> 1]!;
+}
+
+/** Up to `count` packets (stopping early after `budgetMs`): retained heap growth and minor GCs. */
+async function manyPackets(crypto: CryptoBackend, len: number, count: number, budgetMs: number): Promise<{ growth: number; minorGcs: number; seconds: number; packets: number }> {
+  const { step } = dataSetup(crypto, len);
+  for (let i = 0; i < 5000; i++) step();
+  let minor = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const detail = (e as unknown as { detail?: { kind?: number } }).detail;
+      if (detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) minor++;
+    }
+  });
+  fullGc();
+  const before = getHeapStatistics().used_heap_size;
+  obs.observe({ entryTypes: ['gc'] });
+  const t0 = performance.now();
+  let packets = 0;
+  while (packets < count && performance.now() - t0 < budgetMs) {
+    for (let i = 0; i < 10_000; i++) step();
+    packets += 10_000;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 100)); // GC entries are delivered asynchronously
+  obs.disconnect();
+  fullGc();
+  return { growth: getHeapStatistics().used_heap_size - before, minorGcs: minor, seconds, packets };
+}
+
+const started = performance.now();
+const named: [string, CryptoBackend][] = [['native', backends.native], ['pure', backends.pure], ['no-op AEAD', noopAead]];
+
+console.log('wgts noise engine benchmark (one core, Node ' + process.version + ')\n');
+console.log('handshakes (initiation + response + confirmation, both engines on this core):');
+for (const [name, crypto] of named.slice(0, 2)) {
+  const h = handshakesPerSecond(crypto, 1500);
+  console.log(`  ${name.padEnd(10)} ${h.rate.toFixed(0).padStart(6)} handshakes/s  (${h.count} in the run)`);
+}
+
+console.log('\nencapsulate + decapsulate through the engine, per packet (in place):');
+for (const [name, crypto] of named) {
+  for (const len of [64, 1420]) {
+    const r = usPerPacket(crypto, len, 600);
+    const alloc = (() => {
+      const { step } = dataSetup(crypto, len);
+      for (let i = 0; i < 2000; i++) step();
+      const base = bytesPerCall(() => undefined, 1000);
+      return bytesPerCall(step, 1000) - base;
+    })();
+    console.log(`  ${name.padEnd(10)} ${String(len).padStart(5)} B  ${r.us.toFixed(2).padStart(7)} µs  ` +
+      `(${(1 / r.us).toFixed(3)} M packets/s)  JS heap allocated ≈ ${alloc.toFixed(0)} B/packet` + (r.ok ? '' : '  PAYLOAD MISMATCH'));
+  }
+}
+
+console.log('\nheap over many packets (full GC before and after; minor GCs counted during the run):');
+for (const [name, crypto, len, budget] of [['no-op AEAD', noopAead, 1420, 5000], ['native', backends.native, 64, 9000], ['pure', backends.pure, 64, 3000]] as const) {
+  const m = await manyPackets(crypto, len, 1_000_000, budget);
+  console.log(`  ${name.padEnd(10)} ${String(len).padStart(5)} B x ${m.packets.toLocaleString('en')}: retained heap growth ${(m.growth / 1024).toFixed(1)} KiB, ` +
+    `${m.minorGcs} minor GCs, ${m.seconds.toFixed(1)} s`);
+}
+console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s`);
