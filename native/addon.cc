@@ -1,9 +1,11 @@
 // wgts_native: fd-level helpers for the TypeScript edges. Exports the TunHandle class, the
-// ordered names of its counter slots and the largest packet a read can return.
+// ordered names of its counter slots and the largest packet a read can return; likewise the
+// UdpHandle class and the ordered names of its counter slots.
 #include <napi.h>
 
 #include "tun_fd.h"
 #include "tun_handle.h"
+#include "udp_handle.h"
 
 namespace {
 
@@ -13,6 +15,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   for (uint32_t i = 0; i < wgts::kCounterCount; i++) names.Set(i, Napi::String::New(env, wgts::kCounterNames[i]));
   exports.Set("counterNames", names);
   exports.Set("maxPacket", Napi::Number::New(env, wgts::kMaxPacket));
+  exports.Set("UdpHandle", wgts::UdpHandle::Define(env));
+  Napi::Array udp_names = Napi::Array::New(env, wgts::kUdpCounterCount);
+  for (uint32_t i = 0; i < wgts::kUdpCounterCount; i++) udp_names.Set(i, Napi::String::New(env, wgts::kUdpCounterNames[i]));
+  exports.Set("udpCounterNames", udp_names);
   return exports;
 }
 

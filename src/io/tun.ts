@@ -12,10 +12,7 @@
  * name-based queries (`mtu`, `ifindex`) then fail with ENODEV, as they look in this process's
  * namespace.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { checkCounterNames, loadAddon, type NativeAddon, type NativeTunHandle } from './native.js';
 
 /**
  * Called once per batch of packets read from the TUN. Packet k is
@@ -74,33 +71,6 @@ const COUNTERS = [
   'rxPackets', 'rxBytes', 'rxBatches', 'rxErrors', 'txPackets', 'txBytes', 'txDropsFull', 'txDropsDown', 'txDropsInvalid',
 ] as const satisfies readonly (keyof TunStats)[];
 
-/** The addon's TunHandle: one open TUN fd (see native/tun_handle.h). */
-interface NativeTunHandle {
-  name(): string;
-  mtu(): number;
-  setMtu(mtu: number): void;
-  ifindex(): number;
-  start(
-    slab: ArrayBuffer, offsets: Uint32Array, lengths: Uint32Array, headroom: number, tailroom: number,
-    onBatch: (count: number) => void,
-  ): void;
-  pause(): void;
-  resume(): void;
-  /** 0 when the kernel took the packet, else the errno. */
-  write(buf: Uint8Array, off: number, len: number): number;
-  /** Packets the kernel took. */
-  writeBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
-  close(): void;
-}
-
-/** What native/build/Release/wgts_native.node exports. */
-interface NativeAddon {
-  TunHandle: new (name: string, counters: Float64Array, onGone: (errno: number, code: string) => void) => NativeTunHandle;
-  counterNames: readonly string[];
-  maxPacket: number;
-}
-
-const ADDON_PATH = ['native', 'build', 'Release', 'wgts_native.node'] as const;
 const DEFAULT_BATCH = 64;
 const DEFAULT_HEADROOM = 16;
 const DEFAULT_TAILROOM = 32;
@@ -109,37 +79,16 @@ const DEFAULT_MTU_HINT = 1500;
 /** Linux IFNAMSIZ minus the terminator. */
 const MAX_IFNAME = 15;
 
-let addon: NativeAddon | undefined;
+let countersChecked = false;
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
+/** The addon, once its TUN counter slots are known to match {@link COUNTERS}. */
+function tunAddon(): NativeAddon {
+  const native = loadAddon();
+  if (!countersChecked) {
+    checkCounterNames(native.counterNames, COUNTERS, 'src/io/tun.ts');
+    countersChecked = true;
   }
-}
-
-function isNativeAddon(v: unknown): v is NativeAddon {
-  if (typeof v !== 'object' || v === null) return false;
-  const o = v as Record<string, unknown>;
-  return typeof o.TunHandle === 'function' && Array.isArray(o.counterNames) && typeof o.maxPacket === 'number';
-}
-
-/** Loads the addon once, checking it matches this file (a stale build is a clear error). */
-function loadAddon(): NativeAddon {
-  if (addon) return addon;
-  const path = join(packageRoot(), ...ADDON_PATH);
-  if (!existsSync(path)) {
-    throw new Error(`wgts native addon missing at ${path}: run \`npm run build\` (needs g++, make, python3 and node headers)`);
-  }
-  const loaded: unknown = createRequire(import.meta.url)(path);
-  if (!isNativeAddon(loaded) || loaded.counterNames.join() !== COUNTERS.join()) {
-    throw new Error(`wgts native addon at ${path} does not match src/io/tun.ts: rebuild it with \`npm run build\``);
-  }
-  addon = loaded;
-  return loaded;
+  return native;
 }
 
 const align16 = (n: number): number => (n + 15) & ~15;
@@ -175,7 +124,7 @@ export class Tun {
    */
   static open(name: string, opts: TunOpenOptions = {}): Tun {
     if (Buffer.byteLength(name) > MAX_IFNAME) throw new RangeError(`interface name '${name}' is longer than ${MAX_IFNAME} bytes`);
-    const native = loadAddon();
+    const native = tunAddon();
     const counters = new Float64Array(COUNTERS.length);
     const tun = new Tun((onGone) => new native.TunHandle(name, counters, onGone), counters);
     if (opts.mtu !== undefined) {
@@ -235,7 +184,7 @@ export class Tun {
     const headroom = checkInt(opts.headroom ?? DEFAULT_HEADROOM, 0, 4096, 'headroom');
     const tailroom = checkInt(opts.tailroom ?? DEFAULT_TAILROOM, 0, 4096, 'tailroom');
     const stride = align16(this.#mtuHint() + tailroom + headroom);
-    const buffer = new ArrayBuffer(align16(headroom) + (batch - 1) * stride + loadAddon().maxPacket + tailroom);
+    const buffer = new ArrayBuffer(align16(headroom) + (batch - 1) * stride + tunAddon().maxPacket + tailroom);
     const slab = new Uint8Array(buffer);
     const offsets = new Uint32Array(batch);
     const lengths = new Uint32Array(batch);

@@ -1,0 +1,50 @@
+// Plain fd-level helpers for the UDP listen socket: open (dual-stack with an IPv4-only fallback),
+// local port, firewall mark, buffer sizes, and the address conversions between the socket's
+// sockaddr and the 16-byte (IPv4 as v4-mapped IPv6) + port form the TypeScript side uses.
+// No N-API here. Every function returns a non-negative result on success and -errno on failure.
+#ifndef WGTS_UDP_FD_H
+#define WGTS_UDP_FD_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+namespace wgts {
+
+// Largest UDP payload handed over or sent: the 16-bit length field minus nothing we could use
+// (the kernel caps real payloads lower: 65507 over IPv4, 65527 over IPv6).
+constexpr int kMaxDatagram = 65535;
+
+// Socket buffer size asked for in each direction, so that bursts (a whole receive batch, a
+// sendmmsg) fit. As root SO_*BUFFORCE lifts the net.core.[rw]mem_max cap; otherwise the kernel
+// clamps the request to that cap.
+constexpr int kSocketBufferBytes = 4 << 20;
+
+// Opens the listen socket: AF_INET6 with IPV6_V6ONLY=0 bound to [::]:port (IPv4 peers appear as
+// ::ffff:a.b.c.d), non-blocking, close-on-exec, buffers raised. Falls back to AF_INET bound to
+// 0.0.0.0:port only when the kernel has no usable IPv6 (EAFNOSUPPORT, EPROTONOSUPPORT or
+// EADDRNOTAVAIL for the IPv6 wildcard); every other failure (EADDRINUSE, EACCES, ...) is
+// returned as is. Writes AF_INET6 or AF_INET to *family. Returns the fd or -errno.
+int UdpOpen(uint16_t port, int* family);
+
+// Port the socket is bound to (getsockname), or -errno.
+int UdpLocalPort(int fd);
+
+// SO_MARK: routing/firewall mark of every datagram sent (0 clears it). Needs CAP_NET_ADMIN.
+int UdpSetMark(int fd, uint32_t mark);
+int UdpGetMark(int fd, uint32_t* mark);
+
+// SO_RCVBUF or SO_SNDBUF as the kernel reports it (twice the usable size: bookkeeping included).
+int UdpBufferSize(int fd, int optname);
+
+// Destination for a send on a socket of `family`: on AF_INET6 the 16 bytes are used as they are
+// (v4-mapped addresses reach IPv4 peers); on AF_INET only v4-mapped addresses are expressible.
+// Returns false when the address cannot be sent to from this socket.
+bool UdpDestination(int family, const uint8_t addr[16], uint16_t port, sockaddr_in6* out, socklen_t* out_len);
+
+// Source of a received datagram as 16 bytes (IPv4 v4-mapped) + port. False for other families.
+bool UdpSource(const sockaddr_in6& name, socklen_t name_len, uint8_t addr[16], uint16_t* port);
+
+}  // namespace wgts
+
+#endif

@@ -1,0 +1,570 @@
+#include "udp_handle.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+
+#include "udp_fd.h"
+
+namespace wgts {
+
+const char* const kUdpCounterNames[kUdpCounterCount] = {
+    "rxDatagrams", "rxBytes",     "rxBatches",     "rxTruncated",   "rxErrors", "txDatagrams",
+    "txBytes",     "txBatches",   "txDropsFull",   "txDropsFamily", "txDropsClosed", "txErrors",
+};
+
+namespace {
+
+// Send queue capacity: datagrams per sendmmsg, and bytes (room for that many 2 KiB datagrams;
+// never less than one maximal datagram, so any single datagram fits an empty queue).
+constexpr uint32_t kTxQueueDatagrams = 64;
+constexpr uint32_t kTxSlabBytes = kTxQueueDatagrams * 2048;
+static_assert(kTxSlabBytes >= kMaxDatagram, "the send slab must hold one maximal datagram");
+
+// Symbolic errno name ("EADDRINUSE"); Node's os.constants.errno lacks several Linux-only ones.
+const char* ErrnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : "EUNKNOWN";
+}
+
+Napi::Error ErrnoError(Napi::Env env, int err, const std::string& what) {
+  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
+  e.Value().Set("code", ErrnoName(err));
+  e.Value().Set("errno", err);
+  return e;
+}
+
+Napi::Value ThrowType(Napi::Env env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// Raw view of a typed array of the given type (byte offset applied); false for other values.
+template <typename T>
+bool TypedView(napi_env env, napi_value value, napi_typedarray_type want, T** data, size_t* length) {
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok) return false;
+  if (type != want) return false;
+  *data = static_cast<T*>(raw);
+  return true;
+}
+
+bool Uint32Arg(napi_env env, napi_value value, uint32_t* out) {
+  return napi_get_value_uint32(env, value, out) == napi_ok;
+}
+
+bool SendFull(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
+
+// The arguments every send-like call takes: (buf: Uint8Array, off, len, addr: Uint8Array(16), port).
+struct SendArgs {
+  const uint8_t* data;
+  uint32_t len;
+  const uint8_t* addr;
+  uint16_t port;
+  bool slice_ok;  // off/len inside buf, len <= kMaxDatagram, 16 address bytes, port 1..65535
+};
+
+bool ParseSendArgs(const Napi::CallbackInfo& info, SendArgs* out) {
+  napi_env env = info.Env();
+  uint8_t* buf = nullptr;
+  size_t buf_len = 0;
+  uint8_t* addr = nullptr;
+  size_t addr_len = 0;
+  uint32_t off = 0;
+  uint32_t len = 0;
+  uint32_t port = 0;
+  if (info.Length() < 5 || !TypedView(env, info[0], napi_uint8_array, &buf, &buf_len) || !Uint32Arg(env, info[1], &off) ||
+      !Uint32Arg(env, info[2], &len) || !TypedView(env, info[3], napi_uint8_array, &addr, &addr_len) ||
+      !Uint32Arg(env, info[4], &port)) {
+    return false;
+  }
+  out->slice_ok = static_cast<uint64_t>(off) + len <= buf_len && len <= static_cast<uint32_t>(kMaxDatagram) &&
+                  addr_len >= 16 && port > 0 && port <= 65535;
+  out->data = buf + (out->slice_ok ? off : 0);
+  out->len = len;
+  out->addr = addr;
+  out->port = static_cast<uint16_t>(port);
+  return true;
+}
+
+}  // namespace
+
+Napi::Function UdpHandle::Define(Napi::Env env) {
+  return DefineClass(env, "UdpHandle",
+                     {
+                         InstanceMethod("port", &UdpHandle::Port),
+                         InstanceMethod("family", &UdpHandle::Family),
+                         InstanceMethod("start", &UdpHandle::Start),
+                         InstanceMethod("send", &UdpHandle::Send),
+                         InstanceMethod("queue", &UdpHandle::Queue),
+                         InstanceMethod("flush", &UdpHandle::Flush),
+                         InstanceMethod("setMark", &UdpHandle::SetMark),
+                         InstanceMethod("mark", &UdpHandle::Mark),
+                         InstanceMethod("bufferSizes", &UdpHandle::BufferSizes),
+                         InstanceMethod("close", &UdpHandle::Close),
+                     });
+}
+
+UdpHandle::UdpHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpHandle>(info) {
+  Napi::Env env = info.Env();
+  uint32_t port = 0;
+  double* counters = nullptr;
+  size_t counter_len = 0;
+  if (info.Length() < 2 || !info[0].IsNumber() || !Uint32Arg(env, info[0], &port) || port > 65535 ||
+      !TypedView(env, info[1], napi_float64_array, &counters, &counter_len) || counter_len < kUdpCounterCount) {
+    ThrowType(env, "UdpHandle(port: 0..65535, counters: Float64Array with one slot per udpCounterNames entry)");
+    return;
+  }
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    Napi::Error::New(env, "UdpHandle: no libuv loop").ThrowAsJavaScriptException();
+    return;
+  }
+  int family = 0;
+  int fd = UdpOpen(static_cast<uint16_t>(port), &family);
+  if (fd < 0) {
+    ErrnoError(env, -fd, "bind UDP port " + std::to_string(port)).ThrowAsJavaScriptException();
+    return;
+  }
+  auto* h = new UvHandles();
+  h->owner = this;
+  h->cleanup_hook = nullptr;
+  int r = uv_poll_init(loop, &h->poll, fd);
+  if (r != 0) {
+    close(fd);
+    delete h;
+    ErrnoError(env, -r, "poll UDP socket").ThrowAsJavaScriptException();
+    return;
+  }
+  h->poll.data = h;
+  handles_ = h;
+  fd_ = fd;
+  family_ = family;
+  counters_ = counters;
+  counters_ref_ = Napi::Persistent(info[1].As<Napi::Float64Array>());
+  async_context_ = std::make_unique<Napi::AsyncContext>(env, "wgts.Udp", info.This().As<Napi::Object>());
+  napi_add_async_cleanup_hook(env, OnEnvTeardown, h, &h->cleanup_hook);
+  // An open handle stays reachable until close(): the uv handle must be closed before the
+  // object may be freed.
+  Ref();
+}
+
+UdpHandle::~UdpHandle() {
+  // Normally the handle is closed and freed before the last reference goes; this covers
+  // finalization during environment teardown.
+  if (handles_ != nullptr) handles_->owner = nullptr;
+  CloseFd();
+}
+
+// Polls for readability once started. An active poll keeps the event loop alive, like a socket.
+int UdpHandle::Arm() {
+  if (!Live() || !started_) return 0;
+  return uv_poll_start(&handles_->poll, UV_READABLE, OnPoll);
+}
+
+void UdpHandle::OnPoll(uv_poll_t* poll, int status, int /*events*/) {
+  auto* h = static_cast<UvHandles*>(poll->data);
+  UdpHandle* self = h->owner;
+  if (self == nullptr || !self->Live()) return;
+  if (status < 0) {
+    // libuv stops a poll handle on POLLERR. An unconnected UDP socket only gets there through a
+    // pending socket error: read (and so clear) it, count it, and keep serving.
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    self->counters_[kUdpRxErrors] += 1;
+    self->Arm();
+    return;
+  }
+  self->ReceiveBatch();
+}
+
+bool UdpHandle::BindRecvBuffers(RecvView* view) {
+  Napi::ArrayBuffer slab = slab_ref_.Value();
+  if (slab.IsDetached() || slab.ByteLength() < static_cast<size_t>(batch_ - 1) * stride_ + slot_) return false;
+  view->slab = static_cast<uint8_t*>(slab.Data());
+  view->offsets = offsets_ref_.Value().Data();
+  view->lengths = lengths_ref_.Value().Data();
+  view->addrs = addrs_ref_.Value().Data();
+  view->ports = ports_ref_.Value().Data();
+  return view->slab != nullptr;
+}
+
+// Drains up to one batch with recvmmsg, then hands it to JS in one call: datagram j of the
+// batch is slab[offsets[j], offsets[j] + lengths[j]) from addrs[16j, 16j + 16) port ports[j].
+// Truncated datagrams (longer than a slot) are dropped and counted, so the delivered ones are
+// always complete. Whatever JS queued during the call is flushed right after it.
+void UdpHandle::ReceiveBatch() {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  RecvView v;
+  if (!BindRecvBuffers(&v)) {
+    uv_poll_stop(&handles_->poll);
+    napi_fatal_exception(env, Napi::Error::New(env, "UDP receive buffers were detached or shrunk; receiving stopped").Value());
+    return;
+  }
+  for (uint32_t k = 0; k < batch_; k++) {
+    rx_iov_[k].iov_base = v.slab + static_cast<size_t>(k) * stride_;
+    rx_iov_[k].iov_len = slot_;
+    msghdr& m = rx_msgs_[k].msg_hdr;
+    m.msg_name = &rx_names_[k];
+    m.msg_namelen = sizeof(sockaddr_in6);
+    m.msg_iov = &rx_iov_[k];
+    m.msg_iovlen = 1;
+    m.msg_control = nullptr;
+    m.msg_controllen = 0;
+    m.msg_flags = 0;
+  }
+  int r;
+  do {
+    r = recvmmsg(fd_, rx_msgs_.data(), batch_, MSG_DONTWAIT, nullptr);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) counters_[kUdpRxErrors] += 1;
+    return;
+  }
+  uint32_t n = 0;
+  double bytes = 0;
+  for (int k = 0; k < r; k++) {
+    const msghdr& m = rx_msgs_[k].msg_hdr;
+    if ((m.msg_flags & MSG_TRUNC) != 0) {
+      counters_[kUdpRxTruncated] += 1;
+      continue;
+    }
+    if (!UdpSource(rx_names_[k], m.msg_namelen, v.addrs + static_cast<size_t>(n) * 16, &v.ports[n])) {
+      counters_[kUdpRxErrors] += 1;
+      continue;
+    }
+    v.offsets[n] = static_cast<uint32_t>(k) * stride_;
+    v.lengths[n] = rx_msgs_[k].msg_len;
+    bytes += rx_msgs_[k].msg_len;
+    n++;
+  }
+  if (n == 0) return;
+  counters_[kUdpRxDatagrams] += n;
+  counters_[kUdpRxBytes] += bytes;
+  counters_[kUdpRxBatches] += 1;
+  if (!DeliverBatch(n)) {
+    // JS can no longer run: the environment is being torn down (e.g. a worker thread ended) and
+    // libuv is spinning the loop once more to close handles. The cleanup hook closes the fd.
+    uv_poll_stop(&handles_->poll);
+    return;
+  }
+  // The callback may have closed the handle (which flushed the queue already).
+  if (Live()) FlushQueue();
+}
+
+// Calls onBatch(count). The C API is used on purpose: node-addon-api's MakeCallback turns any
+// failure into a JS throw, which is fatal while the environment tears down. Returns false when
+// the call could not be made at all.
+bool UdpHandle::DeliverBatch(uint32_t count) {
+  napi_env env = Env();
+  napi_value argv[1];
+  napi_value result;
+  if (napi_create_uint32(env, count, &argv[0]) != napi_ok) return false;
+  napi_status status = napi_make_callback(env, *async_context_, Value(), on_batch_.Value(), 1, argv, &result);
+  if (status == napi_ok) return true;
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return false;
+  // The handler threw; we are called from the event loop with no JS frame below, so report it
+  // as an uncaught exception.
+  napi_value error;
+  napi_get_and_clear_last_exception(env, &error);
+  napi_fatal_exception(env, error);
+  return true;
+}
+
+void UdpHandle::CountSendError(int err) {
+  if (SendFull(err)) {
+    counters_[kUdpTxDropsFull] += 1;
+  } else {
+    counters_[kUdpTxErrors] += 1;
+  }
+}
+
+// Sends every queued datagram with as few sendmmsg calls as the kernel allows. A datagram the
+// kernel refuses is counted and skipped; once the socket reports full (EAGAIN/ENOBUFS) the rest
+// are dropped (counted) rather than retried. Returns how many were sent.
+uint32_t UdpHandle::FlushQueue() {
+  uint32_t count = tx_count_;
+  uint32_t i = 0;
+  uint32_t sent = 0;
+  while (i < count) {
+    int r = sendmmsg(fd_, tx_msgs_.data() + i, count - i, 0);
+    if (r < 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (SendFull(err)) {
+        counters_[kUdpTxDropsFull] += count - i;
+        break;
+      }
+      counters_[kUdpTxErrors] += 1;
+      i++;
+      continue;
+    }
+    double bytes = 0;
+    for (int k = 0; k < r; k++) bytes += static_cast<double>(tx_iov_[i + k].iov_len);
+    counters_[kUdpTxDatagrams] += r;
+    counters_[kUdpTxBytes] += bytes;
+    counters_[kUdpTxBatches] += 1;
+    sent += r;
+    i += r;
+  }
+  tx_count_ = 0;
+  tx_used_ = 0;
+  return sent;
+}
+
+// Stops all I/O: closes the uv handle (freed in its close callback) and then the fd.
+void UdpHandle::CloseFd() {
+  if (fd_ < 0) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(&handles_->poll), OnHandleClosed);
+  close(fd_);
+  fd_ = -1;
+}
+
+// close() from JS: sends what is queued, then stops all I/O and drops the JS references.
+void UdpHandle::Release() {
+  if (Live() && tx_count_ > 0) FlushQueue();
+  CloseFd();
+  on_batch_.Reset();
+  slab_ref_.Reset();
+  offsets_ref_.Reset();
+  lengths_ref_.Reset();
+  addrs_ref_.Reset();
+  ports_ref_.Reset();
+}
+
+void UdpHandle::OnHandleClosed(uv_handle_t* handle) {
+  auto* h = static_cast<UvHandles*>(handle->data);
+  UdpHandle* owner = h->owner;
+  if (h->cleanup_hook != nullptr) napi_remove_async_cleanup_hook(h->cleanup_hook);
+  delete h;
+  if (owner == nullptr) return;
+  owner->handles_ = nullptr;
+  if (!owner->tearing_down_) {
+    owner->async_context_.reset();
+    owner->Unref();
+  }
+}
+
+void UdpHandle::OnEnvTeardown(napi_async_cleanup_hook_handle /*hook*/, void* arg) {
+  auto* h = static_cast<UvHandles*>(arg);
+  // Without an owner the handle is already closing; its close callback removes this hook,
+  // which tells the environment the cleanup is complete.
+  if (h->owner == nullptr) return;
+  h->owner->tearing_down_ = true;
+  h->owner->CloseFd();
+}
+
+bool UdpHandle::ThrowIfClosed(Napi::Env env) {
+  if (Live()) return false;
+  ErrnoError(env, EBADF, "UDP socket is closed").ThrowAsJavaScriptException();
+  return true;
+}
+
+Napi::Value UdpHandle::Port(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ThrowIfClosed(env)) return env.Undefined();
+  int r = UdpLocalPort(fd_);
+  if (r < 0) {
+    ErrnoError(env, -r, "getsockname").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, r);
+}
+
+Napi::Value UdpHandle::Family(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), family_ == AF_INET6 ? 6 : 4);
+}
+
+// start(slab, stride, slot, offsets, lengths, addrs, ports, onBatch): begins receiving; the
+// batch size is the number of slots all the arrays have room for (at most kUdpMaxBatch).
+Napi::Value UdpHandle::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t stride = 0;
+  uint32_t slot = 0;
+  uint32_t* u32 = nullptr;
+  size_t offsets_len = 0;
+  size_t lengths_len = 0;
+  uint8_t* u8 = nullptr;
+  size_t addrs_len = 0;
+  uint16_t* u16 = nullptr;
+  size_t ports_len = 0;
+  if (info.Length() < 8 || !info[0].IsArrayBuffer() || !info[1].IsNumber() || !Uint32Arg(env, info[1], &stride) ||
+      !info[2].IsNumber() || !Uint32Arg(env, info[2], &slot) ||
+      !TypedView(env, info[3], napi_uint32_array, &u32, &offsets_len) ||
+      !TypedView(env, info[4], napi_uint32_array, &u32, &lengths_len) ||
+      !TypedView(env, info[5], napi_uint8_array, &u8, &addrs_len) ||
+      !TypedView(env, info[6], napi_uint16_array, &u16, &ports_len) || !info[7].IsFunction()) {
+    return ThrowType(env,
+                     "start(slab: ArrayBuffer, stride: number, slot: number, offsets: Uint32Array, lengths: Uint32Array, "
+                     "addrs: Uint8Array, ports: Uint16Array, onBatch: (count: number) => void)");
+  }
+  if (ThrowIfClosed(env)) return env.Undefined();
+  if (started_) {
+    Napi::Error::New(env, "UDP receiving already started").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  size_t batch = std::min({offsets_len, lengths_len, addrs_len / 16, ports_len, static_cast<size_t>(kUdpMaxBatch)});
+  if (batch == 0 || slot == 0 || slot > static_cast<uint32_t>(kMaxDatagram) + 1 || stride < slot ||
+      info[0].As<Napi::ArrayBuffer>().ByteLength() < (batch - 1) * stride + slot) {
+    Napi::RangeError::New(env, "start: need 1..65536-byte slots, stride >= slot, a slab of (batch-1)*stride+slot bytes")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  batch_ = static_cast<uint32_t>(batch);
+  stride_ = stride;
+  slot_ = slot;
+  rx_msgs_.assign(batch_, mmsghdr{});
+  rx_iov_.assign(batch_, iovec{});
+  rx_names_.assign(batch_, sockaddr_in6{});
+  slab_ref_ = Napi::Persistent(info[0].As<Napi::ArrayBuffer>());
+  offsets_ref_ = Napi::Persistent(info[3].As<Napi::Uint32Array>());
+  lengths_ref_ = Napi::Persistent(info[4].As<Napi::Uint32Array>());
+  addrs_ref_ = Napi::Persistent(info[5].As<Napi::Uint8Array>());
+  ports_ref_ = Napi::Persistent(info[6].As<Napi::Uint16Array>());
+  on_batch_ = Napi::Persistent(info[7].As<Napi::Function>());
+  started_ = true;
+  int r = Arm();
+  if (r != 0) ErrnoError(env, -r, "poll UDP socket").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// send(buf, off, len, addr, port) -> 0 once the kernel holds a copy of the datagram, else the
+// errno (counted): EAGAIN/ENOBUFS full, EAFNOSUPPORT IPv6 on an IPv4 socket, EINVAL bad
+// arguments, EMSGSIZE, ENETUNREACH, EPERM (firewall), EBADF after close.
+Napi::Value UdpHandle::Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SendArgs a;
+  if (!ParseSendArgs(info, &a)) {
+    return ThrowType(env, "send(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number)");
+  }
+  int err = 0;
+  sockaddr_in6 dest;
+  socklen_t dest_len = 0;
+  if (!Live()) {
+    counters_[kUdpTxDropsClosed] += 1;
+    err = EBADF;
+  } else if (!a.slice_ok) {
+    counters_[kUdpTxErrors] += 1;
+    err = EINVAL;
+  } else if (!UdpDestination(family_, a.addr, a.port, &dest, &dest_len)) {
+    counters_[kUdpTxDropsFamily] += 1;
+    err = EAFNOSUPPORT;
+  } else {
+    ssize_t r;
+    do {
+      r = sendto(fd_, a.data, a.len, 0, reinterpret_cast<sockaddr*>(&dest), dest_len);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      err = errno;
+      CountSendError(err);
+    } else {
+      counters_[kUdpTxDatagrams] += 1;
+      counters_[kUdpTxBytes] += a.len;
+    }
+  }
+  return Napi::Number::New(env, err);
+}
+
+// queue(buf, off, len, addr, port): copies the datagram into the send queue (the caller may
+// reuse its buffer at once); the queue is flushed when it is full, on flush() and on close().
+// Invalid datagrams are counted and dropped here, like send() would.
+Napi::Value UdpHandle::Queue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SendArgs a;
+  if (!ParseSendArgs(info, &a)) {
+    return ThrowType(env, "queue(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number)");
+  }
+  if (!Live()) {
+    counters_[kUdpTxDropsClosed] += 1;
+    return env.Undefined();
+  }
+  if (!a.slice_ok) {
+    counters_[kUdpTxErrors] += 1;
+    return env.Undefined();
+  }
+  if (!tx_slab_) {
+    tx_slab_.reset(new uint8_t[kTxSlabBytes]);
+    tx_msgs_.assign(kTxQueueDatagrams, mmsghdr{});
+    tx_iov_.assign(kTxQueueDatagrams, iovec{});
+    tx_names_.assign(kTxQueueDatagrams, sockaddr_in6{});
+  }
+  if (tx_used_ + a.len > kTxSlabBytes) FlushQueue();
+  uint32_t k = tx_count_;
+  socklen_t name_len = 0;
+  if (!UdpDestination(family_, a.addr, a.port, &tx_names_[k], &name_len)) {
+    counters_[kUdpTxDropsFamily] += 1;
+    return env.Undefined();
+  }
+  memcpy(tx_slab_.get() + tx_used_, a.data, a.len);
+  tx_iov_[k].iov_base = tx_slab_.get() + tx_used_;
+  tx_iov_[k].iov_len = a.len;
+  msghdr& m = tx_msgs_[k].msg_hdr;
+  m.msg_name = &tx_names_[k];
+  m.msg_namelen = name_len;
+  m.msg_iov = &tx_iov_[k];
+  m.msg_iovlen = 1;
+  m.msg_control = nullptr;
+  m.msg_controllen = 0;
+  m.msg_flags = 0;
+  tx_used_ += a.len;
+  tx_count_ = k + 1;
+  if (tx_count_ == kTxQueueDatagrams) FlushQueue();
+  return env.Undefined();
+}
+
+// flush() -> datagrams sent now.
+Napi::Value UdpHandle::Flush(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), Live() ? FlushQueue() : 0);
+}
+
+Napi::Value UdpHandle::SetMark(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t mark = 0;
+  if (info.Length() < 1 || !info[0].IsNumber() || !Uint32Arg(env, info[0], &mark)) return ThrowType(env, "setMark(mark: number)");
+  if (ThrowIfClosed(env)) return env.Undefined();
+  int r = UdpSetMark(fd_, mark);
+  if (r < 0) ErrnoError(env, -r, "set SO_MARK " + std::to_string(mark)).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value UdpHandle::Mark(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ThrowIfClosed(env)) return env.Undefined();
+  uint32_t mark = 0;
+  int r = UdpGetMark(fd_, &mark);
+  if (r < 0) {
+    ErrnoError(env, -r, "get SO_MARK").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, mark);
+}
+
+// bufferSizes() -> [SO_RCVBUF, SO_SNDBUF] as the kernel reports them.
+Napi::Value UdpHandle::BufferSizes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (ThrowIfClosed(env)) return env.Undefined();
+  int rcv = UdpBufferSize(fd_, SO_RCVBUF);
+  int snd = UdpBufferSize(fd_, SO_SNDBUF);
+  if (rcv < 0 || snd < 0) {
+    ErrnoError(env, rcv < 0 ? -rcv : -snd, "get socket buffer sizes").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, rcv));
+  out.Set(1u, Napi::Number::New(env, snd));
+  return out;
+}
+
+Napi::Value UdpHandle::Close(const Napi::CallbackInfo& info) {
+  Release();
+  return info.Env().Undefined();
+}
+
+}  // namespace wgts

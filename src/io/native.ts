@@ -1,0 +1,122 @@
+/**
+ * Loader and typed surface of the native addon (native/, built to
+ * native/build/Release/wgts_native.node): the fd-level halves of the TUN and UDP edges.
+ * Only src/io edges import this; they wrap the raw handles in their own classes.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's TunHandle: one open TUN fd (see native/tun_handle.h). */
+export interface NativeTunHandle {
+  name(): string;
+  mtu(): number;
+  setMtu(mtu: number): void;
+  ifindex(): number;
+  start(
+    slab: ArrayBuffer, offsets: Uint32Array, lengths: Uint32Array, headroom: number, tailroom: number,
+    onBatch: (count: number) => void,
+  ): void;
+  pause(): void;
+  resume(): void;
+  /** 0 when the kernel took the packet, else the errno. */
+  write(buf: Uint8Array, off: number, len: number): number;
+  /** Packets the kernel took. */
+  writeBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  close(): void;
+}
+
+/** The addon's UdpHandle: one bound UDP socket (see native/udp_handle.h). */
+export interface NativeUdpHandle {
+  /** Bound port (getsockname). */
+  port(): number;
+  /** 6 for the dual-stack socket, 4 for the IPv4-only fallback. */
+  family(): 4 | 6;
+  /**
+   * Starts receiving: each readiness event drains up to `batch` datagrams (batch = the slots
+   * all arrays have room for) with recvmmsg into slots `[k*stride, k*stride+slot)` of `slab`
+   * and calls `onBatch(count)`; datagram j is `slab[offsets[j], offsets[j]+lengths[j])` from
+   * `addrs[16j, 16j+16)` (IPv4 v4-mapped) port `ports[j]`. Datagrams longer than `slot` are
+   * dropped (counted). Anything queued during the call is flushed after it.
+   */
+  start(
+    slab: ArrayBuffer, stride: number, slot: number, offsets: Uint32Array, lengths: Uint32Array,
+    addrs: Uint8Array, ports: Uint16Array, onBatch: (count: number) => void,
+  ): void;
+  /** sendto; 0 once the kernel holds a copy, else the errno (counted, never thrown). */
+  send(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number): number;
+  /** Copies the datagram into the send queue (sendmmsg when full, on flush or close). */
+  queue(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number): void;
+  /** Sends the queue; returns how many datagrams went out. */
+  flush(): number;
+  /** SO_MARK; throws an Error with `code` (EPERM without CAP_NET_ADMIN). */
+  setMark(mark: number): void;
+  mark(): number;
+  /** [SO_RCVBUF, SO_SNDBUF] as the kernel reports them. */
+  bufferSizes(): [number, number];
+  close(): void;
+}
+
+/** What native/build/Release/wgts_native.node exports. */
+export interface NativeAddon {
+  TunHandle: new (name: string, counters: Float64Array, onGone: (errno: number, code: string) => void) => NativeTunHandle;
+  /** Slot names of a TunHandle's counters array, in order. */
+  counterNames: readonly string[];
+  /** Largest packet a TUN read can return. */
+  maxPacket: number;
+  /** Binds a socket (see UdpOpen in native/udp_fd.h) or throws an Error with `code` and `errno`. */
+  UdpHandle: new (port: number, counters: Float64Array) => NativeUdpHandle;
+  /** Slot names of a UdpHandle's counters array, in order. */
+  udpCounterNames: readonly string[];
+}
+
+const ADDON_PATH = ['native', 'build', 'Release', 'wgts_native.node'] as const;
+
+let addon: NativeAddon | undefined;
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+}
+
+function addonPath(): string {
+  return join(packageRoot(), ...ADDON_PATH);
+}
+
+function isNativeAddon(v: unknown): v is NativeAddon {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.TunHandle === 'function' && Array.isArray(o.counterNames) && typeof o.maxPacket === 'number' &&
+    typeof o.UdpHandle === 'function' && Array.isArray(o.udpCounterNames);
+}
+
+/** Loads the addon once, checking it has the expected exports (a stale build is a clear error). */
+export function loadAddon(): NativeAddon {
+  if (addon) return addon;
+  const path = addonPath();
+  if (!existsSync(path)) {
+    throw new Error(`wgts native addon missing at ${path}: run \`npm run build\` (needs g++, make, python3 and node headers)`);
+  }
+  const loaded: unknown = createRequire(import.meta.url)(path);
+  if (!isNativeAddon(loaded)) {
+    throw new Error(`wgts native addon at ${path} does not match src/io/native.ts: rebuild it with \`npm run build\``);
+  }
+  addon = loaded;
+  return loaded;
+}
+
+/**
+ * Throws unless the addon's counter slot names are exactly `expected` (the edge module `user`
+ * maps slots to its stats by position, so a stale build would mislabel counters).
+ */
+export function checkCounterNames(names: readonly string[], expected: readonly string[], user: string): void {
+  if (names.join() !== expected.join()) {
+    throw new Error(`wgts native addon at ${addonPath()} does not match ${user}: rebuild it with \`npm run build\``);
+  }
+}

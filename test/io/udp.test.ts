@@ -1,0 +1,492 @@
+// UDP edge against the real kernel. Most tests use loopback only (127.0.0.1 / ::1, kernel-picked
+// ports) and need no privileges; fwmark and the namespace scenarios need root: the IPv6-disabled
+// namespace, the IPv4-only fallback and the unprivileged-user errors run in
+// fixtures/udp-agent.js inside namespaces created here.
+import dgram from 'node:dgram';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type Endpoint, formatIp, makeEndpoint, parseEndpoint } from '../../src/device/endpoint.js';
+import { UdpError, UdpSocket, type UdpSocketOptions } from '../../src/io/udp.js';
+import { Netns, requireRoot, sh, sleep, waitFor } from '../helpers/netns.js';
+import type { AgentReport } from './fixtures/udp-agent.js';
+
+const AGENT = fileURLToPath(new URL('./fixtures/udp-agent.js', import.meta.url));
+const WAIT_MS = 5000;
+
+interface Got { data: Uint8Array; from: string; port: number }
+
+/** Opens a socket on a kernel-picked port that records copies of what it receives. */
+function receiver(opts?: UdpSocketOptions): { sock: UdpSocket; got: Got[] } {
+  const sock = new UdpSocket(opts);
+  const got: Got[] = [];
+  sock.onReceive((data, off, len, addr, port) => { got.push({ data: data.slice(off, off + len), from: formatIp(addr), port }); });
+  sock.open(0);
+  return { sock, got };
+}
+
+function ep(text: string): Endpoint {
+  const e = parseEndpoint(text);
+  if (!e) throw new Error(`bad endpoint ${text}`);
+  return e;
+}
+
+function pattern(len: number, seed: number): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = 0; i < len; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+const arrived = (got: Got[], n: number, what: string): Promise<boolean> => waitFor(() => got.length >= n, WAIT_MS, 5, what);
+
+function closeAll(...socks: UdpSocket[]): void {
+  for (const s of socks) s.close();
+}
+
+const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+
+test('open(0) binds a kernel-picked port on one dual-stack socket with raised buffers', () => {
+  const s = new UdpSocket();
+  try {
+    assert.is(s.isOpen, false);
+    assert.is(s.port, 0);
+    const port = s.open(0);
+    assert.ok(port > 0 && port < 65536);
+    assert.is(s.port, port);
+    assert.is(s.isOpen, true);
+    assert.is(s.family, 6);
+    const line = sh('ss', ['-uaneH', 'sport', '=', `:${port}`]);
+    assert.match(line, /\*:\d+ .*v6only:0/, 'bound to [::] with IPV6_V6ONLY=0');
+    // The kernel reports twice the usable size; without root the request is capped by rmem_max.
+    const want = isRoot() ? 4 << 20 : Math.min(4 << 20, Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8')));
+    const buffers = s.socketBuffers;
+    assert.ok(buffers !== null && buffers.receive >= 2 * want && buffers.send >= 2 * want, JSON.stringify(buffers));
+  } finally {
+    s.close();
+  }
+});
+
+test('echo over IPv4 and IPv6 reports the exact source address and port', async () => {
+  for (const host of ['127.0.0.1', '::1']) {
+    const a = receiver();
+    const b = new UdpSocket();
+    const seenByB: Got[] = [];
+    b.onReceive((data, off, len, addr, port) => {
+      seenByB.push({ data: data.slice(off, off + len), from: formatIp(addr), port });
+      data[off] ^= 0xff; // answer in place, from the receive slab itself
+      b.send(data, off, len, makeEndpoint(addr, port));
+    });
+    try {
+      b.open(0);
+      const msg = pattern(300, 7);
+      assert.ok(a.sock.send(msg, 0, msg.length, ep(host.includes(':') ? `[${host}]:${b.port}` : `${host}:${b.port}`)));
+      await arrived(a.got, 1, `echo over ${host}`);
+      assert.is(seenByB.length, 1);
+      assert.is(seenByB[0]?.from, host, 'IPv4 sources arrive v4-mapped and print as a dotted quad');
+      assert.is(seenByB[0]?.port, a.sock.port);
+      assert.equal(seenByB[0]?.data, msg);
+      const expected = msg.slice();
+      expected[0] ^= 0xff;
+      assert.is(a.got[0]?.from, host);
+      assert.is(a.got[0]?.port, b.port);
+      assert.equal(a.got[0]?.data, expected);
+    } finally {
+      closeAll(a.sock, b);
+    }
+  }
+});
+
+test('the v4-mapped source bytes are handed over as 16 bytes', async () => {
+  const a = new UdpSocket();
+  const b = new UdpSocket();
+  const addrs: string[] = [];
+  b.onReceive((_d, _o, _l, addr) => { addrs.push(Buffer.from(addr).toString('hex')); });
+  try {
+    a.open(0);
+    b.open(0);
+    a.send(new Uint8Array(1), 0, 1, ep(`127.0.0.1:${b.port}`));
+    await waitFor(() => addrs.length === 1, WAIT_MS, 5, 'datagram');
+    assert.is(addrs[0], '00000000000000000000ffff7f000001');
+  } finally {
+    closeAll(a, b);
+  }
+});
+
+test('1000 datagrams arrive complete and in order, many per batch, with no per-datagram objects', async () => {
+  const a = new UdpSocket();
+  const b = new UdpSocket();
+  const seqs: number[] = [];
+  const slabs = new Set<Uint8Array>();
+  const addrs = new Set<Uint8Array>();
+  b.onReceive((data, off, len, addr) => {
+    slabs.add(data);
+    addrs.add(addr);
+    if (len === 200) seqs.push(data[off] | (data[off + 1] << 8));
+  });
+  try {
+    a.open(0);
+    b.open(0);
+    const to = ep(`127.0.0.1:${b.port}`);
+    const msg = new Uint8Array(200);
+    for (let i = 0; i < 1000; i++) {
+      msg[0] = i & 0xff;
+      msg[1] = i >> 8;
+      assert.ok(a.send(msg, 0, msg.length, to));
+    }
+    await waitFor(() => seqs.length === 1000, WAIT_MS, 5, '1000 datagrams');
+    assert.equal(seqs, Array.from({ length: 1000 }, (_, i) => i));
+    const s = b.stats;
+    assert.is(s.rxDatagrams, 1000);
+    assert.is(s.rxBytes, 200_000);
+    assert.ok(s.rxBatches >= 16 && s.rxBatches < 500, `1000 datagrams in ${s.rxBatches} batches (at most 64 each)`);
+    assert.is(slabs.size, 1, 'one slab for every batch');
+    assert.is(addrs.size, 1, 'one reused address array');
+    assert.is(a.stats.txDatagrams, 1000);
+    assert.is(a.sendErrors, 0);
+  } finally {
+    closeAll(a, b);
+  }
+});
+
+test('send copies the bytes before returning: the caller may reuse its buffer at once', async () => {
+  const a = new UdpSocket();
+  const b = receiver();
+  try {
+    a.open(0);
+    const buf = pattern(64, 1);
+    const to = ep(`127.0.0.1:${b.sock.port}`);
+    a.send(buf, 0, 64, to);
+    buf.fill(0);
+    a.queue(pattern(64, 2), 0, 64, to);
+    const q = pattern(64, 3);
+    a.queue(q, 0, 64, to);
+    q.fill(0);
+    assert.is(a.flush(), 2);
+    await arrived(b.got, 3, 'three datagrams');
+    assert.equal(b.got.map((g) => g.data), [pattern(64, 1), pattern(64, 2), pattern(64, 3)]);
+  } finally {
+    closeAll(a, b.sock);
+  }
+});
+
+test('queue sends with sendmmsg: auto-flush at 64, flush() for the rest, both families', async () => {
+  const a = new UdpSocket();
+  const b = receiver();
+  try {
+    a.open(0);
+    const targets = [ep(`127.0.0.1:${b.sock.port}`), ep(`[::1]:${b.sock.port}`)];
+    const msg = new Uint8Array(1452);
+    for (let i = 0; i < 150; i++) {
+      msg[0] = i;
+      a.queue(msg, 0, msg.length, targets[i & 1]);
+    }
+    assert.is(a.stats.txDatagrams, 128, 'two full queues went out on their own');
+    assert.is(a.flush(), 22);
+    assert.is(a.flush(), 0, 'nothing left');
+    const s = a.stats;
+    assert.is(s.txDatagrams, 150);
+    assert.is(s.txBytes, 150 * 1452);
+    assert.is(s.txBatches, 3);
+    await arrived(b.got, 150, '150 queued datagrams');
+    assert.equal(b.got.map((g) => g.data[0]), Array.from({ length: 150 }, (_, i) => i));
+    assert.equal(b.got.slice(0, 2).map((g) => g.from), ['127.0.0.1', '::1']);
+  } finally {
+    closeAll(a, b.sock);
+  }
+});
+
+test('datagrams queued while handling a batch go out right after it (echo via queue)', async () => {
+  const a = receiver();
+  const b = new UdpSocket();
+  b.onReceive((data, off, len, addr, port) => { b.queue(data, off, len, makeEndpoint(addr, port)); });
+  try {
+    b.open(0);
+    const to = ep(`127.0.0.1:${b.port}`);
+    for (let i = 0; i < 10; i++) a.sock.send(pattern(100, i), 0, 100, to);
+    await arrived(a.got, 10, 'ten echoes');
+    assert.equal(a.got.map((g) => g.data), Array.from({ length: 10 }, (_, i) => pattern(100, i)));
+    assert.is(b.stats.txDatagrams, 10);
+    assert.ok(b.stats.txBatches <= b.stats.rxBatches, 'one sendmmsg per receive batch at most');
+  } finally {
+    closeAll(a.sock, b);
+  }
+});
+
+test('EADDRINUSE is thrown synchronously when another socket holds the port', () => {
+  const a = new UdpSocket();
+  const b = new UdpSocket();
+  try {
+    const port = a.open(0);
+    let err: unknown;
+    try { b.open(port); } catch (e) { err = e; }
+    assert.ok(err instanceof UdpError, String(err));
+    assert.is((err as UdpError).code, 'EADDRINUSE');
+    assert.is((err as UdpError).errno, 98);
+    assert.match((err as UdpError).message, String(port));
+    assert.is(b.isOpen, false);
+    assert.is(b.port, 0);
+    assert.throws(() => b.open(70000), RangeError);
+    assert.throws(() => b.open(1.5), RangeError);
+  } finally {
+    closeAll(a, b);
+  }
+});
+
+test('EADDRINUSE also against a node:dgram IPv4 socket on the same port', async () => {
+  const d = dgram.createSocket('udp4');
+  const s = new UdpSocket();
+  try {
+    const port = await new Promise<number>((resolve) => d.bind(0, '127.0.0.1', () => resolve(d.address().port)));
+    assert.throws(() => s.open(port), (e: unknown) => e instanceof UdpError && e.code === 'EADDRINUSE');
+  } finally {
+    s.close();
+    d.close();
+  }
+});
+
+test('rebind: the new socket serves, the old port is released, a failed rebind keeps the old socket', async () => {
+  const a = receiver();
+  const b = new UdpSocket();
+  const holder = new UdpSocket();
+  try {
+    b.open(0);
+    const p1 = a.sock.port;
+    a.sock.queue(new Uint8Array([9]), 0, 1, ep(`127.0.0.1:${b.port}`));
+    const bGot: number[] = [];
+    b.onReceive((_d, _o, _l, _a, port) => { bGot.push(port); });
+    const p2 = a.sock.open(0);
+    assert.is.not(p2, p1);
+    assert.is(a.sock.port, p2);
+    await waitFor(() => bGot.length === 1, WAIT_MS, 5, 'the datagram queued before the rebind');
+    assert.is(bGot[0], p1, 'queued datagrams leave through the old socket before it closes');
+    holder.open(p1); // the old port is free again
+    b.send(new Uint8Array([1]), 0, 1, ep(`127.0.0.1:${p2}`));
+    await arrived(a.got, 1, 'datagram on the new port');
+
+    assert.is(a.sock.open(p2), p2, 'asking for the bound port is a no-op');
+    assert.throws(() => a.sock.open(p1), (e: unknown) => e instanceof UdpError && e.code === 'EADDRINUSE');
+    assert.is(a.sock.port, p2);
+    assert.is(a.sock.isOpen, true);
+    b.send(new Uint8Array([2]), 0, 1, ep(`[::1]:${p2}`));
+    await arrived(a.got, 2, 'datagram after the failed rebind');
+    assert.equal(a.got.map((g) => g.data[0]), [1, 2]);
+  } finally {
+    closeAll(a.sock, b, holder);
+  }
+});
+
+test('close is idempotent; sending after close is counted, not thrown', () => {
+  const s = new UdpSocket();
+  s.open(0);
+  s.close();
+  s.close();
+  assert.is(s.isOpen, false);
+  assert.is(s.port, 0);
+  assert.is(s.family, null);
+  assert.is(s.socketBuffers, null);
+  const to = ep('127.0.0.1:9');
+  assert.is(s.send(new Uint8Array(10), 0, 10, to), false);
+  s.queue(new Uint8Array(10), 0, 10, to);
+  assert.is(s.flush(), 0);
+  assert.is(s.stats.txDropsClosed, 2);
+  assert.is(s.sendErrors, 2);
+  assert.is(new UdpSocket().send(new Uint8Array(1), 0, 1, to), false, 'never opened');
+});
+
+test('bad slices and destinations are counted as send errors, not thrown', async () => {
+  const a = new UdpSocket();
+  const b = receiver();
+  try {
+    a.open(0);
+    const to = ep(`127.0.0.1:${b.sock.port}`);
+    const buf = new Uint8Array(100);
+    assert.is(a.send(buf, 90, 20, to), false, 'slice past the end');
+    assert.is(a.send(buf, -1, 10, to), false, 'negative offset');
+    assert.is(a.send(new Uint8Array(65536), 0, 65536, to), false, 'over 65535 bytes');
+    assert.is(a.send(buf, 0, 10, ep('127.0.0.1:0')), false, 'port 0');
+    a.queue(buf, 90, 20, to);
+    assert.is(a.stats.txErrors, 5);
+    assert.is(a.sendErrors, 5);
+    assert.is(a.send(buf, 0, 0, to), true, 'an empty datagram is valid UDP');
+    await arrived(b.got, 1, 'empty datagram');
+    assert.is(b.got[0]?.data.length, 0);
+  } finally {
+    closeAll(a, b.sock);
+  }
+});
+
+test('large datagrams arrive whole; with a smaller maxDatagram longer ones are dropped and counted', async () => {
+  const a = new UdpSocket();
+  const big = receiver();
+  const small = receiver({ maxDatagram: 2048, batch: 8 });
+  try {
+    a.open(0);
+    const sizes: [string, number][] = [['127.0.0.1', 9000], ['127.0.0.1', 65507], ['::1', 65527]];
+    for (const [host, size] of sizes) {
+      assert.ok(a.send(pattern(size, size), 0, size, ep(host === '::1' ? `[::1]:${big.sock.port}` : `${host}:${big.sock.port}`)), `${size} over ${host}`);
+    }
+    await arrived(big.got, 3, 'three large datagrams');
+    assert.equal(big.got.map((g) => g.data), sizes.map(([, size]) => pattern(size, size)));
+    assert.is(big.sock.stats.rxTruncated, 0);
+    assert.is(a.send(pattern(65508, 0), 0, 65508, ep(`127.0.0.1:${big.sock.port}`)), false, 'too big for IPv4: EMSGSIZE');
+
+    const to = ep(`127.0.0.1:${small.sock.port}`);
+    for (const size of [9000, 2048, 2049, 1452]) a.send(pattern(size, 1), 0, size, to);
+    await arrived(small.got, 2, 'the datagrams that fit');
+    await sleep(50);
+    assert.equal(small.got.map((g) => g.data), [pattern(2048, 1), pattern(1452, 1)]);
+    assert.is(small.sock.stats.rxTruncated, 2);
+    assert.is(small.sock.stats.rxDatagrams, 2);
+    assert.throws(() => new UdpSocket({ maxDatagram: 65536 }), RangeError);
+  } finally {
+    closeAll(a, big.sock, small.sock);
+  }
+});
+
+test('closing from inside the handler stops the rest of the batch', async () => {
+  const a = new UdpSocket();
+  const b = new UdpSocket();
+  let delivered = 0;
+  b.onReceive(() => { if (++delivered === 3) b.close(); });
+  try {
+    a.open(0);
+    b.open(0);
+    const to = ep(`127.0.0.1:${b.port}`);
+    for (let i = 0; i < 10; i++) a.send(new Uint8Array(8), 0, 8, to);
+    await waitFor(() => delivered >= 3, WAIT_MS, 5, 'three datagrams');
+    await sleep(50);
+    assert.is(delivered, 3);
+    assert.is(b.isOpen, false);
+  } finally {
+    closeAll(a, b);
+  }
+});
+
+test('an open socket keeps the process alive, a closed one does not', async () => {
+  const run = (mode: string): { exited: Promise<number | null>; ready: Promise<void>; kill(): void } => {
+    const child = spawn(process.execPath, [AGENT, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const ready = new Promise<void>((resolve) => {
+      createInterface({ input: child.stdout }).on('line', (line) => { if ((JSON.parse(line) as AgentReport).ready) resolve(); });
+    });
+    return { exited, ready, kill: () => child.kill('SIGKILL') };
+  };
+  const closed = run('closed');
+  const timeout = setTimeout(() => closed.kill(), WAIT_MS);
+  assert.is(await closed.exited, 0, 'exits by itself after close()');
+  clearTimeout(timeout);
+
+  const open = run('open');
+  let exitedEarly = false;
+  void open.exited.then(() => { exitedEarly = true; });
+  await open.ready;
+  await sleep(1000);
+  assert.is(exitedEarly, false, 'still running one second after binding');
+  open.kill();
+  await open.exited;
+});
+
+test('an environment tearing down with datagrams pending does not crash (worker threads)', () => {
+  const r = spawnSync(process.execPath, [AGENT, 'teardown'], { encoding: 'utf8', timeout: 20_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout) as AgentReport, { ready: true });
+});
+
+test('fwmark: applied at open and on rebind, read back from the kernel, cleared with 0 (root)', () => {
+  requireRoot();
+  const s = new UdpSocket();
+  try {
+    s.setFwmark(0x1234);
+    assert.is(s.fwmark, 0x1234, 'remembered while closed');
+    const port = s.open(0);
+    assert.is(s.fwmark, 0x1234);
+    assert.match(sh('ss', ['-uaneH', 'sport', '=', `:${port}`]), /fwmark:0x1234/);
+    const port2 = s.open(0);
+    assert.is(s.fwmark, 0x1234, 'the rebound socket carries the mark');
+    assert.match(sh('ss', ['-uaneH', 'sport', '=', `:${port2}`]), /fwmark:0x1234/);
+    s.setFwmark(0xffffffff);
+    assert.is(s.fwmark, 0xffffffff);
+    s.setFwmark(0);
+    assert.is(s.fwmark, 0);
+    assert.not.match(sh('ss', ['-uaneH', 'sport', '=', `:${port2}`]), /fwmark/);
+    assert.throws(() => s.setFwmark(-1), RangeError);
+    assert.throws(() => s.setFwmark(2 ** 32), RangeError);
+  } finally {
+    s.close();
+  }
+});
+
+/** Runs fixtures/udp-agent.js `mode` inside `ns`, optionally under a wrapper command. */
+function agent(ns: Netns, mode: string, wrapper: string[] = []): AgentReport {
+  const [cmd, ...args] = [...wrapper, process.execPath, '--enable-source-maps', AGENT, mode];
+  return JSON.parse(ns.exec(cmd as string, args, { timeoutMs: 20_000 })) as AgentReport;
+}
+
+function disableIpv6(ns: Netns): void {
+  ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.lo.disable_ipv6=1']);
+}
+
+test('IPv6 disabled by sysctl: the dual-stack socket still serves IPv4; IPv6 sends are counted (root, netns)', () => {
+  requireRoot();
+  const ns = new Netns('udp6off');
+  try {
+    disableIpv6(ns);
+    const r = agent(ns, 'netns');
+    assert.equal(r.families, [6, 6]);
+    const [a, b] = r.ports ?? [];
+    assert.equal(r.echo, [
+      { from: '127.0.0.1', port: a, text: 'ping' },
+      { from: '127.0.0.1', port: b, text: 'pong' },
+    ]);
+    assert.is(r.v6Sent, false);
+    assert.is(r.flushed, 2, 'the refused IPv6 datagram in the middle of the batch is skipped');
+    assert.equal(r.queuedSeen, ['one', 'two']);
+    assert.is(r.stats?.txErrors, 2);
+    assert.is(r.stats?.txDropsFamily, 0);
+    assert.is(r.stats?.txDatagrams, 3);
+  } finally {
+    ns.delete();
+  }
+});
+
+test('no AF_INET6 at all: falls back to an IPv4-only socket (root, netns, strace fault injection)', () => {
+  requireRoot();
+  const ns = new Netns('udp4only');
+  try {
+    disableIpv6(ns);
+    // The first socket(2) of the process (the first UdpSocket's AF_INET6 attempt) fails as on a
+    // kernel booted with ipv6.disable=1; the second socket opens normally.
+    const r = agent(ns, 'fallback', ['strace', '-qq', '-o', '/dev/null', '-e', 'trace=socket', '-e', 'inject=socket:error=EAFNOSUPPORT:when=1']);
+    assert.equal(r.families, [4, 6]);
+    const [a, b] = r.ports ?? [];
+    assert.equal(r.echo, [
+      { from: '127.0.0.1', port: a, text: 'ping' },
+      { from: '127.0.0.1', port: b, text: 'pong' },
+    ], 'IPv4 sources on the IPv4 socket are handed over v4-mapped too');
+    assert.is(r.v6Sent, false);
+    assert.is(r.flushed, 2);
+    assert.equal(r.queuedSeen, ['one', 'two']);
+    assert.is(r.stats?.txDropsFamily, 2, 'IPv6 destinations dropped by family, send and queue');
+    assert.is(r.stats?.txErrors, 0);
+  } finally {
+    ns.delete();
+  }
+});
+
+test('without privileges: fwmark throws EPERM, a port below 1024 EACCES (root, netns, setpriv)', () => {
+  requireRoot();
+  const ns = new Netns('udpnocap');
+  try {
+    const r = agent(ns, 'nocap', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all']);
+    assert.equal(r.errors, { fwmark: 'EPERM', privilegedPort: 'EACCES' });
+    assert.is(r.fwmarkAfter, 0, 'the failed setFwmark left the mark alone');
+    assert.equal(r.families, [6]);
+  } finally {
+    ns.delete();
+  }
+});
+
+test.run();
