@@ -6,13 +6,17 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { registerDaemonCommand } from './daemon.js';
+import { registerGatewayCommands } from './gateway.js';
 import { registerKeyCommands } from './keys.js';
+import { registerPeerCommands } from './peer.js';
+import { registerUpCommands } from './up.js';
 
 /** A command group: adds its subcommands to the program. */
 export type RegisterCommands = (program: Command) => void;
 
 /** Every command group, in the order they appear in `wgts --help`. */
-const COMMAND_GROUPS: readonly RegisterCommands[] = [registerKeyCommands];
+const COMMAND_GROUPS: readonly RegisterCommands[] = [registerKeyCommands, registerDaemonCommand, registerGatewayCommands, registerPeerCommands, registerUpCommands];
 
 /** The `wgts` program with every command group registered (not yet parsed). */
 export function buildProgram(): Command {

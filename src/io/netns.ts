@@ -1,6 +1,6 @@
-// Network-namespace test harness. Every namespace, veth and process created here belongs to this
-// test process and is removed on exit (also after a failure or a signal). Namespaces get no
-// default route and no link to the host network: traffic stays inside them.
+// Network namespaces for the lab, the tests and the benchmarks. Every namespace, veth and process
+// created here belongs to this process and is removed on exit (also after a failure or a signal).
+// Namespaces get no default route and no link to the host network: traffic stays inside them.
 import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 const created: string[] = [];
@@ -9,7 +9,7 @@ let counter = 0;
 
 export function requireRoot(): void {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    throw new Error('this test needs root (network namespaces): run `sudo npm test`');
+    throw new Error('network namespaces need root: run this with sudo');
   }
 }
 
@@ -29,9 +29,10 @@ export function trySh(cmd: string, args: string[], opts: { input?: string; timeo
 
 export class Netns {
   readonly name: string;
-  constructor(label: string) {
+  /** Creates a namespace named `wgts-<pid>-<n>-<label>`, or exactly `opts.name`. */
+  constructor(label: string, opts: { name?: string } = {}) {
     requireRoot();
-    this.name = `wgts-${process.pid}-${counter++}-${label}`.slice(0, 60);
+    this.name = opts.name ?? `wgts-${process.pid}-${counter++}-${label}`.slice(0, 60);
     execFileSync('ip', ['netns', 'add', this.name]);
     created.push(this.name);
     this.exec('ip', ['link', 'set', 'lo', 'up']);

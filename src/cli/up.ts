@@ -1,0 +1,98 @@
+// `wgts up FILE`, `wgts down IFNAME|FILE`, `wgts show [IFNAME] [--json]`: run an interface from a
+// config file in the foreground, stop it, and look at running interfaces.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { DEFAULT_SOCKET_DIR } from '../device/uapi/server.js';
+import { interfaceNameOf, runUp, UpError } from '../gateway/runtime.js';
+import { formatShow, listUapiInterfaces, showInterface, type ShowInterface } from '../gateway/show.js';
+import { statusPath } from '../gateway/status.js';
+
+/** How long `wgts down` waits for the interface to disappear (ms). */
+export const DOWN_TIMEOUT_MS = 10_000;
+const DOWN_POLL_MS = 50;
+
+/** Whether a network device of this name exists in the current network namespace (/proc/net/dev). */
+export function linkExists(ifname: string): boolean {
+  const text = readFileSync('/proc/net/dev', 'utf8');
+  return text.split('\n').some((l) => l.trim().startsWith(`${ifname}:`));
+}
+
+/** The interface a `wgts down` argument names: a config path (`x/gw0.conf`) or a bare name. */
+export function downTarget(arg: string): string {
+  return arg.endsWith('.conf') || arg.includes('/') ? interfaceNameOf(arg) : interfaceNameOf(`${arg}.conf`);
+}
+
+/**
+ * Stops the interface `ifname`: deletes its UAPI socket (the daemon, wgts up or wireguard-go,
+ * sees that and shuts down), then waits until the TUN is gone from this namespace and, for a
+ * `wgts up`, its status file too (removed after every change was undone). Throws when there is no
+ * such interface or it does not stop within `timeoutMs`.
+ */
+export async function downInterface(ifname: string, timeoutMs = DOWN_TIMEOUT_MS, socketDir = DEFAULT_SOCKET_DIR): Promise<void> {
+  const sock = join(socketDir, `${ifname}.sock`);
+  if (!existsSync(sock)) throw new Error(`no such interface: ${ifname} (no ${sock})`);
+  const status = statusPath(ifname);
+  const hadStatus = existsSync(status);
+  rmSync(sock, { force: true });
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!linkExists(ifname) && !(hadStatus && existsSync(status))) return;
+    await sleep(DOWN_POLL_MS);
+  }
+  throw new Error(`${ifname} did not go down within ${timeoutMs / 1000} s`);
+}
+
+/** Register up, down and show on the `wgts` program. */
+export function registerUpCommands(program: Command): void {
+  program
+    .command('up')
+    .description('run the interface of a config file (gateway or laptop) in the foreground; the name is the file name without .conf')
+    .argument('<file>', 'config file, e.g. /etc/wgts/gw0.conf')
+    .action(async (file: string) => {
+      process.exit(await runUp(file));
+    });
+
+  program
+    .command('down')
+    .description('stop a running interface (wgts up, wgts-go or wireguard-go) and wait until it is gone')
+    .argument('<interface>', 'interface name or its config file')
+    .action(async (arg: string) => {
+      try {
+        await downInterface(downTarget(arg));
+      } catch (e) {
+        const lines = e instanceof UpError ? e.messages : [e instanceof Error ? e.message : String(e)];
+        for (const l of lines) process.stderr.write(`wgts: ${l}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  program
+    .command('show')
+    .description('show running interfaces like `wg show`, with peer names and denied packets of wgts up')
+    .argument('[interface]', 'one interface (default: all)')
+    .option('--json', 'machine-readable output: one object for an interface, an array for all')
+    .action(async (name: string | undefined, opts: { json?: boolean }) => {
+      const names = name === undefined ? listUapiInterfaces() : [name];
+      if (name !== undefined && !existsSync(join(DEFAULT_SOCKET_DIR, `${name}.sock`))) {
+        process.stderr.write(`wgts: no such interface: ${name}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const shown: ShowInterface[] = [];
+      for (const n of names) {
+        try {
+          shown.push(await showInterface(n));
+        } catch (e) {
+          process.stderr.write(`wgts: ${n}: ${e instanceof Error ? e.message : String(e)}\n`);
+          process.exitCode = 1;
+        }
+      }
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(name === undefined ? shown : shown[0] ?? null, null, 2)}\n`);
+      } else {
+        process.stdout.write(shown.map((s) => formatShow(s)).join('\n'));
+      }
+    });
+}

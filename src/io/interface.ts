@@ -1,0 +1,213 @@
+// One running WireGuard interface: the TUN, the UDP socket, the device (engine + routing) and the
+// UAPI socket wired together, plus the timer loop and the shutdown conditions wireguard-go has
+// (signal, UAPI socket deleted, TUN gone). This is what `wgts-go IFNAME` runs.
+import { getCrypto } from '../crypto/index.js';
+import { keyToBase64 } from '../crypto/keys.js';
+import type { CryptoBackend } from '../crypto/types.js';
+import { Device, TUN_HEADROOM, TUN_TAILROOM } from '../device/device.js';
+import { type Endpoint, makeEndpoint } from '../device/endpoint.js';
+import { type Logger, peerLabel } from '../device/log.js';
+import { UapiErrno, UapiError, type UapiEndpoint, type UapiPeer, type UapiPeerState, type UapiState, type UapiTarget } from '../device/uapi/protocol.js';
+import { UapiServer } from '../device/uapi/server.js';
+import type { Prefix } from '../router/prefix.js';
+import { Tun } from './tun.js';
+import { UdpSocket } from './udp.js';
+
+/** How often the timer loop runs the engine's timers (ms). */
+const TICK_MS = 100;
+/** How often the TUN's MTU is re-read (ms) so padding and buffers follow `ip link set mtu`. */
+const MTU_POLL_MS = 1000;
+
+export interface RunningInterface {
+  readonly name: string;
+  readonly device: Device;
+  readonly udp: UdpSocket;
+  readonly tun: Tun;
+  /** The device as UAPI configures it: apply a config with applySet(body, target), as `wg setconf` does. */
+  readonly target: UapiTarget;
+  /** Resolves with the reason once the interface has shut down. */
+  readonly closed: Promise<string>;
+  close(reason?: string): Promise<void>;
+}
+
+/** Opens TUN `ifname`, the UDP socket (random port until configured) and the UAPI socket. */
+export async function runInterface(ifname: string, log: Logger, crypto: CryptoBackend = getCrypto()): Promise<RunningInterface> {
+  const tun = Tun.open(ifname, { mtu: 1420 });
+  const udp = new UdpSocket();
+  const device = new Device({
+    crypto,
+    log,
+    tun,
+    udp,
+  });
+  try { device.setMtu(tun.mtu); } catch { /* keep the default */ }
+  const target = new InterfaceTarget(device, udp, log);
+  const uapi = new UapiServer(ifname, target, { logger: log });
+  try {
+    udp.open(0);
+    await uapi.listen();
+  } catch (e) {
+    udp.close();
+    tun.close();
+    throw e;
+  }
+  udp.onReceive(device.onDatagram);
+  tun.start(device.onTunBatch, { headroom: TUN_HEADROOM, tailroom: TUN_TAILROOM });
+  log.verbose(`Interface ${ifname} is up (crypto: ${crypto.name})`);
+
+  let done = false;
+  let resolveClosed: (why: string) => void = () => undefined;
+  const closed = new Promise<string>((r) => { resolveClosed = r; });
+  let lastMtuPoll = 0;
+  const timer = setInterval(() => {
+    device.tick();
+    const now = performance.now();
+    if (now - lastMtuPoll >= MTU_POLL_MS) {
+      lastMtuPoll = now;
+      try {
+        const mtu = tun.mtu;
+        if (mtu !== device.mtu) { log.verbose(`MTU of ${ifname} is now ${mtu}`); device.setMtu(mtu); }
+      } catch { /* moved to another namespace: the name is not visible here; keep the last MTU */ }
+    }
+  }, TICK_MS);
+
+  const close = async (reason = 'closed'): Promise<void> => {
+    if (done) return;
+    done = true;
+    clearInterval(timer);
+    udp.close();
+    tun.close();
+    await uapi.close();
+    log.verbose(`Device closing: ${reason}`);
+    resolveClosed(reason);
+  };
+  tun.onGone((g) => { void close(`TUN ${g.name} went away (${g.code})`); });
+  uapi.on('socket-removed', () => { void close('UAPI socket removed'); });
+  return { name: ifname, device, udp, tun, target, closed, close };
+}
+
+/** One peer as a UAPI set operation sees it. */
+class PeerHandle implements UapiPeer {
+  constructor(private readonly t: InterfaceTarget, readonly id: number) {}
+  setPresharedKey(key: Uint8Array | null): void { this.t.device.engine.setPresharedKey(this.id, key); }
+  setEndpoint(ep: UapiEndpoint): void { this.t.device.setEndpoint(this.id, fromUapiEndpoint(ep)); }
+  setPersistentKeepaliveInterval(seconds: number): number {
+    const info = this.t.device.engine.peerInfo(this.id);
+    this.t.device.engine.setPersistentKeepalive(this.id, seconds);
+    return info ? info.persistentKeepalive : 0;
+  }
+  removeAllAllowedIps(): void { this.t.device.allowed.removePeer(this.id); }
+  addAllowedIp(p: Prefix): void { this.t.device.allowed.insert(p.addr, p.cidr, this.id); }
+  removeAllowedIp(p: Prefix): void { this.t.device.allowed.remove(p.addr, p.cidr, this.id); }
+}
+
+/** The device as the UAPI protocol configures it. */
+class InterfaceTarget implements UapiTarget {
+  private readonly handles = new Map<number, PeerHandle>();
+  private fwmark = 0;
+
+  constructor(readonly device: Device, private readonly udp: UdpSocket, private readonly log: Logger) {}
+
+  setPrivateKey(key: Uint8Array | null): void {
+    for (const id of this.device.engine.setPrivateKey(key)) this.dropPeer(id);
+  }
+
+  setListenPort(port: number): void {
+    if (port === this.udp.port && port !== 0) return;
+    try {
+      this.udp.open(port);
+    } catch (e) {
+      // wireguard-go answers EADDRINUSE for any bind failure.
+      throw new UapiError(UapiErrno.ADDRINUSE, `failed to bind listen port ${port}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.log.verbose(`UDP bind has been updated (port ${this.udp.port})`);
+  }
+
+  setFwmark(mark: number): void {
+    try {
+      this.udp.setFwmark(mark);
+    } catch (e) {
+      throw new UapiError(UapiErrno.ADDRINUSE, `failed to set fwmark ${mark}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.fwmark = mark;
+  }
+
+  removeAllPeers(): void {
+    for (const id of this.device.engine.peerIds()) this.dropPeer(id);
+  }
+
+  ownPublicKey(): Uint8Array | null { return this.device.engine.publicKey; }
+
+  findPeer(publicKey: Uint8Array): UapiPeer | undefined {
+    const id = this.device.engine.peerIdOf(publicKey);
+    return id < 0 ? undefined : this.handle(id);
+  }
+
+  createPeer(publicKey: Uint8Array): UapiPeer {
+    const id = this.device.engine.addPeer(publicKey);
+    if (id < 0) throw new UapiError(UapiErrno.INVAL, 'cannot add our own public key as a peer');
+    this.log.verbose(`${peerLabel(keyToBase64(publicKey))} - UAPI: Created`);
+    return this.handle(id);
+  }
+
+  removePeer(publicKey: Uint8Array): void {
+    const id = this.device.engine.peerIdOf(publicKey);
+    if (id >= 0) this.dropPeer(id);
+  }
+
+  peerConfigured(peer: UapiPeer, info: { created: boolean; keepaliveTurnedOn: boolean }): void {
+    const id = (peer as PeerHandle).id;
+    if (this.device.endpointOf(id) === null) return;
+    if (info.keepaliveTurnedOn) this.device.kick(id, true);
+  }
+
+  getState(): UapiState {
+    const engine = this.device.engine;
+    const peers: UapiPeerState[] = [];
+    for (const id of engine.peerIds()) {
+      const p = engine.peerInfo(id);
+      if (!p) continue;
+      const ns = p.lastHandshakeWallNs;
+      const ep = this.device.endpointOf(id);
+      peers.push({
+        publicKey: p.publicKey,
+        presharedKey: p.presharedKey,
+        endpoint: ep ? toUapiEndpoint(ep) : null,
+        lastHandshakeTimeSec: Number(ns / 1_000_000_000n),
+        lastHandshakeTimeNsec: Number(ns % 1_000_000_000n),
+        txBytes: p.txBytes,
+        rxBytes: p.rxBytes,
+        persistentKeepaliveInterval: p.persistentKeepalive,
+        allowedIps: this.device.allowed.listPeerText(id),
+        protocolVersion: 1,
+      });
+    }
+    return { privateKey: this.privateKey(), listenPort: this.udp.port, fwmark: this.fwmark, peers };
+  }
+
+  private privateKey(): Uint8Array | null { return this.device.engine.privateKey; }
+
+  private handle(id: number): PeerHandle {
+    let h = this.handles.get(id);
+    if (!h) { h = new PeerHandle(this, id); this.handles.set(id, h); }
+    return h;
+  }
+
+  private dropPeer(id: number): void {
+    this.device.removePeer(id);
+    this.handles.delete(id);
+  }
+}
+
+function fromUapiEndpoint(ep: UapiEndpoint): Endpoint {
+  if (ep.addr.length === 4) {
+    const a = new Uint8Array(16);
+    a[10] = 0xff; a[11] = 0xff; a.set(ep.addr, 12);
+    return makeEndpoint(a, ep.port);
+  }
+  return makeEndpoint(ep.addr, ep.port);
+}
+
+function toUapiEndpoint(ep: Endpoint): UapiEndpoint {
+  return { addr: ep.family === 4 ? ep.addr.slice(12, 16) : ep.addr.slice(), zone: '', port: ep.port };
+}
