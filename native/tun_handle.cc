@@ -287,11 +287,19 @@ void TunHandle::DeliverGone() {
   Invoke(fn, {Napi::Number::New(env, err), Napi::String::New(env, ErrnoName(err))});
 }
 
+// Uses the C API on purpose: node-addon-api's MakeCallback turns a failed call into a JS throw,
+// which is fatal while the environment (e.g. a worker thread) is being torn down.
 void TunHandle::Invoke(Napi::Function fn, std::initializer_list<napi_value> args) {
-  Napi::Env env = Env();
-  fn.MakeCallback(Value(), args, *async_context_);
+  napi_env env = Env();
+  napi_value result;
+  napi_status status = napi_make_callback(env, *async_context_, Value(), fn, args.size(), args.begin(), &result);
+  if (status == napi_ok) return;
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return;
   // Called from the event loop with no JS frame below: surface a throw as uncaught.
-  if (env.IsExceptionPending()) napi_fatal_exception(env, env.GetAndClearPendingException().Value());
+  napi_value error;
+  napi_get_and_clear_last_exception(env, &error);
+  napi_fatal_exception(env, error);
 }
 
 // Stops all I/O: closes the uv handles (freed in their close callbacks) and then the fd.

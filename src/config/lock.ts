@@ -13,7 +13,8 @@
 // A guard whose owner is dead is removed directly (the guard is held for microseconds, so this
 // needs a crash inside that window).
 import { randomBytes } from 'node:crypto';
-import { link, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 
 /** How long to wait for a held lock and how often to look again. */
@@ -129,8 +130,26 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T> | T, op
     await sleep(pollMs * (0.5 + Math.random()));
   }
   try {
+    await sweepDeadTemps(lockPath);
     return await fn();
   } finally {
     await removeIfSame(lockPath, OWN_TOKEN);
+  }
+}
+
+/**
+ * Removes the temp files (`LOCK.PID.HEX.tmp`, `LOCK.break.PID.HEX.tmp`) that createExclusive of a
+ * process killed between its write and its unlink left behind. Only files of dead pids go.
+ */
+async function sweepDeadTemps(lockPath: string): Promise<void> {
+  const dir = dirname(lockPath);
+  const prefix = `${basename(lockPath)}.`;
+  let names: string[];
+  try { names = await readdir(dir); } catch { return; }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const m = /^(?:break\.)?(\d+)\.[0-9a-f]+\.tmp$/.exec(name.slice(prefix.length));
+    if (!m || processAlive(Number(m[1]))) continue;
+    await unlink(join(dir, name)).catch(() => undefined);
   }
 }

@@ -42,7 +42,8 @@ export function parseKey(text: string): Parsed<string> {
     const bytes = Buffer.from(text, 'base64');
     if (bytes.length === 32 && bytes.toString('base64') === text) return { ok: true, value: text };
   }
-  return { ok: false, error: `'${text}' is not a key (44 base64 characters encoding 32 bytes)` };
+  // The text is not echoed: a near-miss private or preshared key must not end up in logs.
+  return { ok: false, error: `not a key (44 base64 characters encoding 32 bytes; got ${text.length} characters)` };
 }
 
 function parseBool(text: string): Parsed<boolean> {

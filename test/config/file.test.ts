@@ -230,4 +230,17 @@ test.after(() => {
   for (const c of live) c.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
+test('taking the lock sweeps temp files left by killed lockers, not those of live ones', async () => {
+  const path = join(dir, 'sweep.conf');
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const deadPid = Number(dead.stdout);
+  const leftovers = [`${path}.lock.${deadPid}.0a1b2c3d4e5f.tmp`, `${path}.lock.break.${deadPid}.0a1b2c3d4e5f.tmp`];
+  const live = `${path}.lock.${process.pid}.ffffffffffff.tmp`;
+  for (const f of [...leftovers, live]) writeFileSync(f, `${deadPid} -\n`);
+  await withFileLock(path, () => undefined);
+  for (const f of leftovers) assert.not.ok(existsSync(f), `${f} swept`);
+  assert.ok(existsSync(live), 'a live process\'s temp file is left alone');
+  rmSync(live);
+});
+
 test.run();
