@@ -7,8 +7,8 @@ import type { Command } from 'commander';
 import { createWriteStream } from 'node:fs';
 import { createLogger, levelFromEnv, LogLevel } from '../device/log.js';
 import { runInterface } from '../io/interface.js';
+import { VERSION } from './version.js';
 
-export const VERSION = '0.1.0';
 
 const USAGE = (prog: string): string => `Usage: ${prog} [-f/--foreground] INTERFACE-NAME\n`;
 
