@@ -23,7 +23,8 @@ export interface TunWriter {
  * datagrams until `flush` (sendmmsg on the native socket).
  */
 export interface DatagramSender {
-  send(data: Uint8Array, off: number, len: number, ep: Endpoint): void;
+  /** True when the socket took the datagram. */
+  send(data: Uint8Array, off: number, len: number, ep: Endpoint): boolean;
   queue(data: Uint8Array, off: number, len: number, ep: Endpoint): void;
   flush(): void;
 }
@@ -151,7 +152,7 @@ export class Device {
     const n = this.engine.encapsulate(peer, pkt, off, len, now, out, outOff);
     if (n > 0) {
       const ep = this.endpoints[peer];
-      if (ep) this.udp.queue(out, outOff, n, ep);
+      if (ep) { this.udp.queue(out, outOff, n, ep); this.engine.countTx(peer, n); }
       else this.counters.noEndpoint++;
     }
     if (this.engine.outboxSize > 0) this.flushOutbox(null);
@@ -243,7 +244,7 @@ export class Device {
     }
     const ep = this.endpoints[d.peer];
     if (!ep) { this.counters.noEndpoint++; return; }
-    this.udp.send(d.data, 0, d.data.length, ep);
+    if (this.udp.send(d.data, 0, d.data.length, ep)) this.engine.countTx(d.peer, d.data.length);
   }
 
 }

@@ -329,6 +329,16 @@ export class WgEngine {
   // ---- data path -----------------------------------------------------------------------------
 
   /**
+   * Adds `bytes` to the peer's transmitted-bytes counter. The device calls it for each datagram
+   * the socket accepted, so `wg show` counts only what was really sent (like wireguard-go, which
+   * counts after a successful send; a datagram with no endpoint or a failed send is not counted).
+   */
+  countTx(id: number, bytes: number): void {
+    const p = this.peers[id];
+    if (p !== undefined) p.txBytes += bytes;
+  }
+
+  /**
    * Encrypt one IP packet (packet[pktOff, pktOff + pktLen)) for peer `id` into out[outOff..].
    * Returns > 0: the length of the data message written at out[outOff..]; send it to the peer.
    * ENCAP_QUEUED: no usable session (or older packets are still staged): the packet was copied to
@@ -353,7 +363,7 @@ export class WgEngine {
     const padded = paddedLength(pktLen, this.mtu);
     if (outOff < 0 || outOff + DATA_HEADER_SIZE + padded + AEAD_TAG_SIZE > out.length) return this.drop(DROP_TOO_LARGE);
     const n = this.seal(kp, packet, pktOff, pktLen, padded, out, outOff);
-    this.afterDataSent(p, kp, n, pktLen === 0, now);
+    this.afterDataSent(p, kp, pktLen === 0, now);
     return n;
   }
 
@@ -457,7 +467,6 @@ export class WgEngine {
 
   private emit(p: PeerState | null, kind: OutboundKind, data: Uint8Array): void {
     this.outbox.push({ peer: p === null ? -1 : p.id, kind, data });
-    if (p !== null) p.txBytes += data.length;
   }
 
   private canSend(kp: Keypair, now: number): boolean {
@@ -484,8 +493,7 @@ export class WgEngine {
     return DATA_HEADER_SIZE + padded + AEAD_TAG_SIZE;
   }
 
-  private afterDataSent(p: PeerState, kp: Keypair, n: number, keepalive: boolean, now: number): void {
-    p.txBytes += n;
+  private afterDataSent(p: PeerState, kp: Keypair, keepalive: boolean, now: number): void {
     p.timers.anyAuthenticatedPacketTraversal(now, p.persistentKeepalive);
     p.timers.anyAuthenticatedPacketSent();
     if (!keepalive) p.timers.dataSent(now, this.jitter);
@@ -522,7 +530,7 @@ export class WgEngine {
       this.seal(kp, packet, 0, packet.length, padded, msg, 0);
       packet.fill(0);
       this.outbox.push({ peer: p.id, kind: packet.length === 0 ? 'keepalive' : 'data', data: msg });
-      this.afterDataSent(p, kp, msg.length, packet.length === 0, now);
+      this.afterDataSent(p, kp, packet.length === 0, now);
     }
   }
 

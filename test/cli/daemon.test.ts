@@ -150,4 +150,19 @@ test('wg-quick up/down with WG_QUICK_USERSPACE_IMPLEMENTATION=wgts-go', async ()
   }
 });
 
+test('LOG_LEVEL: verbose logs DEBUG lines in wireguard-go\'s format, silent logs nothing', async () => {
+  const ns = new Netns('log');
+  try {
+    const v = await startDaemon('wgts', ns, uniqueIfname('lg'), { LOG_LEVEL: 'verbose' });
+    await v.stop();
+    assert.match(v.log(), new RegExp(`^DEBUG: \\(${v.ifname}\\) \\d{4}/\\d\\d/\\d\\d \\d\\d:\\d\\d:\\d\\d `, 'm'));
+    const q = await startDaemon('wgts', ns, uniqueIfname('lg'), { LOG_LEVEL: 'silent' });
+    wg(q, ['set', q.ifname, 'listen-port', '1']); // something that would log at verbose
+    await q.stop();
+    assert.is(q.log(), '');
+  } finally {
+    ns.delete();
+  }
+});
+
 test.run();

@@ -174,6 +174,7 @@ export class FakeNet {
   deliver(from: Side, kind: OutboundDatagram['kind'], data: Uint8Array): number | null {
     const ev: WireEvent = { from: from.name, kind, data: data.slice(), at: this.now };
     this.wire.push(ev);
+    from.engine.countTx(from.peer, data.length); // the fake network is the device: every datagram goes out
     if (this.drop(ev)) return null;
     const to = this.other(from);
     const r = to.engine.decapsulate(ev.data, 0, ev.data.length, from.source, this.now, this.buf, 0);
