@@ -4,10 +4,12 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import { processAlive } from '../config/lock.js';
 import { DEFAULT_SOCKET_DIR } from '../device/uapi/server.js';
-import { interfaceNameOf, runUp, UpError } from '../gateway/runtime.js';
+import { interfaceNameOf, UpError } from '../gateway/plan.js';
+import { runUp } from '../gateway/runtime.js';
 import { formatShow, listUapiInterfaces, showInterface, type ShowInterface } from '../gateway/show.js';
-import { statusPath } from '../gateway/status.js';
+import { readStatus, statusPath } from '../gateway/status.js';
 
 /** How long `wgts down` waits for the interface to disappear (ms). */
 export const DOWN_TIMEOUT_MS = 10_000;
@@ -34,11 +36,14 @@ export async function downInterface(ifname: string, timeoutMs = DOWN_TIMEOUT_MS,
   const sock = join(socketDir, `${ifname}.sock`);
   if (!existsSync(sock)) throw new Error(`no such interface: ${ifname} (no ${sock})`);
   const status = statusPath(ifname);
-  const hadStatus = existsSync(status);
+  const owner = readStatus(ifname)?.pid;
+  // A status file whose process is gone (killed with SIGKILL) is stale: nobody will remove it.
+  const waitStatus = owner !== undefined && processAlive(owner);
+  if (owner !== undefined && !waitStatus) rmSync(status, { force: true });
   rmSync(sock, { force: true });
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!linkExists(ifname) && !(hadStatus && existsSync(status))) return;
+    if (!linkExists(ifname) && !(waitStatus && existsSync(status))) return;
     await sleep(DOWN_POLL_MS);
   }
   throw new Error(`${ifname} did not go down within ${timeoutMs / 1000} s`);

@@ -1,0 +1,137 @@
+// The status file of a running `wgts up`: /var/run/wgts/IFNAME.json (0600). It tells other
+// commands what UAPI cannot: which config file the interface runs from, the peer names of that
+// file, per-peer denied packets (gateway access rules) and the device's drop counters. `wgts up`
+// rewrites it every second (atomically: temp file + rename) and removes it as the last step of
+// its shutdown, so `wgts down` can wait for its disappearance to know the cleanup is complete.
+import { promises as fsp, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Where status files live. */
+export const STATUS_DIR = '/var/run/wgts';
+
+/** How often the running interface refreshes its status file (ms). */
+export const STATUS_INTERVAL_MS = 1000;
+
+/** One peer in the status file. */
+export interface PeerStatus {
+  name?: string;
+  /** Packets refused by the access rules since the peer was configured. */
+  denied: number;
+}
+
+/** The content of a status file. */
+export interface InterfaceStatus {
+  version: 1;
+  interface: string;
+  /** The `wgts up` process. */
+  pid: number;
+  /** Absolute path of the config file. */
+  config: string;
+  /** 'gateway' when the config has a [Gateway] section, else 'client'. */
+  role: 'gateway' | 'client';
+  /** Unix time (ms) of this snapshot. */
+  updated: number;
+  /** By base64 public key. */
+  peers: Record<string, PeerStatus>;
+  /** Device drop counters (noRoute, badSource, noEndpoint, tunWriteDrops, filtered). */
+  counters: Record<string, number>;
+  /** DNS responder counters (gateway only). */
+  dns?: Record<string, number>;
+}
+
+/** The status file path of `ifname`. */
+export function statusPath(ifname: string, dir = STATUS_DIR): string {
+  return join(dir, `${ifname}.json`);
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function numbers(v: unknown): Record<string, number> | null {
+  if (!isRecord(v)) return null;
+  const out: Record<string, number> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x !== 'number') return null;
+    out[k] = x;
+  }
+  return out;
+}
+
+/** Checks the shape of parsed JSON; null when it is not a status file. */
+export function toStatus(v: unknown): InterfaceStatus | null {
+  if (!isRecord(v) || v.version !== 1) return null;
+  const { interface: name, pid, config, role, updated, peers, counters, dns } = v;
+  if (typeof name !== 'string' || typeof pid !== 'number' || typeof config !== 'string' || typeof updated !== 'number') return null;
+  if (role !== 'gateway' && role !== 'client') return null;
+  const c = numbers(counters);
+  if (!isRecord(peers) || c === null) return null;
+  const ps: Record<string, PeerStatus> = {};
+  for (const [key, p] of Object.entries(peers)) {
+    if (!isRecord(p) || typeof p.denied !== 'number' || (p.name !== undefined && typeof p.name !== 'string')) return null;
+    ps[key] = typeof p.name === 'string' ? { name: p.name, denied: p.denied } : { denied: p.denied };
+  }
+  const out: InterfaceStatus = { version: 1, interface: name, pid, config, role, updated, peers: ps, counters: c };
+  if (dns !== undefined) {
+    const d = numbers(dns);
+    if (d === null) return null;
+    out.dns = d;
+  }
+  return out;
+}
+
+/** Reads the status file of `ifname`; null when absent, unreadable or malformed. */
+export function readStatus(ifname: string, dir = STATUS_DIR): InterfaceStatus | null {
+  let text: string;
+  try {
+    text = readFileSync(statusPath(ifname, dir), 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    return toStatus(JSON.parse(text));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Keeps the status file of one interface current: writes `snapshot()` now and then every
+ * `intervalMs`, and removes the file on stop().
+ */
+export class StatusWriter {
+  readonly path: string;
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(ifname: string, private readonly snapshot: () => InterfaceStatus, private readonly onError: (e: unknown) => void,
+    private readonly dir = STATUS_DIR, private readonly intervalMs = STATUS_INTERVAL_MS) {
+    this.path = statusPath(ifname, dir);
+  }
+
+  /** Writes the first snapshot (resolves once it is on disk) and starts the refresh timer. */
+  async start(): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true, mode: 0o755 });
+    await this.write();
+    this.timer = setInterval(() => { this.writing = this.writing.then(() => this.write()).catch(this.onError); }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Writes a snapshot now. */
+  async write(): Promise<void> {
+    if (this.stopped) return;
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    await fsp.writeFile(tmp, `${JSON.stringify(this.snapshot(), null, 2)}\n`, { mode: 0o600 });
+    await fsp.chmod(tmp, 0o600);
+    await fsp.rename(tmp, this.path);
+  }
+
+  /** Stops refreshing and removes the file. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.writing.catch(() => undefined);
+    await fsp.rm(this.path, { force: true });
+    await fsp.rm(`${this.path}.${process.pid}.tmp`, { force: true });
+  }
+}
