@@ -10,7 +10,8 @@ import {
 import { AllowedIps } from '../router/allowedips.js';
 import { readDst, readSrc } from '../router/packet.js';
 import { type Endpoint, makeEndpoint, sameEndpoint } from './endpoint.js';
-import type { Logger } from './log.js';
+import { keyToBase64 } from '../crypto/keys.js';
+import { LogLevel, type Logger, peerLabel } from './log.js';
 
 /** Where decrypted packets go (the TUN). Returns false when the packet was dropped. */
 export interface TunWriter {
@@ -190,7 +191,10 @@ export class Device {
     if (ep && sameEndpoint(ep, addr, 0, port)) return;
     const next = makeEndpoint(addr, port);
     this.endpoints[peer] = next;
-    this.log.verbose(`peer ${peer}: endpoint is now ${next.family === 4 ? next.host : `[${next.host}]`}:${port}`);
+    const info = this.engine.peerInfo(peer);
+    if (info && this.log.level >= LogLevel.Verbose) {
+      this.log.verbose(`${peerLabel(keyToBase64(info.publicKey))} - Endpoint is now ${next.family === 4 ? next.host : `[${next.host}]`}:${port}`);
+    }
   }
 
   /** Cookie/rate-limit key: address bytes (4 or 16) + port, reusing two scratch buffers. */
@@ -243,10 +247,18 @@ export class Device {
       return;
     }
     const ep = this.endpoints[d.peer];
+    if (d.kind !== 'data' && this.log.level >= LogLevel.Verbose) this.logSend(d, ep);
     if (!ep) { this.counters.noEndpoint++; return; }
     if (this.udp.send(d.data, 0, d.data.length, ep)) this.engine.countTx(d.peer, d.data.length);
   }
 
+  /** wireguard-go style `peer(abcd…wxyz) - Sending handshake initiation` lines (verbose only). */
+  private logSend(d: OutboundDatagram, ep: Endpoint | null): void {
+    const info = this.engine.peerInfo(d.peer);
+    if (!info) return;
+    const what = d.kind === 'keepalive' ? 'keepalive packet' : `handshake ${d.kind}`;
+    this.log.verbose(`${peerLabel(keyToBase64(info.publicKey))} - ${ep ? `Sending ${what}` : `No known endpoint for ${what}`}`);
+  }
 }
 
 function isZero10(a: Uint8Array): boolean {

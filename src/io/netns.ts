@@ -33,6 +33,7 @@ export class Netns {
   constructor(label: string, opts: { name?: string } = {}) {
     requireRoot();
     this.name = opts.name ?? `wgts-${process.pid}-${counter++}-${label}`.slice(0, 60);
+    hookCleanup();
     execFileSync('ip', ['netns', 'add', this.name]);
     created.push(this.name);
     this.exec('ip', ['link', 'set', 'lo', 'up']);
@@ -84,9 +85,18 @@ export function cleanupAll(): void {
   }
 }
 
-process.on('exit', cleanupAll);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => { cleanupAll(); process.exit(130); });
+let hooked = false;
+/**
+ * Registers the cleanup on exit and on SIGINT/SIGTERM/SIGHUP, once, when the first namespace is
+ * created (not at import: commands that never create a namespace keep their own signal handling).
+ */
+function hookCleanup(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', cleanupAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => { cleanupAll(); process.exit(130); });
+  }
 }
 
 /** Polls `check` every `everyMs` until it returns a truthy value or `timeoutMs` passes (bounded). */
