@@ -1,4 +1,5 @@
 #include "tun_handle.h"
+#include "napi_util.h"
 
 #include <errno.h>
 #include <string.h>
@@ -24,38 +25,6 @@ constexpr uint32_t kMaxRoom = 4096;
 
 inline size_t Align16(size_t v) { return (v + 15) & ~static_cast<size_t>(15); }
 
-// Symbolic errno name ("EBADFD"); Node's os.constants.errno lacks several Linux-only ones.
-const char* ErrnoName(int err) {
-  const char* name = strerrorname_np(err);
-  return name != nullptr ? name : "EUNKNOWN";
-}
-
-Napi::Error ErrnoError(Napi::Env env, int err, const std::string& what) {
-  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
-  e.Value().Set("code", ErrnoName(err));
-  e.Value().Set("errno", err);
-  return e;
-}
-
-Napi::Value ThrowType(Napi::Env env, const char* message) {
-  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
-  return env.Undefined();
-}
-
-// Raw view of a typed array of the given type (byte offset applied); false for other values.
-template <typename T>
-bool TypedView(napi_env env, napi_value value, napi_typedarray_type want, T** data, size_t* length) {
-  napi_typedarray_type type;
-  void* raw = nullptr;
-  if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok) return false;
-  if (type != want) return false;
-  *data = static_cast<T*>(raw);
-  return true;
-}
-
-bool Uint32Arg(napi_env env, napi_value value, uint32_t* out) {
-  return napi_get_value_uint32(env, value, out) == napi_ok;
-}
 
 }  // namespace
 

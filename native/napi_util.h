@@ -1,0 +1,46 @@
+// Small N-API helpers shared by the TUN and UDP handles: errno errors with a symbolic `code`,
+// argument checks, raw typed-array views.
+#pragma once
+
+#include <napi.h>
+#include <string.h>
+
+#include <string>
+
+namespace wgts {
+
+// Symbolic errno name ("EBADFD", "EADDRINUSE"); Node's os.constants.errno lacks several Linux-only ones.
+inline const char* ErrnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : "EUNKNOWN";
+}
+
+// An Error "what: strerror" carrying `code` (symbolic) and `errno` (number).
+inline Napi::Error ErrnoError(Napi::Env env, int err, const std::string& what) {
+  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
+  e.Value().Set("code", ErrnoName(err));
+  e.Value().Set("errno", err);
+  return e;
+}
+
+inline Napi::Value ThrowType(Napi::Env env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// Raw view of a typed array of the given type (byte offset applied); false for other values.
+template <typename T>
+bool TypedView(napi_env env, napi_value value, napi_typedarray_type want, T** data, size_t* length) {
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok) return false;
+  if (type != want) return false;
+  *data = static_cast<T*>(raw);
+  return true;
+}
+
+inline bool Uint32Arg(napi_env env, napi_value value, uint32_t* out) {
+  return napi_get_value_uint32(env, value, out) == napi_ok;
+}
+
+}  // namespace wgts
