@@ -59,6 +59,34 @@ export interface Message1 extends NoiseState {
   readonly encryptedPayload: Uint8Array;
 }
 
+/** Steps 4-5 / 12-13: C = KDF1(C, e); H = HASH(H || e) for an ephemeral public key e. */
+function mixEphemeral(crypto: CryptoBackend, ck: Uint8Array, h: Uint8Array, e: Uint8Array, step: number, trace?: HandshakeTrace): NoiseState {
+  const [next] = kdf(crypto, 1, ck, e) as [Uint8Array];
+  trace?.(step, 'C', next);
+  const hash = crypto.hash(h, e);
+  trace?.(step + 1, 'H', hash);
+  return { ck: next, h: hash };
+}
+
+/**
+ * A DH mixed into the chaining key: dh = DH(priv, pub) (null when all zero), then KDF1 (C) or
+ * KDF2 (C, k) of it (k is empty for KDF1); the DH result is wiped. `dh` given = a precomputed
+ * static-static DH, kept.
+ */
+function mixDh(
+  crypto: CryptoBackend, n: 1 | 2, ck: Uint8Array, priv: Uint8Array, pub: Uint8Array, step: number,
+  trace?: HandshakeTrace, dh?: Uint8Array,
+): { ck: Uint8Array; k: Uint8Array } | null {
+  const shared = dh ?? crypto.x25519(priv, pub);
+  if (shared === null) return null;
+  trace?.(step, 'dh', shared);
+  const [next, k] = kdf(crypto, n, ck, shared) as [Uint8Array, Uint8Array | undefined];
+  if (dh === undefined) shared.fill(0);
+  trace?.(step, 'C', next);
+  if (k !== undefined) trace?.(step, 'k', k);
+  return { ck: next, k: k ?? EMPTY };
+}
+
 /**
  * Initiator, message 1 (-> e, es, s, ss). `ss` may be the precomputed DH(s, rs) (null: computed
  * here). Returns null when a DH result is all zero.
@@ -69,29 +97,17 @@ export function writeMessage1(
 ): Message1 | null {
   let { ck, h } = initialState(crypto, prologue, rs, trace);
   const ephemeralPublic = crypto.x25519Public(ephemeralPrivate);
-  [ck] = kdf(crypto, 1, ck, ephemeralPublic) as [Uint8Array];
-  trace?.(4, 'C', ck);
-  h = crypto.hash(h, ephemeralPublic);
-  trace?.(5, 'H', h);
-  const es = crypto.x25519(ephemeralPrivate, rs);
+  ({ ck, h } = mixEphemeral(crypto, ck, h, ephemeralPublic, 4, trace));
+  const es = mixDh(crypto, 2, ck, ephemeralPrivate, rs, 6, trace);
   if (es === null) return null;
-  trace?.(6, 'dh', es);
-  let k: Uint8Array;
-  [ck, k] = kdf(crypto, 2, ck, es) as [Uint8Array, Uint8Array];
-  es.fill(0);
-  trace?.(6, 'C', ck);
-  trace?.(6, 'k', k);
-  const encryptedStatic = seal(crypto, k, s.publicKey, h);
+  const encryptedStatic = seal(crypto, es.k, s.publicKey, h);
   trace?.(7, 'ciphertext', encryptedStatic);
   h = crypto.hash(h, encryptedStatic);
   trace?.(8, 'H', h);
-  const ssKey = ss ?? crypto.x25519(s.privateKey, rs);
-  if (ssKey === null) return null;
-  trace?.(9, 'dh', ssKey);
-  [ck, k] = kdf(crypto, 2, ck, ssKey) as [Uint8Array, Uint8Array];
-  if (ss === null) ssKey.fill(0);
-  trace?.(9, 'C', ck);
-  trace?.(9, 'k', k);
+  const st = mixDh(crypto, 2, es.ck, s.privateKey, rs, 9, trace, ss ?? undefined);
+  if (st === null) return null;
+  ck = st.ck;
+  const k = st.k;
   const encryptedPayload = seal(crypto, k, payload, h);
   k.fill(0);
   trace?.(10, 'ciphertext', encryptedPayload);
@@ -119,29 +135,19 @@ export function readMessage1(
 ): ReadMessage1 | number {
   let { ck, h } = initialState(crypto, prologue, s.publicKey, trace);
   const remoteEphemeral = ephemeral.slice();
-  [ck] = kdf(crypto, 1, ck, remoteEphemeral) as [Uint8Array];
-  trace?.(4, 'C', ck);
-  h = crypto.hash(h, remoteEphemeral);
-  trace?.(5, 'H', h);
-  const es = crypto.x25519(s.privateKey, remoteEphemeral);
+  ({ ck, h } = mixEphemeral(crypto, ck, h, remoteEphemeral, 4, trace));
+  const es = mixDh(crypto, 2, ck, s.privateKey, remoteEphemeral, 6, trace);
   if (es === null) return DROP_HANDSHAKE_INVALID;
-  trace?.(6, 'dh', es);
-  let k: Uint8Array;
-  [ck, k] = kdf(crypto, 2, ck, es) as [Uint8Array, Uint8Array];
-  es.fill(0);
-  trace?.(6, 'C', ck);
-  trace?.(6, 'k', k);
-  const remoteStatic = open(crypto, k, encryptedStatic, h);
+  const remoteStatic = open(crypto, es.k, encryptedStatic, h);
   if (remoteStatic === null || remoteStatic.length !== KEY_SIZE) return DROP_HANDSHAKE_INVALID;
   trace?.(7, 'ciphertext', encryptedStatic);
   h = crypto.hash(h, encryptedStatic);
   trace?.(8, 'H', h);
   const ss = ssFor(remoteStatic);
   if (ss === null) return DROP_UNKNOWN_PEER_KEY;
-  trace?.(9, 'dh', ss);
-  [ck, k] = kdf(crypto, 2, ck, ss) as [Uint8Array, Uint8Array];
-  trace?.(9, 'C', ck);
-  trace?.(9, 'k', k);
+  const st = mixDh(crypto, 2, es.ck, s.privateKey, remoteStatic, 9, trace, ss) as { ck: Uint8Array; k: Uint8Array };
+  ck = st.ck;
+  const k = st.k;
   const payload = open(crypto, k, encryptedPayload, h);
   k.fill(0);
   if (payload === null) return DROP_HANDSHAKE_INVALID;
@@ -180,29 +186,19 @@ export function writeMessage2(
   psk: Uint8Array, ephemeralPrivate: Uint8Array, payload: Uint8Array, trace?: HandshakeTrace,
 ): Message2 | null {
   const ephemeralPublic = crypto.x25519Public(ephemeralPrivate);
-  let [ck] = kdf(crypto, 1, state.ck, ephemeralPublic) as [Uint8Array];
-  trace?.(12, 'C', ck);
-  let h = crypto.hash(state.h, ephemeralPublic);
-  trace?.(13, 'H', h);
-  const ee = crypto.x25519(ephemeralPrivate, remoteEphemeral);
+  const { ck: ck0, h } = mixEphemeral(crypto, state.ck, state.h, ephemeralPublic, 12, trace);
+  const ee = mixDh(crypto, 1, ck0, ephemeralPrivate, remoteEphemeral, 14, trace);
   if (ee === null) return null;
-  trace?.(14, 'dh', ee);
-  [ck] = kdf(crypto, 1, ck, ee) as [Uint8Array];
-  ee.fill(0);
-  trace?.(14, 'C', ck);
-  const se = crypto.x25519(ephemeralPrivate, remoteStatic);
+  const se = mixDh(crypto, 1, ee.ck, ephemeralPrivate, remoteStatic, 15, trace);
   if (se === null) return null;
-  trace?.(15, 'dh', se);
-  [ck] = kdf(crypto, 1, ck, se) as [Uint8Array];
-  se.fill(0);
-  trace?.(15, 'C', ck);
+  const ck = se.ck;
   const p = pskAndPayload(crypto, ck, h, psk, trace);
   const encryptedPayload = seal(crypto, p.k, payload, p.h);
   p.k.fill(0);
   trace?.(18, 'ciphertext', encryptedPayload);
-  h = crypto.hash(p.h, encryptedPayload);
-  trace?.(19, 'H', h);
-  return { ck: p.ck, h, ephemeralPublic, encryptedPayload };
+  const hash = crypto.hash(p.h, encryptedPayload);
+  trace?.(19, 'H', hash);
+  return { ck: p.ck, h: hash, ephemeralPublic, encryptedPayload };
 }
 
 /** Result of reading the second handshake message. */
@@ -215,30 +211,20 @@ export function readMessage2(
   crypto: CryptoBackend, state: NoiseState, s: StaticKeys, ephemeralPrivate: Uint8Array, psk: Uint8Array,
   ephemeral: Uint8Array, encryptedPayload: Uint8Array, trace?: HandshakeTrace,
 ): ReadMessage2 | number {
-  let [ck] = kdf(crypto, 1, state.ck, ephemeral) as [Uint8Array];
-  trace?.(12, 'C', ck);
-  let h = crypto.hash(state.h, ephemeral);
-  trace?.(13, 'H', h);
-  const ee = crypto.x25519(ephemeralPrivate, ephemeral);
+  const { ck: ck0, h } = mixEphemeral(crypto, state.ck, state.h, ephemeral, 12, trace);
+  const ee = mixDh(crypto, 1, ck0, ephemeralPrivate, ephemeral, 14, trace);
   if (ee === null) return DROP_HANDSHAKE_INVALID;
-  trace?.(14, 'dh', ee);
-  [ck] = kdf(crypto, 1, ck, ee) as [Uint8Array];
-  ee.fill(0);
-  trace?.(14, 'C', ck);
-  const se = crypto.x25519(s.privateKey, ephemeral);
+  const se = mixDh(crypto, 1, ee.ck, s.privateKey, ephemeral, 15, trace);
   if (se === null) return DROP_HANDSHAKE_INVALID;
-  trace?.(15, 'dh', se);
-  [ck] = kdf(crypto, 1, ck, se) as [Uint8Array];
-  se.fill(0);
-  trace?.(15, 'C', ck);
+  const ck = se.ck;
   const p = pskAndPayload(crypto, ck, h, psk, trace);
   const payload = open(crypto, p.k, encryptedPayload, p.h);
   p.k.fill(0);
   if (payload === null) return DROP_HANDSHAKE_INVALID;
   trace?.(18, 'ciphertext', encryptedPayload);
-  h = crypto.hash(p.h, encryptedPayload);
-  trace?.(19, 'H', h);
-  return { ck: p.ck, h, payload };
+  const hash = crypto.hash(p.h, encryptedPayload);
+  trace?.(19, 'H', hash);
+  return { ck: p.ck, h: hash, payload };
 }
 
 /** Transport keys (T1, T2) = KDF2(C, empty): the initiator sends with T1, the responder with T2. */
