@@ -243,17 +243,19 @@ export class NetConfig {
    * otherwise nothing is changed and the method carries instructions. Undone on unwind.
    */
   async setSplitDns(servers: readonly string[], domains: readonly string[]): Promise<SplitDnsMethod> {
-    if (await this.resolvedRuns()) {
-      await this.run('resolvectl', ['dns', this.ifname, ...servers]);
-      this.undo.push('dns:resolvectl', async () => { await this.run('resolvectl', ['revert', this.ifname]); });
-      if (domains.length > 0) await this.run('resolvectl', ['domain', this.ifname, ...domains.map((d) => `~${d}`)]);
-      return { kind: 'resolvectl' };
-    }
+    // A named network namespace first: there, resolvectl would talk to the HOST's resolver (its
+    // D-Bus is shared) about an interface index that means something else on the host.
     const ns = currentNetnsName(this.netnsDir);
     if (ns !== null) {
       const path = join(this.netnsEtcDir, ns, 'resolv.conf');
       await this.replaceFile(path, resolvConf(servers, domains), 'dns:resolv.conf');
       return { kind: 'netns-resolv-conf', path };
+    }
+    if (await this.resolvedRuns()) {
+      await this.run('resolvectl', ['dns', this.ifname, ...servers]);
+      this.undo.push('dns:resolvectl', async () => { await this.run('resolvectl', ['revert', this.ifname]); });
+      if (domains.length > 0) await this.run('resolvectl', ['domain', this.ifname, ...domains.map((d) => `~${d}`)]);
+      return { kind: 'resolvectl' };
     }
     const lines = servers.map((s) => `nameserver ${s}`);
     if (domains.length > 0) lines.push(`search ${domains.join(' ')}`);

@@ -116,12 +116,28 @@ test('netcfg pieces: undo order and early take, iptables -S splitting, resolv.co
     assert.is(currentNetnsName(), null, 'the test runs in no named namespace');
     const script = `import('${join(repoRoot, 'dist/src/gateway/netcfg.js')}').then((m) => console.log(m.currentNetnsName()))`;
     assert.is(ns.exec(process.execPath, ['-e', script]).trim(), ns.name);
+    // Inside a named namespace the namespace's resolv.conf is used even where resolvectl would
+    // answer (it would configure the host's resolver): no resolvectl call at all.
+    const etc = mkdtempSync(join(tmpdir(), 'wgts-netnsetc-'));
+    try {
+      const dns = `import('${join(repoRoot, 'dist/src/gateway/netcfg.js')}').then(async (m) => {
+        const calls = [];
+        const c = new m.NetConfig('wt0', { run: async (cmd, args) => { calls.push(cmd + ' ' + args.join(' ')); return ''; }, netnsEtcDir: ${JSON.stringify(etc)} });
+        const how = await c.setSplitDns(['10.123.0.1'], ['zerops']);
+        console.log(JSON.stringify({ kind: how.kind, calls }));
+      })`;
+      const r = JSON.parse(ns.exec(process.execPath, ['-e', dns])) as { kind: string; calls: string[] };
+      assert.equal(r, { kind: 'netns-resolv-conf', calls: [] });
+      assert.match(readFileSync(join(etc, ns.name, 'resolv.conf'), 'utf8'), 'nameserver 10.123.0.1\nsearch zerops\n');
+    } finally {
+      rmSync(etc, { recursive: true, force: true });
+    }
   } finally {
     ns.delete();
   }
 });
 
-test('split DNS: resolvectl when systemd-resolved answers (reverted on unwind), else instructions outside a named namespace', async () => {
+test('split DNS outside a named namespace: resolvectl when systemd-resolved answers (reverted on unwind), else instructions', async () => {
   const calls: string[] = [];
   const resolved = new NetConfig('wt0', { run: async (cmd, args) => { calls.push(`${cmd} ${args.join(' ')}`); return ''; } });
   assert.equal(await resolved.setSplitDns(['10.123.0.1'], ['zerops', 'corp']), { kind: 'resolvectl' });
