@@ -2,7 +2,7 @@
 // Runs every compiled test file (dist/test/**/*.test.js) in its own process with a time limit,
 // so one hanging or crashing file cannot take the suite down, then prints one closing line
 // "N passed, N failed". Arguments filter files by substring: `npm test -- router noise`.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,22 @@ function collect(dir) {
   return out;
 }
 
+/**
+ * Namespaces are named `wgts-<pid>-...` by the process that made them (src/io/netns.ts); a test
+ * file killed before its cleanup ran leaves them behind: remove them with what runs inside.
+ */
+function removeLeftovers(pid) {
+  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  for (const line of list.split('\n')) {
+    const ns = line.split(' ')[0];
+    if (!ns || !ns.startsWith(`wgts-${pid}-`)) continue;
+    const pids = (spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '').split(/\s+/).filter(Boolean);
+    for (const p of pids) { try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ } }
+    spawnSync('ip', ['netns', 'del', ns]);
+    console.log(`[test] removed namespace ${ns} left by a stopped test file`);
+  }
+}
+
 function runFile(file) {
   return new Promise((resolve) => {
     const started = Date.now();
@@ -30,12 +46,17 @@ function runFile(file) {
     let out = '';
     child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
     child.stderr.on('data', (d) => { out += d; process.stderr.write(d); });
+    let killer;
     const timer = setTimeout(() => {
-      out += `\n[test] ${relative(root, file)} exceeded ${FILE_LIMIT_MS} ms, killed\n`;
-      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      out += `\n[test] ${relative(root, file)} exceeded ${FILE_LIMIT_MS} ms, stopped\n`;
+      // SIGTERM first so the file's own cleanup (namespaces, daemons) runs; then SIGKILL.
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+      killer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
     }, FILE_LIMIT_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(killer);
+      removeLeftovers(child.pid);
       const clean = out.replace(/\x1b\[[0-9;]*m/g, '');
       const num = (label) => { const m = clean.match(new RegExp(`${label}:\\s+(\\d+)`)); return m ? Number(m[1]) : null; };
       const total = num('Total'); const passed = num('Passed'); const skipped = num('Skipped') ?? 0;
