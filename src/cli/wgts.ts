@@ -9,19 +9,22 @@ import { Command } from 'commander';
 import { registerDaemonCommand } from './daemon.js';
 import { registerGatewayCommands } from './gateway.js';
 import { registerKeyCommands } from './keys.js';
+import { registerLabCommand } from './lab.js';
 import { registerPeerCommands } from './peer.js';
 import { registerUpCommands } from './up.js';
+import { VERSION } from './version.js';
 
 /** A command group: adds its subcommands to the program. */
 export type RegisterCommands = (program: Command) => void;
 
 /** Every command group, in the order they appear in `wgts --help`. */
-const COMMAND_GROUPS: readonly RegisterCommands[] = [registerKeyCommands, registerDaemonCommand, registerGatewayCommands, registerPeerCommands, registerUpCommands];
+const COMMAND_GROUPS: readonly RegisterCommands[] = [registerKeyCommands, registerDaemonCommand, registerGatewayCommands, registerPeerCommands, registerUpCommands, registerLabCommand];
 
 /** The `wgts` program with every command group registered (not yet parsed). */
 export function buildProgram(): Command {
   const program = new Command('wgts')
     .description('userspace WireGuard in TypeScript: keys, interfaces, project-network gateway')
+    .version(VERSION, '-V, --version')
     .showHelpAfterError();
   for (const register of COMMAND_GROUPS) register(program);
   return program;
