@@ -51,6 +51,8 @@ export interface GatewayConfig {
   upstream?: string;
   /** Address:port override for the gateway's DNS listener. */
   listenDns?: HostPort;
+  /** Address:port of the Prometheus endpoint (GET /metrics); absent = no metrics server. */
+  metrics?: HostPort;
 }
 
 /** Where a peer came from in its file; absent for peers built in code. */

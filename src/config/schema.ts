@@ -234,6 +234,7 @@ const GATEWAY_KEYS: KeySpec<GatewayConfig>[] = [
     },
   },
   { name: 'ListenDns', layer: 'wgts', ...single, apply: (t, v) => store(parseHostPort(v, false), (e) => { t.listenDns = e; }) },
+  { name: 'Metrics', layer: 'wgts', ...single, apply: (t, v) => store(parseHostPort(v, false), (e) => { t.metrics = e; }) },
 ];
 
 const byLowerName = <T>(specs: KeySpec<T>[]): ReadonlyMap<string, KeySpec<T>> =>

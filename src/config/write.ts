@@ -57,6 +57,7 @@ function gatewayEntries(g: GatewayConfig): Entry[] {
   if (!g.masquerade) e.push(['Masquerade', 'false']);
   if (g.upstream !== undefined) e.push(['Upstream', g.upstream]);
   if (g.listenDns !== undefined) e.push(['ListenDns', formatHostPort(g.listenDns)]);
+  if (g.metrics !== undefined) e.push(['Metrics', formatHostPort(g.metrics)]);
   return e;
 }
 

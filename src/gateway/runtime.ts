@@ -4,8 +4,8 @@
 // (runInterface: TUN, UDP, UAPI socket), apply [Interface]/[Peer] as a UAPI set body, then the host
 // side (addresses, MTU, link up, routes). With a [Gateway] section: forwarding sysctls, masquerade,
 // the DNS responder on the gateway's tunnel address and the access rules as the device's inbound
-// filter. Without one (a laptop): split DNS for the DNS = line. Then the status file and the
-// watch on the config file (live reload).
+// filter. Without one (a laptop): split DNS for the DNS = line. Then the Prometheus endpoint when
+// [Gateway] has Metrics, the status file and the watch on the config file (live reload).
 //
 // Stop (SIGINT / SIGTERM via runUp, UAPI socket deleted, TUN deleted, start failure): everything
 // recorded on the NetConfig undo stack is taken back, the interface is closed, and the status file
@@ -13,7 +13,7 @@
 import { promises as fsp } from 'node:fs';
 import { basename, resolve as resolvePath } from 'node:path';
 import { diffConfigs } from '../config/diff.js';
-import { formatCidr } from '../config/ip.js';
+import { formatCidr, formatHostPort } from '../config/ip.js';
 import type { WgtsConfig } from '../config/model.js';
 import { parseConfig } from '../config/parse.js';
 import { keyFromBase64 } from '../crypto/keys.js';
@@ -22,6 +22,7 @@ import { applySet } from '../device/uapi/protocol.js';
 import { runInterface, type RunningInterface } from '../io/interface.js';
 import { compileAccess, PeerAccess, type CompiledAccess, type DnsTarget } from './access.js';
 import { DnsResponder } from './dns.js';
+import type { InterfaceMetrics, MetricsServer, MetricsSource } from './metrics.js';
 import { NetConfig } from './netcfg.js';
 import {
   checkUpConfig, DEFAULT_MTU, DNS_TTL, dnsExemptionOf, dnsKey, dnsTargetOf, forwardingSysctls, hostsOf, interfaceNameOf,
@@ -31,6 +32,9 @@ import {
   deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, resolveEndpoints, watchConfigFile, type ConfigWatch, type HostLookup,
 } from './reload.js';
 import { STATUS_DIR, StatusWriter, type InterfaceStatus } from './status.js';
+
+/** The undo-stack entry that stops the metrics server. */
+const METRICS_UNDO = 'metrics';
 
 /** Messages of a running interface: progress to stdout, problems to stderr. */
 export interface RuntimeLog {
@@ -68,6 +72,10 @@ export class InterfaceRuntime {
   private dnsKey = '';
   private watch: ConfigWatch | null = null;
   private status: StatusWriter | null = null;
+  /** Created when Metrics is first configured; kept (with its counters' registry) until exit. */
+  private metrics: InterfaceMetrics | null = null;
+  /** formatHostPort() of the address the metrics server listens on, '' when none runs. */
+  private metricsAt = '';
   private routes = new Set<string>();
   private reloads: Promise<void> = Promise.resolve();
 
@@ -139,6 +147,7 @@ export class InterfaceRuntime {
       if (how.kind === 'manual') this.log.info(how.instructions);
       else this.log.info(`DNS: ${c.interface.dns.join(', ')}${c.interface.dnsSearch.length ? ` for ${c.interface.dnsSearch.join(', ')}` : ''} via ${how.kind === 'resolvectl' ? 'resolvectl' : how.path}`);
     }
+    await this.syncMetrics(c);
     this.status = new StatusWriter(this.ifname, () => this.snapshot(), (e) => this.log.error(`status file: ${String(e)}`), this.opts.statusDir ?? STATUS_DIR);
     await this.status.start();
     this.watch = watchConfigFile(this.path, () => this.scheduleReload(), (e) => this.log.error(`watching ${this.path}: ${e.message}`));
@@ -229,6 +238,47 @@ export class InterfaceRuntime {
     return s;
   }
 
+  /** What the metrics read on each scrape: the live device, names, access and DNS counters. */
+  private metricsSource(): MetricsSource {
+    return {
+      ifname: this.ifname,
+      device: this.iface.device,
+      names: () => new Map(this.config.peers.flatMap((p): [string, string][] => (p.name !== undefined ? [[p.publicKey, p.name]] : []))),
+      denied: () => this.access.deniedByPeer(),
+      dns: () => this.dns?.counters ?? null,
+    };
+  }
+
+  /**
+   * Starts, moves or stops the metrics server to match `Metrics =` of `config`; throws when the
+   * address cannot be bound (no server runs then). The server is stopped through the undo stack.
+   */
+  private async syncMetrics(config: WgtsConfig): Promise<void> {
+    const at = config.gateway?.metrics;
+    const key = at ? formatHostPort(at) : '';
+    if (key === this.metricsAt) return;
+    if (this.metricsAt !== '') {
+      await this.net.undo.take(METRICS_UNDO);
+      this.log.info(`metrics on ${this.metricsAt} stopped`);
+      this.metricsAt = '';
+    }
+    if (!at) return;
+    if (!this.metrics) {
+      // Loaded on first use: prom-client adds about 0.1 s to the start of every `wgts up`.
+      const { InterfaceMetrics } = await import('./metrics.js');
+      this.metrics = new InterfaceMetrics(this.metricsSource());
+    }
+    let server: MetricsServer;
+    try {
+      server = await this.metrics.serve(at, (m) => this.log.error(`metrics: ${m}`));
+    } catch (e) {
+      throw new Error(`cannot serve metrics on ${key}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.net.undo.push(METRICS_UNDO, () => server.close());
+    this.metricsAt = key;
+    this.log.info(`metrics on http://${key}/metrics`);
+  }
+
   /** Queues a reload of the config file (reloads run one at a time). */
   scheduleReload(): void {
     this.reloads = this.reloads.then(() => this.reload()).catch((e: unknown) => {
@@ -272,6 +322,10 @@ export class InterfaceRuntime {
     const before = this.config;
     this.text = text;
     this.config = next;
+    // Not part of diffConfigs: a Metrics-only change leaves `diff` empty.
+    await this.syncMetrics(next).catch((e: unknown) => {
+      this.log.error(`${e instanceof Error ? e.message : String(e)} (tried again on the next change of the file)`);
+    });
     if (diff.empty) return;
     const body = reloadSetBody(diff, next, resolved.endpoints);
     if (body !== '') {

@@ -1,0 +1,224 @@
+// Prometheus metrics of one running interface (`Metrics = HOST:PORT` in [Gateway]).
+//
+// InterfaceMetrics owns a prom-client Registry of its own (never prom-client's process-global
+// one): every wgts_ metric reads the live counters of the device, the engine, the access rules and
+// the DNS responder in its collect() callback, so values are taken when Prometheus scrapes and
+// nothing runs in between (no timers); prom-client's process metrics join the same registry with
+// the wgts_ prefix. serve() answers GET /metrics over node:http on exactly the configured address.
+//
+// Only public keys ever appear (as the public_key label); the server accepts no request bodies,
+// few connections and no slow requests.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { formatHostPort, type HostPort } from '../config/ip.js';
+import { keyToBase64 } from '../crypto/keys.js';
+import type { DeviceCounters } from '../device/device.js';
+import { DROP_NO_PRIVATE_KEY, DROP_REASON_COUNT, dropReasonName } from '../noise/codes.js';
+import type { PeerInfo, WgEngine } from '../noise/engine.js';
+import type { DnsCounters } from './dns.js';
+
+/** The parts of a Device the metrics read (structural, so tests can hand in a fake). */
+export interface MetricsDevice {
+  readonly engine: Pick<WgEngine, 'peerIds' | 'peerInfo' | 'dropsByReason'>;
+  readonly counters: Readonly<DeviceCounters>;
+}
+
+/** Where the metrics of one interface come from; every function is called on each scrape. */
+export interface MetricsSource {
+  /** The `interface` label of every wgts_ metric. */
+  readonly ifname: string;
+  readonly device: MetricsDevice;
+  /** The config Name of peers, by base64 public key (a peer without one may be absent). */
+  names(): ReadonlyMap<string, string>;
+  /** Packets each peer sent that the access rules refused, by base64 public key. */
+  denied(): ReadonlyMap<string, number>;
+  /** Counters of the running DNS responder; null when none runs. */
+  dns(): Readonly<DnsCounters> | null;
+}
+
+/**
+ * The `reason` label of each device drop counter (kebab case like the engine's reasons); a
+ * Record so that a new DeviceCounters field cannot be forgotten here.
+ */
+const DEVICE_DROP_REASONS: Readonly<Record<keyof DeviceCounters, string>> = {
+  noRoute: 'no-route',
+  badSource: 'bad-source',
+  noEndpoint: 'no-endpoint',
+  tunWriteDrops: 'tun-write-failed',
+  filtered: 'filtered',
+};
+
+/** The counters of DnsCounters that are outcomes of a query (`queries` is their total). */
+type DnsOutcome = Exclude<keyof DnsCounters, 'queries'>;
+const DNS_OUTCOMES: readonly DnsOutcome[] = ['answered', 'nxdomain', 'refused', 'forwarded', 'malformed', 'formerr', 'notimp', 'servfail'];
+
+type PeerLabel = 'interface' | 'public_key' | 'name';
+type PeerLabels = Record<PeerLabel, string>;
+const PEER_LABELS: PeerLabel[] = ['interface', 'public_key', 'name'];
+
+/** One peer as a scrape sees it. */
+interface PeerRow {
+  readonly labels: PeerLabels;
+  readonly info: PeerInfo;
+}
+
+/** Every peer now on the device with its labels, in device id order. */
+function peerRows(src: MetricsSource): PeerRow[] {
+  const names = src.names();
+  const rows: PeerRow[] = [];
+  for (const id of src.device.engine.peerIds()) {
+    const info = src.device.engine.peerInfo(id);
+    if (info === null) continue;
+    const key = keyToBase64(info.publicKey);
+    rows.push({ labels: { interface: src.ifname, public_key: key, name: names.get(key) ?? '' }, info });
+  }
+  return rows;
+}
+
+/** Unix seconds (millisecond precision) of a wall-clock time in ns; 0 stays 0 (never). */
+const unixSeconds = (ns: bigint): number => Number(ns / 1_000_000n) / 1000;
+
+/** The registry of one interface's metrics, read live on each scrape. */
+export class InterfaceMetrics {
+  /** Dedicated registry: wgts_ metrics of this interface plus the process metrics. */
+  readonly registry = new Registry();
+
+  constructor(src: MetricsSource) {
+    const registers = [this.registry];
+    const peerCounter = (name: string, help: string, value: (row: PeerRow, denied: ReadonlyMap<string, number>) => number): void => {
+      new Counter<PeerLabel>({
+        name, help, labelNames: PEER_LABELS, registers,
+        collect() {
+          this.reset();
+          const denied = src.denied();
+          for (const row of peerRows(src)) this.inc(row.labels, value(row, denied));
+        },
+      });
+    };
+    peerCounter('wgts_peer_receive_bytes_total', 'Bytes of authenticated datagrams received from the peer.', (r) => r.info.rxBytes);
+    peerCounter('wgts_peer_transmit_bytes_total', 'Bytes of datagrams sent to the peer.', (r) => r.info.txBytes);
+    peerCounter('wgts_peer_denied_packets_total', 'Decrypted packets from the peer refused by its access rules.',
+      (r, denied) => denied.get(r.labels.public_key) ?? 0);
+    new Gauge<PeerLabel>({
+      name: 'wgts_peer_last_handshake_seconds', help: 'Unix time of the last completed handshake with the peer; 0 = never.',
+      labelNames: PEER_LABELS, registers,
+      collect() {
+        this.reset();
+        for (const row of peerRows(src)) this.set(row.labels, unixSeconds(row.info.lastHandshakeWallNs));
+      },
+    });
+    new Gauge<'interface'>({
+      name: 'wgts_peers', help: 'Peers configured on the interface.', labelNames: ['interface'], registers,
+      collect() {
+        this.set({ interface: src.ifname }, src.device.engine.peerIds().length);
+      },
+    });
+    new Counter<'interface' | 'reason'>({
+      name: 'wgts_drops_total', help: 'Packets and datagrams dropped, by reason (protocol engine and device).',
+      labelNames: ['interface', 'reason'], registers,
+      collect() {
+        this.reset();
+        const byReason = src.device.engine.dropsByReason;
+        for (let i = -DROP_NO_PRIVATE_KEY; i < DROP_REASON_COUNT; i++) {
+          this.inc({ interface: src.ifname, reason: dropReasonName(-i) }, byReason[i]);
+        }
+        const c = src.device.counters;
+        for (const [field, reason] of Object.entries(DEVICE_DROP_REASONS) as [keyof DeviceCounters, string][]) {
+          this.inc({ interface: src.ifname, reason }, c[field]);
+        }
+      },
+    });
+    new Counter<'interface' | 'outcome'>({
+      name: 'wgts_dns_queries_total',
+      help: 'DNS queries to the gateway by outcome (servfail also counts forwards that got no upstream answer).',
+      labelNames: ['interface', 'outcome'], registers,
+      collect() {
+        this.reset();
+        const c = src.dns();
+        if (c !== null) for (const outcome of DNS_OUTCOMES) this.inc({ interface: src.ifname, outcome }, c[outcome]);
+      },
+    });
+    collectDefaultMetrics({ register: this.registry, prefix: 'wgts_' });
+  }
+
+  /** Serves GET /metrics on `at`; rejects when the address cannot be bound. */
+  serve(at: HostPort, onError: (message: string) => void): Promise<MetricsServer> {
+    return MetricsServer.listen(this.registry, at, onError);
+  }
+}
+
+/** Concurrent connections the metrics server accepts (Prometheus uses one). */
+export const METRICS_MAX_CONNECTIONS = 8;
+/** Time a client has to send its request headers / whole request (ms). */
+export const METRICS_HEADERS_TIMEOUT_MS = 5_000;
+export const METRICS_REQUEST_TIMEOUT_MS = 10_000;
+/** How often node checks those two deadlines (its default, 30 s, would let a stalled client stay 35 s). */
+const TIMEOUT_CHECK_MS = 1_000;
+/** An idle or stalled connection is closed after this long (ms). */
+const SOCKET_TIMEOUT_MS = 30_000;
+/** Largest request head accepted (bytes). */
+const MAX_HEADER_BYTES = 8 * 1024;
+
+/** Whether a request announces a body (Content-Length other than 0, or any Transfer-Encoding). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function reply(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)), ...headers });
+  res.end(text);
+}
+
+/** The HTTP endpoint of one registry: GET (or HEAD) /metrics, 404 elsewhere. */
+export class MetricsServer {
+  private constructor(private readonly server: Server, readonly address: HostPort) {}
+
+  /** Listens on `at` (IP literal host); rejects when it cannot be bound. */
+  static async listen(registry: Registry, at: HostPort, onError: (message: string) => void): Promise<MetricsServer> {
+    const server = createServer({
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: METRICS_HEADERS_TIMEOUT_MS,
+      requestTimeout: METRICS_REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+    }, (req, res) => {
+      MetricsServer.handle(registry, req, res).catch((e: unknown) => {
+        onError(`${req.method ?? ''} ${req.url ?? ''}: ${e instanceof Error ? e.message : String(e)}`);
+        if (!res.headersSent) reply(res, 500, 'internal error\n');
+        else res.destroy();
+      });
+    });
+    server.maxConnections = METRICS_MAX_CONNECTIONS;
+    server.setTimeout(SOCKET_TIMEOUT_MS, (socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: at.host, port: at.port, exclusive: true }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (e) => onError(`server on ${formatHostPort(at)}: ${e.message}`));
+    const bound = server.address();
+    const port = bound !== null && typeof bound === 'object' ? bound.port : at.port;
+    return new MetricsServer(server, { host: at.host, port });
+  }
+
+  private static async handle(registry: Registry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // A body is never read: refuse it and let the connection close.
+    if (hasBody(req)) return reply(res, 413, 'request bodies are not accepted\n', { Connection: 'close' });
+    const path = (req.url ?? '').split('?', 1)[0];
+    if (path !== '/metrics') return reply(res, 404, 'not found; metrics are at /metrics\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'only GET and HEAD\n', { Allow: 'GET, HEAD' });
+    const text = await registry.metrics();
+    res.writeHead(200, { 'Content-Type': registry.contentType, 'Content-Length': String(Buffer.byteLength(text)), 'Cache-Control': 'no-store' });
+    res.end(text); // node sends no body for HEAD
+  }
+
+  /** Stops listening and closes open connections; resolves once the server is closed. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
