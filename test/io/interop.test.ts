@@ -179,6 +179,25 @@ function defineInterop(implB: Impl): void {
     P().keyA = fresh;
   });
 
+  s('packets staged while the peer had no endpoint go out with the next initiation retry once it has one', async () => {
+    const { a, nsA, nsB, keyB } = P();
+    wg(a, ['set', a.ifname, 'peer', keyB.pub, 'remove']);
+    wg(a, ['set', a.ifname, 'peer', keyB.pub, 'allowed-ips', `${B4}/32,${B6}/128`]);
+    const sink = udpSink(nsB, B4, 9998);
+    try {
+      await sleep(300);
+      udpSend(nsA, A4, B4, 9998, 'staged\n'); // no endpoint, no session: staged in the engine
+      await sleep(300);
+      assert.not.match(sink.text(), /staged/);
+      wg(a, ['set', a.ifname, 'peer', keyB.pub, 'endpoint', '10.77.0.2:51831']); // B's port since the roaming test
+      // The first initiation (no endpoint) counts, as in wireguard-go: the retry after
+      // REKEY_TIMEOUT (5 s + up to 333 ms jitter) carries the handshake, then the staged packet.
+      await waitFor(() => /staged/.test(sink.text()), 9000, 50, 'staged packet delivered');
+    } finally {
+      sink.stop();
+    }
+  });
+
   s('peer remove', () => {
     const { a, nsA, keyB } = P();
     wg(a, ['set', a.ifname, 'peer', keyB.pub, 'remove']);
