@@ -4,8 +4,10 @@
 //  3. memory on the data path: bytes allocated on the JS heap per packet (new-space growth over
 //     short synchronous runs), minor GCs and retained heap growth over up to 1M packets (each
 //     run is time-boxed, so a slow backend reports how many it got through).
-// A "no-op AEAD" backend (native backend with sealing/opening replaced by nothing) isolates what
-// the engine's own code allocates from what the crypto backends allocate inside.
+// The native backend runs twice: with the addon's in-place dataSeal / dataOpen ("addon", the
+// default when the addon is built) and with node:crypto objects per packet ("node:crypto",
+// i.e. WGTS_AEAD=node). A "no-op AEAD" backend (native backend with sealing/opening replaced by
+// nothing) isolates what the engine's own code allocates from what the crypto backends allocate inside.
 // Time-boxed to stay well under 30 s. Run: npx tsc -p tsconfig.json && node dist/scripts/bench-noise.js
 
 import { spawnSync } from 'node:child_process';
@@ -22,9 +24,12 @@ if (gc === undefined) {
 }
 const fullGc: () => void = gc;
 
+/** The native backend on node:crypto only (what WGTS_AEAD=node selects). */
+const nodeAead: CryptoBackend = { ...backends.native, dataSeal: undefined, dataOpen: undefined };
+
 /** The native backend with AEAD seal/open reduced to "tag = zeros": the engine's own cost only. */
 const noopAead: CryptoBackend = {
-  ...backends.native,
+  ...nodeAead,
   aeadSeal: (_k, _n, src, _aad, dst, off) => {
     if (src.buffer !== dst.buffer || src.byteOffset !== dst.byteOffset + off) dst.set(src, off);
     dst.fill(0, off + src.length, off + src.length + 16);
@@ -155,11 +160,12 @@ async function manyPackets(crypto: CryptoBackend, len: number, count: number, bu
 }
 
 const started = performance.now();
-const named: [string, CryptoBackend][] = [['native', backends.native], ['pure', backends.pure], ['no-op AEAD', noopAead]];
+const named: [string, CryptoBackend][] = [['addon', backends.native], ['node:crypto', nodeAead], ['pure', backends.pure], ['no-op AEAD', noopAead]];
 
 console.log('wgts noise engine benchmark (one core, Node ' + process.version + ')\n');
+if (backends.native.dataSeal === undefined) console.log('(the addon AEAD is not in use: build the addon, unset WGTS_AEAD; "addon" rows below measure node:crypto)\n');
 console.log('handshakes (initiation + response + confirmation, both engines on this core):');
-for (const [name, crypto] of named.slice(0, 2)) {
+for (const [name, crypto] of [['native', backends.native], ['pure', backends.pure]] as const) {
   const h = handshakesPerSecond(crypto, 1500);
   console.log(`  ${name.padEnd(10)} ${h.rate.toFixed(0).padStart(6)} handshakes/s  (${h.count} in the run)`);
 }
@@ -174,15 +180,15 @@ for (const [name, crypto] of named) {
       const base = bytesPerCall(() => undefined, 1000);
       return bytesPerCall(step, 1000) - base;
     })();
-    console.log(`  ${name.padEnd(10)} ${String(len).padStart(5)} B  ${r.us.toFixed(2).padStart(7)} µs  ` +
+    console.log(`  ${name.padEnd(11)} ${String(len).padStart(5)} B  ${r.us.toFixed(2).padStart(7)} µs  ` +
       `(${(1 / r.us).toFixed(3)} M packets/s)  JS heap allocated ≈ ${alloc.toFixed(0)} B/packet` + (r.ok ? '' : '  PAYLOAD MISMATCH'));
   }
 }
 
 console.log('\nheap over many packets (full GC before and after; minor GCs counted during the run):');
-for (const [name, crypto, len, budget] of [['no-op AEAD', noopAead, 1420, 5000], ['native', backends.native, 64, 9000], ['pure', backends.pure, 64, 3000]] as const) {
+for (const [name, crypto, len, budget] of [['no-op AEAD', noopAead, 1420, 5000], ['addon', backends.native, 1420, 5000], ['node:crypto', nodeAead, 64, 6000], ['pure', backends.pure, 64, 3000]] as const) {
   const m = await manyPackets(crypto, len, 1_000_000, budget);
-  console.log(`  ${name.padEnd(10)} ${String(len).padStart(5)} B x ${m.packets.toLocaleString('en')}: retained heap growth ${(m.growth / 1024).toFixed(1)} KiB, ` +
+  console.log(`  ${name.padEnd(11)} ${String(len).padStart(5)} B x ${m.packets.toLocaleString('en')}: retained heap growth ${(m.growth / 1024).toFixed(1)} KiB, ` +
     `${m.minorGcs} minor GCs, ${m.seconds.toFixed(1)} s`);
 }
 console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -3,6 +3,9 @@
 // node:crypto AEAD objects are single-use (one nonce each) and update()/getAuthTag() return fresh
 // Buffers, so one cipher object and its output buffers per packet are the floor of this API; the
 // per-packet code adds nothing on top (shared options object, no copies besides writing into dst).
+// For WireGuard data messages the backend also carries dataSeal / dataOpen from the project's
+// addon (src/crypto/addon.ts: OpenSSL's EVP on the caller's buffer, nothing allocated) when the
+// addon is built and passes its self-test; WGTS_AEAD=addon|node forces either path.
 
 import {
   createCipheriv,
@@ -15,6 +18,7 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
+import { AEAD_ENV, probeAddonAead, selectDataAead } from './addon.js';
 import { blake2sMac16 } from './blake2s.js';
 import { isAllZero, requireLength } from './bytes.js';
 import type { CryptoBackend } from './types.js';
@@ -107,9 +111,16 @@ function hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
   return asUint8Array(h.digest());
 }
 
-/** CryptoBackend on node:crypto; see the module comment for which primitive comes from where. */
+/** The addon's data-message AEAD, decided once at load (throws on an invalid WGTS_AEAD). */
+const dataAead = selectDataAead(process.env[AEAD_ENV], probeAddonAead);
+
+/**
+ * CryptoBackend on node:crypto; see the module comment for which primitive comes from where.
+ * dataSeal / dataOpen are present only when the addon's ChaCha20-Poly1305 is in use.
+ */
 export const nativeBackend: CryptoBackend = Object.freeze({
   name: 'native',
+  ...(dataAead === undefined ? {} : { dataSeal: dataAead.dataSeal, dataOpen: dataAead.dataOpen }),
   aeadSeal,
   aeadOpen,
   xaeadSeal,

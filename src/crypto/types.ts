@@ -24,6 +24,26 @@ export interface CryptoBackend {
    */
   aeadOpen(key: Uint8Array, nonce: Uint8Array, src: Uint8Array, aad: Uint8Array | null, dst: Uint8Array, dstOffset: number): number;
 
+  /**
+   * Optional in-place fast path for WireGuard data messages (present on the native backend when
+   * its addon passed its self-test; see WGTS_AEAD in src/crypto/native.ts): ChaCha20-Poly1305 with
+   * nonce = 4 zero bytes || LE64 (counterHi << 32 | counterLo) and no AAD. Seals
+   * buf[srcOff, srcOff + len) and writes ciphertext || 16-byte tag at buf[dstOff..]; returns
+   * len + 16. The two ranges may overlap in any way (identical = in place). Returns -1 on bad
+   * arguments — key not a 32-byte Uint8Array, buf not a Uint8Array, counters / offsets / len not
+   * integers in [0, 2^32), or a range outside buf — and never reads or writes outside buf.
+   * Allocates nothing and creates no object per call.
+   */
+  dataSeal?(key: Uint8Array, counterLo: number, counterHi: number, buf: Uint8Array, srcOff: number, len: number, dstOff: number): number;
+
+  /**
+   * Optional in-place open matching dataSeal: buf[srcOff, srcOff + len) is ciphertext || tag
+   * (len includes the tag). Writes the plaintext (len - 16 bytes) at buf[dstOff..] and returns its
+   * length, or -1 when authentication fails, len < 16 or the arguments are bad (as for dataSeal).
+   * On -1 nothing in buf has been written. The ranges may overlap in any way.
+   */
+  dataOpen?(key: Uint8Array, counterLo: number, counterHi: number, buf: Uint8Array, srcOff: number, len: number, dstOff: number): number;
+
   /** XChaCha20-Poly1305 seal (24-byte nonce), returns ciphertext || tag. Used for cookie replies. */
   xaeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array | null): Uint8Array;
 

@@ -1,0 +1,242 @@
+// dataSeal / dataOpen: ChaCha20-Poly1305 (RFC 8439) for WireGuard data messages, one call per
+// packet with no allocation and no JS object created. The nonce is 4 zero bytes || LE64 counter,
+// there is no AAD, and both source and destination are ranges of one Uint8Array:
+//
+//   dataSeal(key, counterLo, counterHi, buf, srcOff, len, dstOff) -> len + 16 | -1
+//     encrypts buf[srcOff, srcOff+len) and writes ciphertext || 16-byte tag at buf[dstOff..].
+//   dataOpen(key, counterLo, counterHi, buf, srcOff, len, dstOff) -> len - 16 | -1
+//     authenticates and decrypts buf[srcOff, srcOff+len) (ciphertext || tag) to buf[dstOff..];
+//     on -1 (forgery, or bad arguments) nothing in buf has been written.
+//
+// -1 also stands for bad arguments: key not a 32-byte Uint8Array, buf not a Uint8Array, a number
+// that is not an integer in [0, 2^32), or a range outside buf. Nothing outside buf is ever touched.
+// Ranges may overlap in any way: OpenSSL supports only exact aliasing (in == out), so a seal whose
+// ranges overlap otherwise first moves the plaintext to dstOff, and an open always decrypts into a
+// per-thread scratch buffer and copies out only after the tag has verified.
+//
+// Each thread that loads the addon (main thread, workers) gets its own cipher contexts, created
+// once at load and freed by an environment cleanup hook; a call only re-keys them.
+#include "aead.h"
+
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+namespace wgts {
+
+namespace {
+
+constexpr size_t kKeyLen = 32;
+constexpr size_t kTagLen = 16;
+constexpr size_t kIvLen = 12;
+// EVP takes int lengths; WireGuard messages are far smaller anyway.
+constexpr double kMaxLen = 0x7fffffff - kTagLen;
+// Scratch size at start: a full-MTU packet never makes it grow.
+constexpr size_t kInitialScratch = 2048;
+
+struct AeadState {
+  EVP_CIPHER_CTX* seal = nullptr;
+  EVP_CIPHER_CTX* open = nullptr;
+  uint8_t* scratch = nullptr;
+  size_t scratch_len = 0;
+  int users = 0;  // environments on this thread that registered the functions
+};
+
+// Per thread, since worker threads run the functions concurrently with the main thread.
+thread_local AeadState* tls_state = nullptr;
+
+void FreeState(AeadState* s) {
+  EVP_CIPHER_CTX_free(s->seal);
+  EVP_CIPHER_CTX_free(s->open);
+  free(s->scratch);
+  delete s;
+}
+
+AeadState* NewState() {
+  AeadState* s = new AeadState();
+  s->seal = EVP_CIPHER_CTX_new();
+  s->open = EVP_CIPHER_CTX_new();
+  s->scratch = static_cast<uint8_t*>(malloc(kInitialScratch));
+  s->scratch_len = kInitialScratch;
+  const EVP_CIPHER* cipher = EVP_chacha20_poly1305();
+  if (s->seal == nullptr || s->open == nullptr || s->scratch == nullptr || cipher == nullptr ||
+      EVP_EncryptInit_ex(s->seal, cipher, nullptr, nullptr, nullptr) != 1 ||
+      EVP_DecryptInit_ex(s->open, cipher, nullptr, nullptr, nullptr) != 1) {
+    FreeState(s);
+    return nullptr;
+  }
+  return s;
+}
+
+// One registration per environment: the cleanup hook's unique argument.
+struct Registration {
+  AeadState* state;
+};
+
+void OnEnvCleanup(void* arg) {
+  Registration* r = static_cast<Registration*>(arg);
+  if (--r->state->users == 0) {
+    if (tls_state == r->state) tls_state = nullptr;
+    FreeState(r->state);
+  }
+  delete r;
+}
+
+// Arguments shared by both functions, validated; `src`/`dst` point into `buf`.
+struct Call {
+  const uint8_t* key;
+  uint8_t iv[kIvLen];
+  uint8_t* buf;
+  size_t buf_len;
+  size_t src_off;
+  size_t len;
+  size_t dst_off;
+};
+
+// An integer in [0, 2^32) as a JS number (counters, offsets, lengths).
+bool U32(napi_env env, napi_value v, uint32_t* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) return false;
+  if (!(d >= 0 && d <= 4294967295.0) || d != static_cast<double>(static_cast<uint32_t>(d))) return false;
+  *out = static_cast<uint32_t>(d);
+  return true;
+}
+
+bool Bytes(napi_env env, napi_value v, uint8_t** data, size_t* len) {
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, len, &raw, nullptr, nullptr) != napi_ok) return false;
+  if (type != napi_uint8_array) return false;
+  *data = static_cast<uint8_t*>(raw);
+  return true;
+}
+
+void PutLe32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v);
+  p[1] = static_cast<uint8_t>(v >> 8);
+  p[2] = static_cast<uint8_t>(v >> 16);
+  p[3] = static_cast<uint8_t>(v >> 24);
+}
+
+bool ReadCall(napi_env env, napi_callback_info info, Call* c) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 7) return false;
+  uint8_t* key;
+  size_t key_len;
+  uint32_t lo, hi, src_off, len, dst_off;
+  if (!Bytes(env, argv[0], &key, &key_len) || key_len != kKeyLen) return false;
+  if (!U32(env, argv[1], &lo) || !U32(env, argv[2], &hi)) return false;
+  if (!Bytes(env, argv[3], &c->buf, &c->buf_len)) return false;
+  if (!U32(env, argv[4], &src_off) || !U32(env, argv[5], &len) || !U32(env, argv[6], &dst_off)) return false;
+  if (len > kMaxLen) return false;
+  c->key = key;
+  memset(c->iv, 0, 4);
+  PutLe32(c->iv + 4, lo);
+  PutLe32(c->iv + 8, hi);
+  c->src_off = src_off;
+  c->len = len;
+  c->dst_off = dst_off;
+  // The source range must lie inside buf; each function checks its destination range.
+  return c->buf_len >= c->src_off && c->buf_len - c->src_off >= c->len;
+}
+
+bool Fits(const Call& c, size_t off, size_t n) { return c.buf_len >= off && c.buf_len - off >= n; }
+
+napi_value Result(napi_env env, int32_t v) {
+  napi_value out = nullptr;
+  napi_create_int32(env, v, &out);
+  return out;
+}
+
+int32_t Seal(AeadState* s, const Call& c) {
+  const size_t n = c.len;
+  if (!Fits(c, c.dst_off, n + kTagLen)) return -1;
+  const uint8_t* src = c.buf + c.src_off;
+  uint8_t* dst = c.buf + c.dst_off;
+  // EVP allows in == out only; for any other overlap, move the plaintext to dst and seal there.
+  if (src != dst && c.src_off < c.dst_off + n + kTagLen && c.dst_off < c.src_off + n) {
+    memmove(dst, src, n);
+    src = dst;
+  }
+  EVP_CIPHER_CTX* ctx = s->seal;
+  int out_len = 0;
+  int final_len = 0;
+  if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, c.key, c.iv) != 1) return -1;
+  if (n > 0 && (EVP_EncryptUpdate(ctx, dst, &out_len, src, static_cast<int>(n)) != 1 || static_cast<size_t>(out_len) != n)) {
+    return -1;
+  }
+  if (EVP_EncryptFinal_ex(ctx, dst + n, &final_len) != 1 || final_len != 0) return -1;
+  if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTagLen, dst + n) != 1) return -1;
+  return static_cast<int32_t>(n + kTagLen);
+}
+
+int32_t Open(AeadState* s, const Call& c) {
+  if (c.len < kTagLen) return -1;
+  const size_t n = c.len - kTagLen;
+  if (!Fits(c, c.dst_off, n)) return -1;
+  if (n > s->scratch_len) {
+    // Grows once to the largest message seen; never in the steady state.
+    uint8_t* grown = static_cast<uint8_t*>(realloc(s->scratch, n));
+    if (grown == nullptr) return -1;
+    s->scratch = grown;
+    s->scratch_len = n;
+  }
+  uint8_t* src = c.buf + c.src_off;
+  EVP_CIPHER_CTX* ctx = s->open;
+  int out_len = 0;
+  int final_len = 0;
+  if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, c.key, c.iv) != 1) return -1;
+  // SET_TAG copies the 16 bytes; OpenSSL's signature is non-const but the tag is only read.
+  if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTagLen, src + n) != 1) return -1;
+  if (n > 0 && (EVP_DecryptUpdate(ctx, s->scratch, &out_len, src, static_cast<int>(n)) != 1 || static_cast<size_t>(out_len) != n)) {
+    return -1;
+  }
+  // Verifies the tag: only now may the plaintext reach buf.
+  if (EVP_DecryptFinal_ex(ctx, s->scratch + n, &final_len) != 1 || final_len != 0) return -1;
+  memcpy(c.buf + c.dst_off, s->scratch, n);
+  return static_cast<int32_t>(n);
+}
+
+napi_value DataSeal(napi_env env, napi_callback_info info) {
+  Call c;
+  AeadState* s = tls_state;
+  if (s == nullptr || !ReadCall(env, info, &c)) return Result(env, -1);
+  return Result(env, Seal(s, c));
+}
+
+napi_value DataOpen(napi_env env, napi_callback_info info) {
+  Call c;
+  AeadState* s = tls_state;
+  if (s == nullptr || !ReadCall(env, info, &c)) return Result(env, -1);
+  return Result(env, Open(s, c));
+}
+
+bool SetFunction(napi_env env, napi_value exports, const char* name, napi_callback cb) {
+  napi_value fn;
+  return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn) == napi_ok &&
+         napi_set_named_property(env, exports, name, fn) == napi_ok;
+}
+
+}  // namespace
+
+bool RegisterAead(napi_env env, napi_value exports) {
+  if (tls_state == nullptr) {
+    tls_state = NewState();
+    if (tls_state == nullptr) {
+      napi_throw_error(env, nullptr, "wgts_native: cannot create the ChaCha20-Poly1305 contexts");
+      return false;
+    }
+  }
+  Registration* r = new Registration{tls_state};
+  tls_state->users++;
+  if (napi_add_env_cleanup_hook(env, OnEnvCleanup, r) != napi_ok) {
+    OnEnvCleanup(r);
+    napi_throw_error(env, nullptr, "wgts_native: cannot register the cipher cleanup hook");
+    return false;
+  }
+  return SetFunction(env, exports, "dataSeal", DataSeal) && SetFunction(env, exports, "dataOpen", DataOpen);
+}
+
+}  // namespace wgts
