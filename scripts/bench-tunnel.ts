@@ -3,21 +3,11 @@
 // wgts <-> wireguard-go, measured in one run so the numbers compare. Needs root.
 // Usage: node dist/scripts/bench-tunnel.js [seconds per iperf3 run, default 5]
 import { Netns } from '../src/io/netns.js';
-import { type Impl, genkey, pingRtt, secretFile, startDaemon, uniqueIfname, wg } from '../test/helpers/wg.js';
+import { type Impl, genkey, iperf, pingRtt, secretFile, startDaemon, uniqueIfname, wg } from '../test/helpers/wg.js';
 
 const seconds = Math.min(30, Math.max(1, Number(process.argv[2] ?? 5)));
 
 interface Result { pair: string; rttMs: number; upMbit: number; downMbit: number; cpuNote: string }
-
-function iperf(server: Netns, client: Netns, addr: string, reverse: boolean): number {
-  const srv = server.spawn('iperf3', ['-s', '-1', '-B', addr]);
-  try {
-    const out = client.exec('iperf3', ['-c', addr, '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])], { timeoutMs: (seconds + 20) * 1000 });
-    return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e6;
-  } finally {
-    srv.kill('SIGKILL');
-  }
-}
 
 async function measure(implA: Impl, implB: Impl): Promise<Result> {
   const nsA = new Netns('ba');
@@ -35,8 +25,8 @@ async function measure(implA: Impl, implB: Impl): Promise<Result> {
     nsB.exec('ip', ['link', 'set', b.ifname, 'mtu', '1420', 'up']);
     pingRtt(nsA, '10.78.0.2', 3); // handshake
     const rttMs = pingRtt(nsA, '10.78.0.2', 20);
-    const upMbit = iperf(nsB, nsA, '10.78.0.2', false);
-    const downMbit = iperf(nsB, nsA, '10.78.0.2', true);
+    const upMbit = (await iperf(nsB, nsA, '10.78.0.2', seconds, false)) / 1e6;
+    const downMbit = (await iperf(nsB, nsA, '10.78.0.2', seconds, true)) / 1e6;
     await a.stop();
     await b.stop();
     return { pair: `${implA} <-> ${implB}`, rttMs, upMbit, downMbit, cpuNote: '' };

@@ -435,7 +435,7 @@ test('end to end: live reload moves the metrics address and removes it; wgts dow
   await setMetrics(`127.0.0.1:${PORT + 1}`);
   await waitFor(() => scrape(PORT + 1)?.code === '200', 5000, 50, 'metrics on the new port');
   assert.is(scrape(PORT), null, 'the old port is closed');
-  assert.match(g.out(), `metrics on 127.0.0.1:${PORT} stopped`);
+  await waitFor(() => g.out().includes(`metrics on 127.0.0.1:${PORT} stopped`), 5000, 50, 'old metrics server stopped');
   await setMetrics(null);
   await waitFor(() => g.out().includes(`metrics on 127.0.0.1:${PORT + 1} stopped`), 5000, 50, 'metrics stopped');
   assert.is(scrape(PORT + 1), null);

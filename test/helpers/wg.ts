@@ -119,3 +119,18 @@ export function pingRtt(ns: Netns, addr: string, count = 20): number {
   if (!m) throw new Error(`no RTT in ping output: ${r}`);
   return Number(m[1]);
 }
+
+/**
+ * One iperf3 TCP run client -> server (or reverse) through `addr` for `seconds`; returns the
+ * received bits per second. The one-off server is started first and waited for until it listens.
+ */
+export async function iperf(server: Netns, client: Netns, addr: string, seconds: number, reverse: boolean): Promise<number> {
+  const srv = server.spawn('iperf3', ['-s', '-1', '-B', addr, '-p', '5201']);
+  try {
+    await waitFor(() => server.tryExec('ss', ['-Hltn', 'sport = :5201']).stdout.includes(':5201'), 5000, 20, 'iperf3 server listening');
+    const out = client.exec('iperf3', ['-c', addr, '-p', '5201', '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])], { timeoutMs: (seconds + 25) * 1000 });
+    return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
+  } finally {
+    srv.kill('SIGKILL');
+  }
+}

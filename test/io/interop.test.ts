@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Netns, sleep, waitFor } from '../helpers/netns.js';
-import { type Daemon, type Impl, dump, genkey, ping, secretFile, startDaemon, uniqueIfname, wg } from '../helpers/wg.js';
+import { type Daemon, type Impl, dump, genkey, iperf, ping, secretFile, startDaemon, uniqueIfname, wg } from '../helpers/wg.js';
 
 interface Pair {
   nsA: Netns; nsB: Netns; a: Daemon; b: Daemon;
@@ -55,17 +55,6 @@ function udpSend(ns: Netns, from: string, to: string, port: number, msg: string)
   ns.tryExec('ncat', ['-u', '--send-only', '-w', '1', '-s', from, to, String(port)], { input: msg, timeoutMs: 5000 });
 }
 
-function iperf(server: Netns, client: Netns, addr: string, reverse: boolean): number {
-  const srv = server.spawn('iperf3', ['-s', '-1', '-B', addr, '-p', '5201']);
-  try {
-    const out = client.exec('iperf3', ['-c', addr, '-p', '5201', '-t', '2', '-J', ...(reverse ? ['-R'] : [])], { timeoutMs: 30_000 });
-    const j = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
-    return j.end.sum_received.bits_per_second;
-  } finally {
-    srv.kill('SIGKILL');
-  }
-}
-
 function defineInterop(implB: Impl): void {
   const s = suite(`wgts <-> ${implB}`);
   let p: Pair | undefined;
@@ -100,10 +89,10 @@ function defineInterop(implB: Impl): void {
     assert.ok(Math.abs(Number(latest[1]) - now) < 60);
   });
 
-  s('iperf3 TCP both directions', () => {
+  s('iperf3 TCP both directions', async () => {
     const { nsA, nsB } = P();
-    const up = iperf(nsB, nsA, B4, false);
-    const down = iperf(nsB, nsA, B4, true);
+    const up = await iperf(nsB, nsA, B4, 2, false);
+    const down = await iperf(nsB, nsA, B4, 2, true);
     console.log(`    iperf3 wgts->${implB}: ${(up / 1e6).toFixed(0)} Mbit/s, ${implB}->wgts: ${(down / 1e6).toFixed(0)} Mbit/s`);
     assert.ok(up > 1e6, `upload ${up} bit/s`);
     assert.ok(down > 1e6, `download ${down} bit/s`);
