@@ -18,11 +18,12 @@ import { keyFromBase64, keyToBase64 } from '../../src/crypto/keys.js';
 import type { DeviceCounters } from '../../src/device/device.js';
 import { InterfaceMetrics, METRICS_HEADERS_TIMEOUT_MS, METRICS_MAX_CONNECTIONS, type MetricsDevice, type MetricsServer } from '../../src/gateway/metrics.js';
 import type { DnsCounters } from '../../src/gateway/dns.js';
-import { readStatus, statusPath } from '../../src/gateway/status.js';
+import { statusPath } from '../../src/gateway/status.js';
 import { DROP_BAD_MAC1, DROP_REASON_COUNT, DROP_REPLAY, DROP_STAGED_EXPIRED } from '../../src/noise/codes.js';
 import type { PeerInfo } from '../../src/noise/engine.js';
-import { Netns, sh, trySh, waitFor } from '../helpers/netns.js';
+import { Netns, sh, waitFor } from '../helpers/netns.js';
 import { socketPath, uniqueIfname, wgtsScript } from '../helpers/wg.js';
+import { startUp, type UpProc, wgtsOk } from '../helpers/up.js';
 
 const PRIV = 'EN4an5hpf8oZAKGvsqGpt8EX3Sq0OIdPFpEcL/cFNWI=';
 
@@ -281,29 +282,11 @@ let gw: Netns;
 let lapA: Netns;
 let lapC: Netns;
 
-interface UpProc { out: () => string; exit: () => number | null; kill: (sig: NodeJS.Signals) => void }
 const procs: UpProc[] = [];
 
-function wgts(args: string[], ns?: Netns): string {
-  const r = ns
-    ? ns.tryExec(process.execPath, [wgtsScript, ...args], { timeoutMs: 20_000 })
-    : trySh(process.execPath, [wgtsScript, ...args], { timeoutMs: 20_000 });
-  if (r.status !== 0) throw new Error(`wgts ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Starts `wgts up FILE` in `ns`; resolves once its status file exists (metrics are up by then). */
-async function up(ns: Netns, ifname: string): Promise<UpProc> {
-  let out = '';
-  let exit: number | null = null;
-  const child = ns.spawn(process.execPath, ['--enable-source-maps', wgtsScript, 'up', conf(ifname)], { env: { ...process.env, LOG_LEVEL: 'error' } });
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
-  child.on('exit', (code) => { exit = code ?? -1; });
-  const p: UpProc = { out: () => out, exit: () => exit, kill: (sig) => child.kill(sig) };
-  procs.push(p);
-  await waitFor(() => { if (exit !== null) throw new Error(`wgts up ${ifname} exited ${exit}:\n${out}`); return readStatus(ifname) !== null; }, 15_000, 25, `wgts up ${ifname}`);
-  return p;
+/** Starts `wgts up` for `ifname`'s config in `ns` (see startUp). */
+function up(ns: Netns, ifname: string): Promise<UpProc> {
+  return startUp(ns, conf(ifname), ifname, procs);
 }
 
 /** `curl` inside the gateway namespace: status code and body. */
@@ -321,7 +304,7 @@ function value(text: string, metric: string, labels: string): number | null {
 }
 
 function peerKey(name: string): string {
-  const listed = JSON.parse(wgts(['peer', 'list', gwFile, '--json'])) as { name: string; publicKey: string }[];
+  const listed = JSON.parse(wgtsOk(['peer', 'list', gwFile, '--json'])) as { name: string; publicKey: string }[];
   const key = listed.find((p) => p.name === name)?.publicKey;
   if (!key) throw new Error(`no peer ${name}`);
   return key;
@@ -353,10 +336,10 @@ test('end to end: gateway with Metrics; a laptop pings, a restricted one is refu
     lap.exec('ip', ['link', 'set', 'eth0', 'up']);
   });
 
-  wgts(['gateway', 'init', gwFile, '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820',
+  wgtsOk(['gateway', 'init', gwFile, '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820',
     '--host', 'app=10.124.0.10']);
-  wgts(['peer', 'add', gwFile, 'alice', '--out', conf(aIf)]);
-  wgts(['peer', 'add', gwFile, 'carol', '--allow', '10.124.0.10:3000/tcp', '--out', conf(cIf)]);
+  wgtsOk(['peer', 'add', gwFile, 'alice', '--out', conf(aIf)]);
+  wgtsOk(['peer', 'add', gwFile, 'carol', '--allow', '10.124.0.10:3000/tcp', '--out', conf(cIf)]);
   await setMetrics(`127.0.0.1:${PORT}`);
   assert.match(readFileSync(gwFile, 'utf8'), `\nMetrics = 127.0.0.1:${PORT}\n`);
   await withoutDns(conf(aIf));
@@ -443,7 +426,7 @@ test('end to end: live reload moves the metrics address and removes it; wgts dow
   await waitFor(() => scrape(PORT)?.code === '200', 5000, 50, 'metrics back');
   assert.match(scrape(PORT)?.body ?? '', `name="alice"`, 'the counters survive a move');
 
-  wgts(['down', gwIf], gw);
+  wgtsOk(['down', gwIf], gw);
   await waitFor(() => g.exit() !== null, 5000, 25, 'gateway exit');
   assert.is(g.exit(), 0);
   assert.is(scrape(PORT), null, 'no metrics server after down');

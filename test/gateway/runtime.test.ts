@@ -22,8 +22,9 @@ import { deviceSetBody, liveApplicable, reloadSetBody } from '../../src/gateway/
 import { checkUpConfig, covers, dnsExemptionOf, dnsTargetOf, masqueradeRulesFor, routesFor, subnetOf } from '../../src/gateway/plan.js';
 import { showInterface } from '../../src/gateway/show.js';
 import { readStatus, statusPath, type InterfaceStatus } from '../../src/gateway/status.js';
-import { Netns, sh, sleep, trySh, waitFor } from '../helpers/netns.js';
-import { repoRoot, socketPath, uniqueIfname, wgtsScript } from '../helpers/wg.js';
+import { Netns, sh, sleep, waitFor } from '../helpers/netns.js';
+import { repoRoot, socketPath, uniqueIfname } from '../helpers/wg.js';
+import { startUp, type UpProc, wgts, wgtsOk } from '../helpers/up.js';
 
 const PRIV = 'EN4an5hpf8oZAKGvsqGpt8EX3Sq0OIdPFpEcL/cFNWI=';
 const KEY_A = 'E2BQCujzbmiDhCnqzhnXLkrb6MSUu2IoEaK528eMZRI=';
@@ -176,34 +177,11 @@ let lapB: Netns;
 let lapC: Netns;
 const laptops = (): Netns[] => [lapA, lapB, lapC].filter((n) => n !== undefined);
 
-interface UpProc { out: () => string; exit: () => number | null; kill: (sig: NodeJS.Signals) => void }
 const procs: UpProc[] = [];
 
-/** `wgts ARGS` inside `ns`, or on the host for commands that only edit files. */
-function wgts(args: string[], ns?: Netns): { status: number; stdout: string; stderr: string } {
-  return ns
-    ? ns.tryExec(process.execPath, [wgtsScript, ...args], { timeoutMs: 20_000 })
-    : trySh(process.execPath, [wgtsScript, ...args], { timeoutMs: 20_000 });
-}
-
-function wgtsOk(args: string[], ns?: Netns): string {
-  const r = wgts(args, ns);
-  if (r.status !== 0) throw new Error(`wgts ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Starts `wgts up FILE` in `ns`; resolves once its status file exists. */
-async function up(ns: Netns, ifname: string): Promise<UpProc> {
-  let out = '';
-  let exit: number | null = null;
-  const child = ns.spawn(process.execPath, ['--enable-source-maps', wgtsScript, 'up', conf(ifname)], { env: { ...process.env, LOG_LEVEL: 'error' } });
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
-  child.on('exit', (code) => { exit = code ?? -1; });
-  const p: UpProc = { out: () => out, exit: () => exit, kill: (sig) => child.kill(sig) };
-  procs.push(p);
-  await waitFor(() => { if (exit !== null) throw new Error(`wgts up ${ifname} exited ${exit}:\n${out}`); return readStatus(ifname) !== null; }, 15_000, 25, `wgts up ${ifname}`);
-  return p;
+/** Starts `wgts up` for `ifname`'s config in `ns` (see startUp). */
+function up(ns: Netns, ifname: string): Promise<UpProc> {
+  return startUp(ns, conf(ifname), ifname, procs);
 }
 
 /** TCP connect to host:port from `ns`; the text the server sent, or null when no connection within 1 s. */

@@ -1,0 +1,38 @@
+// Running the wgts CLI in tests: one-shot commands and `wgts up FILE` kept running in a namespace.
+import { readStatus } from '../../src/gateway/status.js';
+import { type Netns, trySh, waitFor } from './netns.js';
+import { wgtsScript } from './wg.js';
+
+/** A running `wgts up`: its output so far, its exit code (null while running), a kill switch. */
+export interface UpProc { out: () => string; exit: () => number | null; kill: (sig: NodeJS.Signals) => void }
+
+/** `wgts ARGS` inside `ns`, or on the host for commands that only edit files. */
+export function wgts(args: string[], ns?: Netns): { status: number; stdout: string; stderr: string } {
+  return ns
+    ? ns.tryExec(process.execPath, [wgtsScript, ...args], { timeoutMs: 20_000 })
+    : trySh(process.execPath, [wgtsScript, ...args], { timeoutMs: 20_000 });
+}
+
+/** wgts() that throws with stderr unless the command exits 0; returns stdout. */
+export function wgtsOk(args: string[], ns?: Netns): string {
+  const r = wgts(args, ns);
+  if (r.status !== 0) throw new Error(`wgts ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * Starts `wgts up FILE` in `ns` (interface `ifname`, the file's basename) and resolves once its
+ * status file exists, i.e. once everything it sets up is up. The process is added to `procs`.
+ */
+export async function startUp(ns: Netns, file: string, ifname: string, procs: UpProc[]): Promise<UpProc> {
+  let out = '';
+  let exit: number | null = null;
+  const child = ns.spawn(process.execPath, ['--enable-source-maps', wgtsScript, 'up', file], { env: { ...process.env, LOG_LEVEL: 'error' } });
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+  child.on('exit', (code) => { exit = code ?? -1; });
+  const p: UpProc = { out: () => out, exit: () => exit, kill: (sig) => child.kill(sig) };
+  procs.push(p);
+  await waitFor(() => { if (exit !== null) throw new Error(`wgts up ${ifname} exited ${exit}:\n${out}`); return readStatus(ifname) !== null; }, 15_000, 25, `wgts up ${ifname}`);
+  return p;
+}
