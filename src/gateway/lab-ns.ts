@@ -3,11 +3,13 @@
 // and taking all of it down again. Everything here is synchronous so that the lab's teardown can
 // run from a signal or exit handler with nothing else in flight.
 //
-// The lab does not use src/io/netns.ts's Netns: that class removes its namespaces and kills its
-// processes whenever this process exits, and `wgts lab --keep` must leave them running after it.
+// The lab uses src/io/netns.ts only for running commands, not its Netns class: that class
+// removes its namespaces and kills its processes whenever this process exits, and
+// `wgts lab --keep` must leave them running after it.
 // Lab processes are started detached (own process group: Ctrl-C in the terminal reaches only the
 // lab command, whose handler then tears down in order) and found again through `ip netns pids`.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { namespacePids, trySh } from '../io/netns.js';
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
@@ -35,9 +37,7 @@ const DEFAULT_TIMEOUT_MS = 20_000;
 
 /** Runs a command to completion (no shell); never throws. */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): RunResult {
-  const r = spawnSync(cmd, [...args], { encoding: 'utf8', timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const why = r.error ? `${r.error.message}\n` : r.signal ? `killed by ${r.signal}\n` : '';
-  return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: `${r.stderr ?? ''}${why}` };
+  return trySh(cmd, args, { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, ...(opts.env ? { env: opts.env } : {}) });
 }
 
 /** Like run, but throws (with the command and its stderr) unless it exits 0; returns stdout. */
@@ -156,11 +156,6 @@ export function spawnIn(ns: string, cmd: string, args: readonly string[], logPat
   } finally {
     closeSync(fd);
   }
-}
-
-/** Pids of the processes in namespace `ns`. */
-export function namespacePids(ns: string): number[] {
-  return run('ip', ['netns', 'pids', ns], { timeoutMs: 5000 }).stdout.split(/\s+/).filter((p) => /^[0-9]+$/.test(p)).map(Number);
 }
 
 function signal(pids: readonly number[], sig: NodeJS.Signals): void {

@@ -13,18 +13,25 @@ export function requireRoot(): void {
   }
 }
 
-/** Runs a command, returns stdout; throws with stderr on failure. */
-export function sh(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 30_000, env: opts.env ?? process.env });
-  if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}: ${r.stderr.trim()}`);
+type RunOpts = { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv };
+
+/** Runs a command (no shell) to completion and returns status and output; never throws. */
+export function trySh(cmd: string, args: readonly string[], opts: RunOpts = {}): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, [...args], { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 30_000, env: opts.env ?? process.env });
+  const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : '';
+  return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + why };
+}
+
+/** Like trySh, but returns stdout only and throws (command + stderr) unless it exits 0. */
+export function sh(cmd: string, args: readonly string[], opts: RunOpts = {}): string {
+  const r = trySh(cmd, args, opts);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
   return r.stdout;
 }
 
-/** Like sh but returns status and output instead of throwing. */
-export function trySh(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 30_000, env: opts.env ?? process.env });
-  return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? r.error.message : '') };
+/** Pids of the processes inside namespace `ns` (`ip netns pids`). */
+export function namespacePids(ns: string): number[] {
+  return trySh('ip', ['netns', 'pids', ns], { timeoutMs: 5000 }).stdout.split(/\s+/).filter((p) => /^[0-9]+$/.test(p)).map(Number);
 }
 
 export class Netns {
@@ -39,10 +46,10 @@ export class Netns {
     this.exec('ip', ['link', 'set', 'lo', 'up']);
   }
   /** Runs a command inside the namespace and returns stdout (throws on non-zero exit). */
-  exec(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): string {
+  exec(cmd: string, args: string[], opts: RunOpts = {}): string {
     return sh('ip', ['netns', 'exec', this.name, cmd, ...args], opts);
   }
-  tryExec(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): { status: number; stdout: string; stderr: string } {
+  tryExec(cmd: string, args: string[], opts: RunOpts = {}): { status: number; stdout: string; stderr: string } {
     return trySh('ip', ['netns', 'exec', this.name, cmd, ...args], opts);
   }
   /** Starts a long-running process inside the namespace; it is killed at exit if still running. */
@@ -69,9 +76,8 @@ export class Netns {
 }
 
 function killNamespacePids(ns: string): void {
-  const r = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
-  for (const pid of (r.stdout ?? '').split(/\s+/).filter(Boolean)) {
-    try { process.kill(Number(pid), 'SIGKILL'); } catch { /* already gone */ }
+  for (const pid of namespacePids(ns)) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
   }
 }
 
