@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hex, loadVectors, obj, repoRoot, str } from '../crypto/vectors.js';
+import { hex, loadVectors, obj, repoRoot, str } from '../helpers/vectors.js';
 
 const WG = '/usr/bin/wg';
 const WGTS = join(repoRoot(), 'dist', 'src', 'cli', 'wgts.js');

@@ -12,7 +12,7 @@ import { formatCidr } from '../../src/config/ip.js';
 import type { WgtsConfig } from '../../src/config/model.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { keyFromBase64, keyToBase64, publicKey } from '../../src/crypto/keys.js';
-import { repoRoot } from '../crypto/vectors.js';
+import { repoRoot } from '../helpers/vectors.js';
 
 const WGTS = join(repoRoot(), 'dist', 'src', 'cli', 'wgts.js');
 const dir = mkdtempSync(join(tmpdir(), 'wgts-peer-cli-'));

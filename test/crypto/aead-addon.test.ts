@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AEAD_ENV, probeAddonAead, selectDataAead, type AddonAeadProbe, type DataAead } from '../../src/crypto/addon.js';
 import { backends } from '../../src/crypto/index.js';
-import { bool, hex, list, loadVectors, num, obj, str, toHex } from './vectors.js';
+import { bool, hex, list, loadVectors, num, obj, str, toHex } from '../helpers/vectors.js';
 
 const probe = probeAddonAead();
 if (!probe.ok) throw new Error(`the addon's AEAD must be usable on this machine: ${probe.reason}`);

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backends } from '../../src/crypto/index.js';
-import { bool, hex, list, loadVectors, num, str, toHex } from './vectors.js';
+import { bool, hex, list, loadVectors, num, str, toHex } from '../helpers/vectors.js';
 
 const file = loadVectors('chacha20poly1305-vectors.json');
 const encVectors = list(file, 'chacha20poly1305_enc_vectors');

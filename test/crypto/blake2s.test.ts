@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { blake2s } from '../../src/crypto/blake2s.js';
 import { backends } from '../../src/crypto/index.js';
-import { hex, list, loadVectors, num, obj, str, toHex } from './vectors.js';
+import { hex, list, loadVectors, num, obj, str, toHex } from '../helpers/vectors.js';
 
 const kat = list(loadVectors('blake2s-kat.json'), 'vectors');
 const unkeyed = kat.filter((v) => str(v, 'key') === '');

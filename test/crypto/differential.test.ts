@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backends } from '../../src/crypto/index.js';
 import { kdf } from '../../src/crypto/kdf.js';
-import { toHex } from './vectors.js';
+import { toHex } from '../helpers/vectors.js';
 
 const { native, pure } = backends;
 const SEED = Number(process.env.WGTS_TEST_SEED ?? Date.now() % 0x7fffffff) >>> 0;

@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backends } from '../../src/crypto/index.js';
 import { kdf } from '../../src/crypto/kdf.js';
-import { hex, list, loadVectors, str, toHex } from './vectors.js';
+import { hex, list, loadVectors, str, toHex } from '../helpers/vectors.js';
 
 const vectors = list(loadVectors('wg-kdf.json'), 'vectors');
 

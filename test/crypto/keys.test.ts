@@ -13,7 +13,7 @@ import {
   keyToHex,
   publicKey,
 } from '../../src/crypto/keys.js';
-import { hex, loadVectors, obj, str, toHex } from './vectors.js';
+import { hex, loadVectors, obj, str, toHex } from '../helpers/vectors.js';
 
 const rfc = obj(loadVectors('x25519-vectors.json'), 'rfc7748_section_6_1');
 const alicePriv = hex(str(rfc, 'alice_private'));

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { probeNative } from '../../src/crypto/probe.js';
 import { selectBackendName, type NativeProbe } from '../../src/crypto/select.js';
-import { repoRoot } from './vectors.js';
+import { repoRoot } from '../helpers/vectors.js';
 
 const ok = (): NativeProbe => ({ ok: true });
 const broken = (): NativeProbe => ({ ok: false, reason: 'no chacha20-poly1305 cipher' });

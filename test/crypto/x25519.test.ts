@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { backends } from '../../src/crypto/index.js';
-import { bool, hex, list, loadVectors, num, obj, str, toHex } from './vectors.js';
+import { bool, hex, list, loadVectors, num, obj, str, toHex } from '../helpers/vectors.js';
 
 const file = loadVectors('x25519-vectors.json');
 const vectors = list(file, 'vectors');

@@ -4,18 +4,14 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Netns, sh, waitFor } from './netns.js';
+import { repoRoot as findRepoRoot } from './vectors.js';
 
 export type Impl = 'wgts' | 'wireguard-go';
 
 /** The repository root (the directory holding package.json). */
-export const repoRoot = ((): string => {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
-  return d;
-})();
+export const repoRoot = findRepoRoot();
 
 export const wgtsGoScript = join(repoRoot, 'dist', 'src', 'cli', 'wgts-go.js');
 export const wgtsScript = join(repoRoot, 'dist', 'src', 'cli', 'wgts.js');

@@ -1,29 +1,13 @@
 // Shared helpers for the noise tests: vector loading, hex, scripted randomness, IP packets and a
 // fake network that wires two engines together under a fake clock.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { backends, type CryptoBackend } from '../../src/crypto/index.js';
 import { DECAP_TUNNEL, WgEngine, type OutboundDatagram } from '../../src/noise/engine.js';
 
 /** Both crypto backends: every protocol test runs with each. */
 export const BACKENDS: readonly CryptoBackend[] = [backends.native, backends.pure];
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('package.json not found');
-    dir = parent;
-  }
-}
-
-/** Parse ../shared/vectors/<name> beside the repository root. */
-export function loadVectors(name: string): unknown {
-  return JSON.parse(readFileSync(join(repoRoot(), '..', 'shared', 'vectors', name), 'utf8')) as unknown;
-}
+export { hex, loadVectors, toHex } from '../helpers/vectors.js';
 
 /** The value at a dotted path (numeric parts index arrays); throws when absent. */
 export function at(obj: unknown, path: string): unknown {
@@ -53,13 +37,7 @@ export function arr(obj: unknown, path: string): unknown[] {
   return v;
 }
 
-export function hex(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s, 'hex'));
-}
 
-export function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
-}
 
 /**
  * Randomness for tests: values queued per draw size come first (ephemeral keys, indices, cookie

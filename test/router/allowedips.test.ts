@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AllowedIps, formatPrefix, parseAddr, parsePrefix, type Prefix } from '../../src/router/allowedips.js';
-import { list, loadVectors, obj, str } from '../crypto/vectors.js';
+import { list, loadVectors, obj, str } from '../helpers/vectors.js';
 
 /** A prefix or address from text, failing the test on a parse error. */
 function prefix(s: string): Prefix {
