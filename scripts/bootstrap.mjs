@@ -1,12 +1,23 @@
 #!/usr/bin/env node
-// Makes a fresh clone runnable: installs npm dependencies, builds the native TUN addon and the
-// TypeScript sources when they are missing or stale. Idempotent and quick when nothing changed.
+// Makes a fresh clone on a fresh machine runnable: `node scripts/bootstrap.mjs test|lab|bench`
+// first makes sure the system programs that command needs are there (scripts/prereqs.mjs: as root
+// on Debian/Ubuntu it installs the missing packages with apt-get, printing the line it runs;
+// otherwise it stops and names them), then installs npm dependencies and builds the native addon
+// and the TypeScript sources when they are missing or stale. Quick when nothing changed.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { NEEDS, ensurePrograms } from './prereqs.mjs';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const what = process.argv[2] ?? 'test';
+if (!(what in NEEDS)) {
+  console.error(`usage: node scripts/bootstrap.mjs ${Object.keys(NEEDS).join('|')}`);
+  process.exit(2);
+}
+if (!ensurePrograms(what)) process.exit(1);
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
 
 function newest(dir, exts) {
@@ -19,7 +30,6 @@ function newest(dir, exts) {
   }
   return t;
 }
-
 
 if (!existsSync(join(root, 'node_modules', 'typescript'))) {
   console.log('[bootstrap] installing npm dependencies (npm ci)');

@@ -223,12 +223,36 @@ export function cleanLab(write: (text: string) => void): number {
   return 0;
 }
 
-/** Required and optional programs, by what needs them. */
+/**
+ * The programs the lab runs: required ones, those the wireguard-go variant adds, and optional ones
+ * (their steps are skipped when absent). scripts/prereqs.mjs lists them with their Debian
+ * packages for `npm run lab`, which installs what is missing; a test keeps the two in step.
+ */
+export const LAB_PROGRAMS = {
+  required: ['ip', 'wg', 'iptables', 'curl', 'getent'],
+  wireguardGo: ['wireguard-go', 'wg-quick'],
+  optional: ['iperf3', 'ping'],
+} as const;
+
 function prerequisites(peer: LabPeer): { missing: string[]; optional: Set<string> } {
-  const required = ['ip', 'wg', 'iptables', 'curl', 'getent', ...(peer === 'wireguard-go' ? ['wireguard-go', 'wg-quick'] : [])];
+  const required: string[] = [...LAB_PROGRAMS.required, ...(peer === 'wireguard-go' ? LAB_PROGRAMS.wireguardGo : [])];
   const missing = required.filter((c) => which(c) === null);
-  const optional = new Set(['iperf3', 'ping'].filter((c) => which(c) !== null));
+  const optional = new Set<string>(LAB_PROGRAMS.optional.filter((c) => which(c) !== null));
   return { missing, optional };
+}
+
+/** The Debian packages of `programs`, from scripts/prereqs.mjs (shipped with the package). */
+async function debianPackages(programs: string[]): Promise<string | null> {
+  try {
+    const m = (await import(new URL('../../../scripts/prereqs.mjs', import.meta.url).href)) as { packagesFor?: unknown };
+    if (typeof m.packagesFor === 'function') {
+      const pkgs: unknown = m.packagesFor(programs);
+      if (Array.isArray(pkgs)) return pkgs.join(' ');
+    }
+  } catch {
+    // not shipped: name the programs only
+  }
+  return null;
 }
 
 /** Thrown by a setup step that failed (already reported): the lab cannot go on. */
@@ -570,7 +594,9 @@ export async function runLab(o: LabOptions): Promise<number> {
   }
   const { missing, optional } = prerequisites(o.peer);
   if (missing.length > 0) {
-    w(`wgts lab: missing program(s): ${missing.join(', ')} (Debian: apt-get install iproute2 wireguard-tools iptables curl${o.peer === 'wireguard-go' ? ' wireguard-go' : ''})\n`);
+    const pkgs = await debianPackages(missing);
+    w(`wgts lab: missing program(s): ${missing.join(', ')}. ${pkgs === null ? 'Install the packages that provide them' : `Install them (Debian/Ubuntu): sudo apt-get install -y ${pkgs}`}\n`
+      + '  (from a clone, `sudo npm run lab` installs them itself)\n');
     return 1;
   }
   const left = leftovers();

@@ -1,5 +1,5 @@
-// Test helper: locate and load the shared known-answer vectors (../shared/vectors beside the
-// repository root, found by walking up from this file to the directory holding package.json).
+// Test helper: locate and load the known-answer vectors kept in the repository (test/vectors,
+// found from the repository root: the nearest directory above this file holding package.json).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,9 +16,9 @@ export function repoRoot(): string {
   }
 }
 
-/** Parse ../shared/vectors/<name> (relative to the repository root) as JSON. */
+/** Parse test/vectors/<name> (relative to the repository root) as JSON. */
 export function loadVectors(name: string): unknown {
-  return JSON.parse(readFileSync(join(repoRoot(), '..', 'shared', 'vectors', name), 'utf8')) as unknown;
+  return JSON.parse(readFileSync(join(repoRoot(), 'test', 'vectors', name), 'utf8')) as unknown;
 }
 
 /** Bytes from a hex string. */
