@@ -9,7 +9,7 @@
 // Interface names are unique per test process (UAPI sockets and status files are machine-wide).
 // The laptops' /etc/netns/NAME/resolv.conf starts as a guard file pointing at 127.0.0.1 (nothing
 // listens there), so no lookup can ever reach the host's resolvers; wgts must restore it on exit.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -25,6 +25,7 @@ import { readStatus, statusPath, type InterfaceStatus } from '../../src/gateway/
 import { Netns, sh, sleep, waitFor } from '../helpers/netns.js';
 import { repoRoot, socketPath, uniqueIfname } from '../helpers/wg.js';
 import { startUp, type UpProc, wgts, wgtsOk } from '../helpers/up.js';
+import { GUARD_RESOLV_CONF, guardResolvConf, resolvPath, wgQuick } from '../helpers/stock-laptop.js';
 
 const PRIV = 'EN4an5hpf8oZAKGvsqGpt8EX3Sq0OIdPFpEcL/cFNWI=';
 const KEY_A = 'E2BQCujzbmiDhCnqzhnXLkrb6MSUu2IoEaK528eMZRI=';
@@ -162,7 +163,6 @@ test('split DNS outside a named namespace: resolvectl when systemd-resolved answ
 
 const work = mkdtempSync(join(tmpdir(), 'wgts-rt-'));
 const etcNetnsExisted = existsSync('/etc/netns');
-const GUARD = 'nameserver 127.0.0.1\n# test guard: no resolver is reachable here\n';
 const gwIf = uniqueIfname('gw');
 const aIf = uniqueIfname('la');
 const bIf = uniqueIfname('lb');
@@ -199,7 +199,6 @@ function getent(ns: Netns, name: string): string {
   return ns.tryExec('getent', ['hosts', name], { timeoutMs: 15_000 }).stdout.trim();
 }
 
-const resolvPath = (ns: Netns): string => `/etc/netns/${ns.name}/resolv.conf`;
 const gwStatus = (): InterfaceStatus => {
   const s = readStatus(gwIf);
   if (!s) throw new Error('no gateway status file');
@@ -237,28 +236,6 @@ net.createServer((c) => c.end('app3001 ' + c.remoteAddress + '\\n')).listen(3001
 net.createServer((c) => c.end('db ' + c.remoteAddress + '\\n')).listen(5432, '10.124.0.11', () => console.log('ready'));
 `;
 
-/** A resolvconf(8) stand-in for wg-quick: writes the laptop namespace's resolv.conf, never the host's. */
-const RESOLVCONF_SHIM = `#!/bin/sh
-# Test stand-in for resolvconf, called by wg-quick (-a IF reads resolv.conf lines on stdin, -d IF).
-f="$WGTS_TEST_RESOLV_CONF"
-[ -n "$f" ] || { echo "resolvconf shim: WGTS_TEST_RESOLV_CONF is not set" >&2; exit 1; }
-case "$1" in
-  -a) [ -e "$f.shim-saved" ] || cp "$f" "$f.shim-saved"; cat > "$f" ;;
-  -d) if [ -e "$f.shim-saved" ]; then mv "$f.shim-saved" "$f"; else rm -f "$f"; fi ;;
-  *) exit 1 ;;
-esac
-`;
-
-function wgQuickEnv(ns: Netns): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    PATH: `${join(work, 'bin')}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
-    WG_QUICK_USERSPACE_IMPLEMENTATION: 'wireguard-go',
-    WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1',
-    WGTS_TEST_RESOLV_CONF: resolvPath(ns),
-  };
-}
-
 const started = Date.now();
 
 test('setup: project network, gateway and laptops on an internet bridge; gateway config by gateway init + peer add', async () => {
@@ -276,12 +253,8 @@ test('setup: project network, gateway and laptops on an internet bridge; gateway
     gw.exec('ip', ['link', 'set', `vl${i}`, 'master', 'br0', 'up']);
     lap.exec('ip', ['addr', 'add', `10.200.0.${10 + i}/24`, 'dev', 'eth0']);
     lap.exec('ip', ['link', 'set', 'eth0', 'up']);
-    mkdirSync(`/etc/netns/${lap.name}`, { recursive: true });
-    writeFileSync(resolvPath(lap), GUARD);
+    guardResolvConf(lap);
   });
-  mkdirSync(join(work, 'bin'));
-  writeFileSync(join(work, 'bin', 'resolvconf'), RESOLVCONF_SHIM);
-  chmodSync(join(work, 'bin', 'resolvconf'), 0o755);
 
   const servers = proj.spawn(process.execPath, ['-e', SERVERS]);
   let said = '';
@@ -336,7 +309,7 @@ test('wireguard-go laptop (wg-quick), added while the gateway runs', async () =>
   wgtsOk(['peer', 'add', gwFile, 'bob', '--out', conf(bIf)]);
   console.log(`  peer add -> applied by the running gateway: ${await appliedAfter(2)} ms after the command returned`);
   await expectPeers(['alice', 'bob']);
-  const r = lapB.tryExec('wg-quick', ['up', conf(bIf)], { env: wgQuickEnv(lapB), timeoutMs: 20_000 });
+  const r = wgQuick(lapB, 'up', conf(bIf));
   assert.is(r.status, 0, r.stderr);
   assert.match(readFileSync(resolvPath(lapB), 'utf8'), 'nameserver 10.123.0.1\nsearch zerops\n');
   assert.match(getent(lapB, 'app'), /^10\.124\.0\.10\s/);
@@ -399,7 +372,7 @@ test('live removal cuts the peer off within seconds, without restarting the gate
   c.kill('SIGTERM');
   await waitFor(() => c.exit() !== null, 5000, 25, 'carol laptop exit');
   assert.is(c.exit(), 0);
-  assert.is(readFileSync(resolvPath(lapC), 'utf8'), GUARD);
+  assert.is(readFileSync(resolvPath(lapC), 'utf8'), GUARD_RESOLV_CONF);
   assert.not.ok(existsSync(statusPath(cIf)));
 });
 
@@ -418,12 +391,12 @@ test('an unparsable edit is reported as FILE:LINE and the running config is kept
 });
 
 test('down: wg-quick down, wgts down laptop, wgts down gateway; every change undone', async () => {
-  const r = lapB.tryExec('wg-quick', ['down', conf(bIf)], { env: wgQuickEnv(lapB), timeoutMs: 20_000 });
+  const r = wgQuick(lapB, 'down', conf(bIf));
   assert.is(r.status, 0, r.stderr);
-  assert.is(readFileSync(resolvPath(lapB), 'utf8'), GUARD);
+  assert.is(readFileSync(resolvPath(lapB), 'utf8'), GUARD_RESOLV_CONF);
 
   wgtsOk(['down', aIf], lapA);
-  assert.is(readFileSync(resolvPath(lapA), 'utf8'), GUARD, 'laptop resolv.conf restored');
+  assert.is(readFileSync(resolvPath(lapA), 'utf8'), GUARD_RESOLV_CONF, 'laptop resolv.conf restored');
   assert.is(lapA.tryExec('ip', ['link', 'show', aIf]).status, 1);
   assert.not.match(lapA.exec('ip', ['route']), '10.124.0.0/24');
 
