@@ -32,6 +32,9 @@ export const PACKAGES = Object.freeze({
   ncat: 'ncat',
   curl: 'curl',
   dig: 'dnsutils',
+  // tracing and privilege tools some tests wrap a process in
+  strace: 'strace',
+  setpriv: 'util-linux',
   // always there on Debian (essential packages), listed so a scan of the tests finds them
   getent: 'libc-bin',
   tar: 'tar',
@@ -45,7 +48,7 @@ const BUILD = ['make', 'g++', 'python3'];
 
 /** Programs each command runs. */
 export const NEEDS = Object.freeze({
-  test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'sh'],
+  test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'strace', 'setpriv', 'getent', 'tar', 'cat', 'mkdir', 'sh'],
   lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3'],
   bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3'],
 });

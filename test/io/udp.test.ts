@@ -480,7 +480,11 @@ test('without privileges: fwmark throws EPERM, a port below 1024 EACCES (root, n
   requireRoot();
   const ns = new Netns('udpnocap');
   try {
-    const r = agent(ns, 'nocap', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all']);
+    // Root's uid with every capability gone (inheritable, ambient and bounding set cleared, so the
+    // exec grants none): the kernel checks both operations by capability (CAP_NET_ADMIN/RAW for
+    // SO_MARK, CAP_NET_BIND_SERVICE for ports below 1024), and unlike a switch to nobody this
+    // still reads the build in a clone that only root may enter (mktemp -d is 0700).
+    const r = agent(ns, 'nocap', ['setpriv', '--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all']);
     assert.equal(r.errors, { fwmark: 'EPERM', privilegedPort: 'EACCES' });
     assert.is(r.fwmarkAfter, 0, 'the failed setFwmark left the mark alone');
     assert.equal(r.families, [6]);

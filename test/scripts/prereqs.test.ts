@@ -126,10 +126,12 @@ function files(dir: string): string[] {
 function programsIn(paths: string[]): Map<string, string> {
   const call = /\b(?:sh|trySh|exec|tryExec|spawn|spawnSync|execFile|execFileSync|execFileP|run|runOk|runIn|runInOk|spawnIn|which)\(\s*(?:[A-Za-z_.]+,\s*)?'([a-z0-9][a-z0-9_.+-]*)'/g;
   const inNetns = /'exec',\s*[^,\]]+,\s*'([a-z0-9][a-z0-9_.+-]*)'/g;
+  // a wrapper command line as an array: ['strace', '-qq', ...], ['setpriv', '--reuid=...', ...]
+  const wrapper = /\[\s*'([a-z0-9][a-z0-9_.+-]*)',\s*'-/g;
   const found = new Map<string, string>();
   for (const f of paths) {
     const text = readFileSync(f, 'utf8');
-    for (const re of [call, inNetns]) for (const m of text.matchAll(re)) if (!found.has(m[1] as string)) found.set(m[1] as string, relative(root, f));
+    for (const re of [call, inNetns, wrapper]) for (const m of text.matchAll(re)) if (!found.has(m[1] as string)) found.set(m[1] as string, relative(root, f));
   }
   return found;
 }
@@ -144,6 +146,9 @@ const NOT_PACKAGES: Record<string, string> = {
   resolvectl: 'used by `wgts up` only where systemd-resolved runs (checked first)',
   open: 'test/io/udp.test.ts: a case name given to its run() helper',
   closed: 'test/io/udp.test.ts: a case name given to its run() helper',
+  pack: 'an npm subcommand (`npm pack --pack-destination ...`)',
+  install: 'an npm subcommand (`npm install -g ...`)',
+  show: 'an apt-cache subcommand (this test)',
 };
 
 function assertListed(found: Map<string, string>, what: Command): void {
@@ -156,7 +161,7 @@ function assertListed(found: Map<string, string>, what: Command): void {
 
 test('the scan finds what it should (a scan that finds nothing proves nothing)', () => {
   const found = programsIn(files(join(root, 'test')));
-  for (const prog of ['ip', 'wg', 'wireguard-go', 'iperf3', 'ping', 'dig', 'ncat', 'curl']) assert.ok(found.has(prog), prog);
+  for (const prog of ['ip', 'wg', 'wireguard-go', 'iperf3', 'ping', 'dig', 'ncat', 'curl', 'strace', 'setpriv']) assert.ok(found.has(prog), prog);
 });
 
 test('npm test: every program the tests and the code under test run is listed', () => {
@@ -174,9 +179,25 @@ test('npm run lab: the lab code and its program list are covered', () => {
   for (const prog of ['iptables', 'ip6tables']) assert.ok(p.NEEDS.lab.includes(prog), prog);
 });
 
+/** `roots` and the test helpers they import, directly or through other helpers. */
+function withHelpers(roots: string[]): string[] {
+  const seen = new Set(roots);
+  const queue = [...roots];
+  while (queue.length > 0) {
+    const f = queue.pop() as string;
+    for (const m of readFileSync(f, 'utf8').matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) {
+      const ts = join(f, '..', `${m[1] as string}.ts`);
+      if (ts.startsWith(join(root, 'test', 'helpers')) && existsSync(ts) && !seen.has(ts)) { seen.add(ts); queue.push(ts); }
+    }
+  }
+  return [...seen];
+}
+
 test('npm run bench: the benchmarks and the helpers they use are covered', () => {
   const benchFiles = files(join(root, 'scripts')).filter((f) => /bench/.test(f));
-  assertListed(programsIn([...benchFiles, ...files(join(root, 'test', 'helpers'))]), 'bench');
+  const all = withHelpers(benchFiles);
+  assert.ok(all.some((f) => f.endsWith(join('helpers', 'wg.ts'))), 'the bench imports test/helpers/wg.ts');
+  assertListed(programsIn(all), 'bench');
 });
 
 test('nothing reads outside the repository (a clone has no shared/ beside it)', () => {
