@@ -15,7 +15,7 @@ import { keyToBase64 } from '../crypto/keys.js';
 import type { DeviceCounters } from '../device/device.js';
 import { DROP_NO_PRIVATE_KEY, DROP_REASON_COUNT, dropReasonName } from '../noise/codes.js';
 import type { PeerInfo, WgEngine } from '../noise/engine.js';
-import type { DnsCounters } from './dns.js';
+import type { DnsCounters } from './dns/responder.js';
 
 /** The parts of a Device the metrics read (structural, so tests can hand in a fake). */
 export interface MetricsDevice {

@@ -21,7 +21,7 @@ import { createLogger, type Logger } from '../device/log.js';
 import { applySet } from '../device/uapi/protocol.js';
 import { runInterface, type RunningInterface } from '../io/interface.js';
 import { compileAccess, PeerAccess, type CompiledAccess, type DnsTarget } from './access.js';
-import { DnsResponder } from './dns.js';
+import { DnsResponder } from './dns/responder.js';
 import type { InterfaceMetrics, MetricsServer, MetricsSource } from './metrics.js';
 import { NetConfig } from './netcfg.js';
 import {

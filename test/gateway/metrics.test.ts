@@ -17,7 +17,7 @@ import { editConfigFile, formatConfig, formatDocument, setKey } from '../../src/
 import { keyFromBase64, keyToBase64 } from '../../src/crypto/keys.js';
 import type { DeviceCounters } from '../../src/device/device.js';
 import { InterfaceMetrics, METRICS_HEADERS_TIMEOUT_MS, METRICS_MAX_CONNECTIONS, type MetricsDevice, type MetricsServer } from '../../src/gateway/metrics.js';
-import type { DnsCounters } from '../../src/gateway/dns.js';
+import type { DnsCounters } from '../../src/gateway/dns/responder.js';
 import { statusPath } from '../../src/gateway/status.js';
 import { DROP_BAD_MAC1, DROP_REASON_COUNT, DROP_REPLAY, DROP_STAGED_EXPIRED } from '../../src/noise/codes.js';
 import type { PeerInfo } from '../../src/noise/engine.js';

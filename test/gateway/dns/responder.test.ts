@@ -9,13 +9,13 @@ import { promisify } from 'node:util';
 import dnsPacket, { type DecodedPacket, type OptAnswer, type Packet, type RecordType } from 'dns-packet';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DnsResponder, type DnsCounters, type DnsResponderOptions } from '../../src/gateway/dns.js';
-import { FrameReader, frame } from '../../src/gateway/dns-tcp.js';
-import { parseUpstream } from '../../src/gateway/dns-upstream.js';
-import { Netns, waitFor } from '../helpers/netns.js';
+import { DnsResponder, type DnsCounters, type DnsResponderOptions } from '../../../src/gateway/dns/responder.js';
+import { FrameReader, frame } from '../../../src/gateway/dns/tcp.js';
+import { parseUpstream } from '../../../src/gateway/dns/upstream.js';
+import { Netns, waitFor } from '../../helpers/netns.js';
 
 const execFileP = promisify(execFile);
-const DNS_MODULE = new URL('../../src/gateway/dns.js', import.meta.url).href;
+const DNS_MODULE = new URL('../../../src/gateway/dns/responder.js', import.meta.url).href;
 
 const BIG = Array.from({ length: 40 }, (_, i) => `10.125.0.${i + 1}`);
 const HOSTS: Record<string, string[]> = {

@@ -6,8 +6,8 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
-import { FrameReader, frame } from './dns-tcp.js';
-import { asciiLower } from './dns-zone.js';
+import { FrameReader, frame } from './tcp.js';
+import { asciiLower } from './zone.js';
 
 /** The upstream resolver's address. */
 export interface UpstreamAddress {

@@ -7,13 +7,13 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { DecodedPacket, Question, SoaAnswer, StringAnswer } from 'dns-packet';
-import type { Logger } from '../device/log.js';
-import { RCODE, encodeResponse, parseQuery, type ResponseBody } from './dns-message.js';
-import { FrameReader, frame } from './dns-tcp.js';
-import { Upstream, parseUpstream } from './dns-upstream.js';
-import { DnsZone, type GatewayName, type HostsInput, type NameRecords } from './dns-zone.js';
+import type { Logger } from '../../device/log.js';
+import { RCODE, encodeResponse, parseQuery, type ResponseBody } from './message.js';
+import { FrameReader, frame } from './tcp.js';
+import { Upstream, parseUpstream } from './upstream.js';
+import { DnsZone, type GatewayName, type HostsInput, type NameRecords } from './zone.js';
 
-export type { GatewayName, HostsInput } from './dns-zone.js';
+export type { GatewayName, HostsInput } from './zone.js';
 
 /** Construction options of DnsResponder; only the data options can change later (set*). */
 export interface DnsResponderOptions {
