@@ -39,6 +39,7 @@ interface InitFlags {
   listenPort: number;
   domain: string;
   host?: string[];
+  upstream?: string[];
   force?: boolean;
 }
 
@@ -55,6 +56,7 @@ export function registerGatewayCommands(program: Command): void {
     .option('--listen-port <port>', 'UDP port the gateway listens on', portOption, DEFAULT_LISTEN_PORT)
     .option('--domain <name>', 'DNS domain of the project network', DEFAULT_DOMAIN)
     .option('--host <name=ip>', 'a DNS name for a service in the networks, e.g. app=10.124.0.10; repeatable', collect)
+    .option('--upstream <addr|none>', "resolver for names the gateway does not hold: IP, IP:PORT or [IPv6]:PORT, repeatable, tried in order; 'none' refuses them (default: the gateway host's own resolvers, from its resolv.conf)", collect)
     .option('--force', 'replace FILE if it exists (its key and peers are lost)')
     .action((file: string, flags: InitFlags) => runCommand(async () => {
       const r = await initGateway(file, {
@@ -64,6 +66,7 @@ export function registerGatewayCommands(program: Command): void {
         listenPort: flags.listenPort,
         domain: flags.domain,
         hosts: flags.host ?? [],
+        upstream: flags.upstream ?? [],
         force: flags.force === true,
       });
       process.stdout.write(`wrote ${file}: gateway ${r.addresses.join(', ')}, public key ${r.publicKey}\n`

@@ -1,6 +1,8 @@
 // `wgts genkey`, `wgts pubkey`, `wgts genpsk`: byte-for-byte the behaviour of `wg genkey`,
-// `wg pubkey` and `wg genpsk` (output, messages with the program name swapped, exit statuses).
+// `wg pubkey` and `wg genpsk` (output, messages with the program name swapped, exit statuses,
+// and wg's warning when a secret key is written to a world-accessible file).
 
+import { fstatSync } from 'node:fs';
 import type { Command } from 'commander';
 import { generatePresharedKey, generatePrivateKey, KEY_BASE64_LEN, keyFromBase64, keyToBase64, publicKey } from '../crypto/keys.js';
 
@@ -45,17 +47,36 @@ function printKey(key: Uint8Array): void {
   process.stdout.write(keyToBase64(key) + '\n');
 }
 
+/** wg's warning when a secret key goes to a file others may open. */
+export const WORLD_ACCESSIBLE_WARNING = 'Warning: writing to world accessible file.\nConsider setting the umask to 077 and trying again.\n';
+
+/** Whether stdout is a regular file with any permission for others (wg checks S_IRWXO the same way). */
+export function stdoutWorldAccessible(fd = 1): boolean {
+  try {
+    const st = fstatSync(fd);
+    return st.isFile() && (st.mode & 0o007) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/** genkey / genpsk: a secret key to stdout, with wg's warning first when stdout is world accessible. */
+function printSecret(key: Uint8Array): void {
+  if (stdoutWorldAccessible()) process.stderr.write(WORLD_ACCESSIBLE_WARNING);
+  printKey(key);
+}
+
 /** Register genkey, pubkey and genpsk on the `wgts` program. */
 export function registerKeyCommands(program: Command): void {
   program
     .command('genkey')
     .description('generate a new private key and write it to stdout')
-    .action(() => printKey(generatePrivateKey()));
+    .action(() => printSecret(generatePrivateKey()));
 
   program
     .command('genpsk')
     .description('generate a new preshared key and write it to stdout')
-    .action(() => printKey(generatePresharedKey()));
+    .action(() => printSecret(generatePresharedKey()));
 
   program
     .command('pubkey')

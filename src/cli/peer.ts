@@ -3,13 +3,14 @@
 // nowhere else) or writes it to --out PATH, optionally drawn as a terminal QR code for phones.
 import type { Command } from 'commander';
 import QRCode from 'qrcode';
-import { addPeer, listPeers, removePeer, type PeerInfo } from '../gateway/onboard.js';
+import { addPeer, clientConfName, listPeers, removePeer, type PeerInfo } from '../gateway/onboard.js';
 import { collect, runCommand } from './gateway.js';
 
 interface AddFlags {
   allow?: string[];
   qr?: boolean;
   out?: string;
+  force?: boolean;
 }
 
 /** Prints the client config as a terminal QR code (half-block characters, two rows per line). */
@@ -43,10 +44,17 @@ export function registerPeerCommands(program: Command): void {
     .argument('<name>', 'peer name (letters, digits, ".", "_", "-")')
     .option('--allow <dest>', 'only allow DEST = CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]; repeatable (default: all project networks)', collect)
     .option('--qr', 'also print the client config as a terminal QR code')
-    .option('--out <path>', 'write the client config to PATH (mode 0600) instead of stdout')
+    .option('--out <path>', 'write the client config to PATH = DIR/IFNAME.conf (mode 0600) instead of stdout; IFNAME (1-15 characters) becomes the interface name of wgts up / wg-quick up')
+    .option('--force', 'with --out: replace an existing file')
     .action((file: string, name: string, flags: AddFlags) => runCommand(async () => {
-      const r = await addPeer(file, name, { allow: flags.allow ?? [], ...(flags.out === undefined ? {} : { out: flags.out }) });
-      if (flags.out === undefined) process.stdout.write(r.clientConfig);
+      const r = await addPeer(file, name, { allow: flags.allow ?? [], ...(flags.out === undefined ? {} : { out: flags.out }), force: flags.force === true });
+      if (flags.out === undefined) {
+        process.stdout.write(r.clientConfig);
+        if (clientConfName(r.name) !== `${r.name}.conf`) {
+          process.stderr.write(`wgts: save this config as ${clientConfName(r.name)} (or another NAME.conf with NAME at most 15 of A-Z a-z 0-9 _ = + . -): wgts up and wg-quick up name the interface after the file
+`);
+        }
+      }
       else process.stdout.write(`wrote the client config of ${r.name} (${[r.address, r.address6].filter(Boolean).join(', ')}) to ${flags.out}\n`);
       if (flags.qr) {
         if (flags.out === undefined) process.stdout.write('\n');

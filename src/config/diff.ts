@@ -5,7 +5,7 @@
 //
 // Equality is by meaning, not spelling: addresses are compared in canonical form, AllowedIPs as
 // sets, and an absent PersistentKeepalive or FwMark equals `off` (0).
-import { formatCidr, formatHostPort, type Cidr, type HostPort } from './ip.js';
+import { formatCidr, formatDnsServer, formatHostPort, type Cidr, type HostPort } from './ip.js';
 import type { GatewayConfig, InterfaceConfig, PeerConfig, WgtsConfig } from './model.js';
 
 /** A value before and after; undefined means absent. */
@@ -95,7 +95,7 @@ function gatewayView(g: GatewayConfig | undefined): Record<GatewayField, string 
     endpoint: g ? hostPort(g.endpoint) ?? '' : undefined,
     hosts: g?.hosts.map((h) => `${h.name}=${h.address}`).join(','),
     masquerade: g ? String(g.masquerade) : undefined,
-    upstream: g ? g.upstream ?? '' : undefined,
+    upstream: g ? (g.upstream === undefined || g.upstream === 'none' ? g.upstream ?? '' : g.upstream.map(formatDnsServer).join(',')) : undefined,
     listenDns: g ? hostPort(g.listenDns) ?? '' : undefined,
   };
 }

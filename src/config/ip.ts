@@ -213,3 +213,19 @@ export function parseHostPort(text: string, allowHostname: boolean): Parsed<Host
 export function formatHostPort(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
+
+/** The port every stock client sends DNS to (a wg-quick `DNS =` line has no port). */
+export const DNS_PORT = 53;
+
+/** Parses a DNS server `IP`, `IPv4:PORT` or `[IPv6]:PORT` (port 53 when absent). */
+export function parseDnsServer(text: string): Parsed<HostPort> {
+  const ip = canonicalIP(text);
+  if (ip !== null) return ok({ host: ip, port: DNS_PORT });
+  const hp = parseHostPort(text, false);
+  return hp.ok ? hp : fail(`'${text}' is not IP, IPv4:PORT or [IPv6]:PORT`);
+}
+
+/** Text of a DNS server: the bare IP for port 53, else HOST:PORT (IPv6 in brackets). */
+export function formatDnsServer(hp: HostPort): string {
+  return hp.port === DNS_PORT ? hp.host : formatHostPort(hp);
+}

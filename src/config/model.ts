@@ -47,9 +47,12 @@ export interface GatewayConfig {
   hosts: HostEntry[];
   /** Source-NAT peer traffic into the networks (default true). */
   masquerade: boolean;
-  /** Resolver the gateway's DNS forwards other names to (canonical IP text). */
-  upstream?: string;
-  /** Address:port override for the gateway's DNS listener. */
+  /**
+   * Resolvers for the names the gateway's DNS does not hold, in order of preference: absent = the
+   * gateway host's own (its resolv.conf); 'none' = refuse them. Hosts are canonical IP literals.
+   */
+  upstream?: HostPort[] | 'none';
+  /** The one address the gateway's DNS listens on (a tunnel address or 0.0.0.0 / ::), port 53; absent = every tunnel address. */
   listenDns?: HostPort;
   /** Address:port of the Prometheus endpoint (GET /metrics); absent = no metrics server. */
   metrics?: HostPort;

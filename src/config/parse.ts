@@ -3,8 +3,9 @@
 // every problem becomes a ConfigError at its FILE:LINE, and all of them are reported at once.
 //
 // Rules beyond the per-key ones in schema.ts: exactly one [Interface]; at most one [Gateway]
-// (which needs a Network); every [Peer] needs a PublicKey; no two peers share a PublicKey or a
-// Name (names compare case-insensitively). Keys and section names are case-insensitive.
+// (which needs a Network, and whose ListenDns must be a tunnel address or a wildcard); every
+// [Peer] needs a PublicKey; no two peers share a PublicKey or a Name (names compare
+// case-insensitively). Keys and section names are case-insensitive.
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 import type {
   ConfigDocument, DocLine, DocSection, GatewayConfig, InterfaceConfig, PeerConfig, SectionKind, WgtsConfig,
@@ -171,6 +172,12 @@ export function parseConfig(text: string, file: string): ParseResult {
   }
   finishSection();
   if (!iface) error(1, 'missing-section', 'no [Interface] section');
+  const listenLine = sections.find((s) => s.kind === 'Gateway')?.seen.get('listendns');
+  const listen = gateway?.listenDns?.host;
+  if (iface && listen !== undefined && listenLine !== undefined && listen !== '0.0.0.0' && listen !== '::'
+    && !iface.addresses.some((a) => a.address === listen)) {
+    error(listenLine, 'bad-value', `bad ListenDns: ${listen} is not one of this gateway's tunnel addresses (Address =), the only addresses laptops send DNS to; name one of them, 0.0.0.0 or ::, or leave ListenDns out (the DNS then listens on every tunnel address)`);
+  }
 
   if (errors.length > 0 || !iface) return { ok: false, errors, warnings };
   const config: WgtsConfig = { interface: iface, peers };

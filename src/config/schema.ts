@@ -7,7 +7,7 @@
 // often a mistake). List keys take
 // comma-separated items and may also be repeated; the items accumulate in order.
 import {
-  canonicalIP, isHostname, parseCidr, parseHostPort, parseIPv4, parseIPv6, parsePort, type Parsed,
+  canonicalIP, DNS_PORT, isHostname, parseCidr, parseDnsServer, parseHostPort, parseIPv4, parseIPv6, parsePort, type Parsed,
 } from './ip.js';
 import type { GatewayConfig, InterfaceConfig, PeerConfig, SectionKind } from './model.js';
 
@@ -225,15 +225,33 @@ const GATEWAY_KEYS: KeySpec<GatewayConfig>[] = [
   },
   { name: 'Masquerade', layer: 'wgts', ...single, apply: (t, v) => store(parseBool(v), (b) => { t.masquerade = b; }) },
   {
-    name: 'Upstream', layer: 'wgts', ...single,
+    // Repeatable, in order of preference; `none` alone turns forwarding off.
+    name: 'Upstream', layer: 'wgts', ...list,
     apply: (t, v) => {
-      const ip = canonicalIP(v);
-      if (!ip) return `'${v}' is not an IP address`;
-      t.upstream = ip;
+      if (v.toLowerCase() === 'none') {
+        if (Array.isArray(t.upstream)) return `'none' cannot be combined with resolver addresses`;
+        t.upstream = 'none';
+        return null;
+      }
+      if (t.upstream === 'none') return `'${v}': Upstream = none cannot be combined with resolver addresses`;
+      const p = parseDnsServer(v);
+      if (!p.ok) return `${p.error}, or none`;
+      t.upstream = [...(t.upstream ?? []), p.value];
       return null;
     },
   },
-  { name: 'ListenDns', layer: 'wgts', ...single, apply: (t, v) => store(parseHostPort(v, false), (e) => { t.listenDns = e; }) },
+  {
+    name: 'ListenDns', layer: 'wgts', ...single,
+    apply: (t, v) => {
+      const p = parseDnsServer(v);
+      if (!p.ok) return p.error;
+      if (p.value.port !== DNS_PORT) {
+        return `port ${p.value.port}: laptops send DNS to port ${DNS_PORT} only (a client config's DNS = line has no port), so the gateway's DNS must listen there`;
+      }
+      t.listenDns = p.value;
+      return null;
+    },
+  },
   { name: 'Metrics', layer: 'wgts', ...single, apply: (t, v) => store(parseHostPort(v, false), (e) => { t.metrics = e; }) },
 ];
 

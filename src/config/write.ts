@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError } from './errors.js';
-import { formatCidr, formatHostPort } from './ip.js';
+import { formatCidr, formatDnsServer, formatHostPort } from './ip.js';
 import { processAlive, withFileLock, type LockOptions } from './lock.js';
 import type {
   ConfigDocument, DocLine, DocSection, GatewayConfig, InterfaceConfig, PeerConfig, SectionKind, WgtsConfig,
@@ -55,7 +55,7 @@ function gatewayEntries(g: GatewayConfig): Entry[] {
   if (g.endpoint !== undefined) e.push(['Endpoint', formatHostPort(g.endpoint)]);
   for (const h of g.hosts) e.push(['Host', `${h.name}=${h.address}`]);
   if (!g.masquerade) e.push(['Masquerade', 'false']);
-  if (g.upstream !== undefined) e.push(['Upstream', g.upstream]);
+  if (g.upstream !== undefined) e.push(['Upstream', g.upstream === 'none' ? 'none' : g.upstream.map(formatDnsServer).join(', ')]);
   if (g.listenDns !== undefined) e.push(['ListenDns', formatHostPort(g.listenDns)]);
   if (g.metrics !== undefined) e.push(['Metrics', formatHostPort(g.metrics)]);
   return e;

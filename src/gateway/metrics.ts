@@ -15,7 +15,7 @@ import { keyToBase64 } from '../crypto/keys.js';
 import type { DeviceCounters } from '../device/device.js';
 import { DROP_NO_PRIVATE_KEY, DROP_REASON_COUNT, dropReasonName } from '../noise/codes.js';
 import type { PeerInfo, WgEngine } from '../noise/engine.js';
-import type { DnsCounters } from './dns/responder.js';
+import { DNS_OUTCOMES, type DnsCounters } from './dns/responder.js';
 
 /** The parts of a Device the metrics read (structural, so tests can hand in a fake). */
 export interface MetricsDevice {
@@ -48,9 +48,12 @@ const DEVICE_DROP_REASONS: Readonly<Record<keyof DeviceCounters, string>> = {
   filtered: 'filtered',
 };
 
-/** The counters of DnsCounters that are outcomes of a query (`queries` is their total). */
-type DnsOutcome = Exclude<keyof DnsCounters, 'queries'>;
-const DNS_OUTCOMES: readonly DnsOutcome[] = ['answered', 'nxdomain', 'refused', 'forwarded', 'malformed', 'formerr', 'notimp', 'servfail'];
+/** The `reason` label of each DNS counter that is not a query outcome (kebab case like the drop reasons). */
+const DNS_DROP_REASONS: Readonly<Record<Exclude<keyof DnsCounters, 'queries' | (typeof DNS_OUTCOMES)[number]>, string>> = {
+  forbidden: 'source-not-allowed',
+  tcpRejected: 'tcp-connection-limit',
+  tcpTimeouts: 'tcp-message-deadline',
+};
 
 type PeerLabel = 'interface' | 'public_key' | 'name';
 type PeerLabels = Record<PeerLabel, string>;
@@ -136,6 +139,19 @@ export class InterfaceMetrics {
         this.reset();
         const c = src.dns();
         if (c !== null) for (const outcome of DNS_OUTCOMES) this.inc({ interface: src.ifname, outcome }, c[outcome]);
+      },
+    });
+    new Counter<'interface' | 'reason'>({
+      name: 'wgts_dns_dropped_total',
+      help: 'Datagrams and TCP connections the gateway DNS dropped unanswered: sources outside the tunnel subnets, TCP limits.',
+      labelNames: ['interface', 'reason'], registers,
+      collect() {
+        this.reset();
+        const c = src.dns();
+        if (c === null) return;
+        for (const [field, reason] of Object.entries(DNS_DROP_REASONS) as [keyof typeof DNS_DROP_REASONS, string][]) {
+          this.inc({ interface: src.ifname, reason }, c[field]);
+        }
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'wgts_' });

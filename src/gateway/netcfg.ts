@@ -1,7 +1,8 @@
 // The host-side configuration `wgts up` performs around a running interface: addresses, MTU, link
 // state and routes (`ip`), forwarding sysctls (/proc/sys of the current network namespace),
 // masquerade rules (`iptables -t nat`, tagged with a comment naming the interface) and split DNS
-// (`resolvectl`, or /etc/netns/NAME/resolv.conf inside a named namespace).
+// (`resolvectl`: search domains and no default DNS route; or /etc/netns/NAME/resolv.conf inside a
+// named namespace).
 //
 // Every change that outlives the TUN device is recorded on an UndoStack together with how to take
 // it back, so that exit (signal, `wgts down`, TUN deleted) restores the host as it was. Addresses,
@@ -254,7 +255,14 @@ export class NetConfig {
     if (await this.resolvedRuns()) {
       await this.run('resolvectl', ['dns', this.ifname, ...servers]);
       this.undo.push('dns:resolvectl', async () => { await this.run('resolvectl', ['revert', this.ifname]); });
-      if (domains.length > 0) await this.run('resolvectl', ['domain', this.ifname, ...domains.map((d) => `~${d}`)]);
+      if (domains.length > 0) {
+        // Search domains (not only routing-only `~domain`): `app` is tried as `app.zerops`, and
+        // names under them go to this link. Not the default route: every other name keeps going
+        // to the laptop's own DNS. Without domains the link stays a default route, as with
+        // wg-quick, where the tunnel's DNS then answers everything.
+        await this.run('resolvectl', ['domain', this.ifname, ...domains]);
+        await this.run('resolvectl', ['default-route', this.ifname, 'false']);
+      }
       return { kind: 'resolvectl' };
     }
     const lines = servers.map((s) => `nameserver ${s}`);

@@ -1,7 +1,7 @@
 // Checking what onboarding works from: the options of `gateway init` (every problem is collected
 // and reported at once, each naming the bad value), and the facts a gateway file must provide
 // before peers can be added to it.
-import { canonicalIP, formatCidr, isHostname, parseCidr, parseHostPort, type Cidr } from '../config/ip.js';
+import { canonicalIP, formatCidr, isHostname, parseCidr, parseDnsServer, parseHostPort, type Cidr, type HostPort } from '../config/ip.js';
 import type { GatewayConfig, HostEntry, WgtsConfig } from '../config/model.js';
 import { OnboardError } from './onboard-errors.js';
 import { containsIP, hostPosition, overlaps, subnetOf, type TunnelAddresses } from './onboard-net.js';
@@ -31,6 +31,11 @@ export interface InitOptions {
   domain?: string;
   /** Service names for the gateway's DNS, `name=ip`, each ip inside one of the networks. */
   hosts?: readonly string[];
+  /**
+   * Resolvers for names the gateway does not hold (`IP`, `IPv4:PORT`, `[IPv6]:PORT`), in order, or
+   * `none` to refuse them. Default: none given, so the gateway host's own resolvers are used.
+   */
+  upstream?: readonly string[];
   /** Replace an existing file (its key and peers are lost). */
   force?: boolean;
 }
@@ -151,12 +156,27 @@ export function checkInitOptions(opts: InitOptions): GatewaySettings {
   }
 
   const hosts = checkHosts(opts.hosts ?? [], networks, isHostname(domain) ? domain.toLowerCase() : undefined, problems);
+  const upstream = checkUpstream(opts.upstream ?? [], problems);
   if (problems.length > 0 || !endpoint.ok) throw new OnboardError('bad-option', problems);
-  return {
-    addresses,
-    listenPort,
-    gateway: { networks, domain: domain.toLowerCase(), endpoint: endpoint.value, hosts, masquerade: true },
-  };
+  const gateway: GatewayConfig = { networks, domain: domain.toLowerCase(), endpoint: endpoint.value, hosts, masquerade: true };
+  if (upstream !== undefined) gateway.upstream = upstream;
+  return { addresses, listenPort, gateway };
+}
+
+/** `--upstream` values: DNS servers in order, or `none` alone; none given = the host's resolvers. */
+function checkUpstream(texts: readonly string[], problems: string[]): HostPort[] | 'none' | undefined {
+  if (texts.length === 0) return undefined;
+  if (texts.some((t) => t.toLowerCase() === 'none')) {
+    if (texts.length > 1) problems.push(`upstream 'none' cannot be combined with resolver addresses (${texts.join(', ')})`);
+    return 'none';
+  }
+  const out: HostPort[] = [];
+  for (const t of texts) {
+    const p = parseDnsServer(t);
+    if (p.ok) out.push(p.value);
+    else problems.push(`upstream ${p.error} (expected e.g. 10.124.0.2, 10.124.0.2:5353, [fd00::53]:53, or none)`);
+  }
+  return out;
 }
 
 /** What adding a peer needs from a gateway file. */

@@ -8,8 +8,8 @@
 // returned client config and nowhere else; the gateway file only learns its public key.
 import { access, lstat, readFile, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { formatCidr, formatIP, type Cidr } from '../config/ip.js';
+import { basename, dirname, join, resolve } from 'node:path';
+import { formatCidr, formatHostPort, formatIP, type Cidr } from '../config/ip.js';
 import { withFileLock } from '../config/lock.js';
 import type { ConfigDocument, PeerConfig, WgtsConfig } from '../config/model.js';
 import { emptyInterface, parseConfig, type ParseResult } from '../config/parse.js';
@@ -20,9 +20,11 @@ import {
 import { generatePresharedKey, generatePrivateKey, keyFromBase64, keyToBase64, publicKey } from '../crypto/keys.js';
 import { parseAccessRule } from '../router/access.js';
 import { clientConfigText } from './client-config.js';
+import { clientDnsAddress } from './dns/service.js';
 import { configFailure, OnboardError } from './onboard-errors.js';
 import { allocateHost, hostCidr, overlaps, peerCapacity, subnetOf } from './onboard-net.js';
-import { checkInitOptions, gatewayFacts, type InitOptions } from './onboard-options.js';
+import { checkInitOptions, gatewayFacts, type GatewayFacts, type InitOptions } from './onboard-options.js';
+import { isConfigInterfaceName } from './plan.js';
 
 export { OnboardError, type OnboardErrorCode } from './onboard-errors.js';
 export { DEFAULT_DOMAIN, DEFAULT_LISTEN_PORT, type InitOptions } from './onboard-options.js';
@@ -63,11 +65,14 @@ export interface AddPeerOptions {
   /** Access rules `CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]`; none = all project networks. */
   allow?: readonly string[];
   /**
-   * Also write the client config to this path (mode 0600, atomically). Checked before the gateway
-   * file is touched; when the write still fails, the peer is removed again and an OnboardError
-   * 'bad-out' is thrown, so no peer is left without anyone holding its key.
+   * Also write the client config to this path (mode 0600, atomically): `NAME.conf`, NAME a valid
+   * interface name, since wgts up and wg-quick up name the interface after the file. Checked
+   * before the gateway file is touched; when the write still fails, the peer is removed again and
+   * an OnboardError 'bad-out' is thrown, so no peer is left without anyone holding its key.
    */
   out?: string;
+  /** Replace an existing `out` file (refused otherwise). */
+  force?: boolean;
 }
 
 /** What addPeer did. */
@@ -162,17 +167,35 @@ function allowDestination(rule: string): Cidr | string {
   return { family: addr.length === 4 ? 4 : 6, address: formatIP(addr), prefix: cidr };
 }
 
-/** Checks the output path before the gateway file changes: an existing, writable directory, not the gateway file. */
-async function checkOutPath(file: string, out: string): Promise<void> {
+/** A config file name for peer `name` that wgts up and wg-quick accept (its interface name). */
+export function clientConfName(name: string): string {
+  return `${name.replace(/[^A-Za-z0-9_=+.-]/g, '-').slice(0, 15)}.conf`;
+}
+
+/**
+ * Checks the output path before the gateway file changes: NAME.conf with an interface name, in an
+ * existing, writable directory, not the gateway file, not an existing file unless `force`.
+ */
+async function checkOutPath(file: string, out: string, peerName: string, force: boolean): Promise<void> {
   const fail = (why: string): OnboardError => new OnboardError('bad-out', `cannot write the client config to ${out}: ${why}`);
+  const base = basename(out);
+  if (!base.endsWith('.conf') || !isConfigInterfaceName(base.slice(0, -5))) {
+    throw fail(`wgts up and wg-quick up name the interface after the file, so it must be NAME.conf with NAME 1-15 of A-Z a-z 0-9 _ = + . - (e.g. --out ${join(dirname(out), clientConfName(peerName))})`);
+  }
   const dir = dirname(resolve(out));
   const dirStat = await stat(dir).catch(() => null);
   if (!dirStat?.isDirectory()) throw fail(`directory ${dir} does not exist`);
   await access(dir, constants.W_OK).catch(() => { throw fail(`directory ${dir} is not writable`); });
-  const target = await stat(out).catch(() => null);
+  const target = await lstat(out).catch(() => null);
   if (target?.isDirectory()) throw fail('it is a directory');
   const gateway = await stat(file).catch(() => null);
   if (target && gateway && target.dev === gateway.dev && target.ino === gateway.ino) throw fail('it is the gateway config itself');
+  if (target && !force) throw fail('it already exists; use --force to replace it');
+}
+
+/** The gateway's tunnel addresses as the host routes every laptop gets (the IPv6 one when peers get IPv6). */
+function gatewayHosts(facts: GatewayFacts): Cidr[] {
+  return [facts.tunnel.v4, ...(facts.tunnel.v6 ? [facts.tunnel.v6] : [])].map((a) => hostCidr(a.address, a.family));
 }
 
 /** The text summary of a peer. */
@@ -210,7 +233,7 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
     if (typeof d === 'string') throw new OnboardError('bad-allow', d);
     destinations.push(d);
   }
-  if (opts.out !== undefined) await checkOutPath(file, opts.out);
+  if (opts.out !== undefined) await checkOutPath(file, opts.out, name, opts.force === true);
 
   const clientKey = generatePrivateKey();
   const clientPublic = keyToBase64(publicKey(clientKey));
@@ -238,28 +261,33 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
       const subnet = formatCidr(subnetOf(facts.tunnel.v4));
       throw new OnboardError('subnet-full', `no free tunnel address left in ${subnet} (${peerCapacity(facts.tunnel.v4)} peer addresses); remove a peer or use a larger subnet`);
     }
+    const dnsServer = clientDnsAddress(config, gatewayHosts(facts).map((c) => c.address));
+    if (dnsServer === null) {
+      throw new OnboardError('not-gateway', `${file}: the gateway's DNS (ListenDns = ${facts.gateway.listenDns ? formatHostPort(facts.gateway.listenDns) : '?'}) is on no address laptops route into the tunnel (${gatewayHosts(facts).map((c) => c.address).join(', ')}); set ListenDns to one of them, or remove it`);
+    }
     const peerHosts = [hostCidr(alloc.v4, 4), ...(alloc.v6 === undefined ? [] : [hostCidr(alloc.v6, 6)])];
     const peer: PeerConfig = { name, publicKey: clientPublic, presharedKey: psk, allowedIPs: peerHosts, allow: rules };
-    return { doc: addPeerSection(doc, peer), value: { facts, alloc, peerHosts } };
+    return { doc: addPeerSection(doc, peer), value: { facts, alloc, peerHosts, dnsServer } };
   });
 
-  const { facts, alloc, peerHosts } = made;
+  const { facts, alloc, peerHosts, dnsServer } = made;
   const gatewayKey = keyFromBase64(facts.privateKey);
   if (!gatewayKey) throw new OnboardError('not-gateway', `${file}: the [Interface] PrivateKey is not a valid key`);
-  const gatewayHosts = [facts.tunnel.v4, ...(facts.tunnel.v6 ? [facts.tunnel.v6] : [])].map((a) => hostCidr(a.address, a.family));
   const clientConfig = clientConfigText({
     privateKey: keyToBase64(clientKey),
     addresses: peerHosts,
-    dnsServer: facts.tunnel.v4.address,
+    dnsServer,
     domain: facts.gateway.domain,
     gatewayPublicKey: keyToBase64(publicKey(gatewayKey)),
     presharedKey: psk,
     endpoint: facts.gateway.endpoint,
-    allowedIPs: [...facts.gateway.networks, ...gatewayHosts],
+    allowedIPs: [...facts.gateway.networks, ...gatewayHosts(facts)],
   });
 
   if (opts.out !== undefined) {
     try {
+      // Checked again: the file may have appeared while the gateway file was edited.
+      if (!opts.force && (await lstat(opts.out).catch(() => null))) throw new Error('it appeared meanwhile (use --force to replace it)');
       await writeFileAtomic(opts.out, clientConfig, SECRET_MODE);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);

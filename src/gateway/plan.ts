@@ -4,11 +4,12 @@
 // only carries out their results.
 import { promises as fsp } from 'node:fs';
 import { basename } from 'node:path';
-import { formatCidr, formatIP, parseIP, type Cidr } from '../config/ip.js';
+import { DNS_PORT, formatCidr, formatIP, parseIP, type Cidr } from '../config/ip.js';
 import type { WgtsConfig } from '../config/model.js';
 import { parseConfig } from '../config/parse.js';
 import { isValidInterfaceName } from '../device/uapi/server.js';
 import type { DnsTarget } from './access.js';
+import { clientDnsAddress, dnsServiceOf } from './dns/service.js';
 import type { MasqueradeRule } from './netcfg.js';
 
 /** Default MTU of a wgts interface (wg-quick computes one from the route; 1420 fits 1500 links). */
@@ -24,11 +25,16 @@ export class UpError extends Error {
   }
 }
 
+/** Whether `name` can name an interface of wgts up and wg-quick: 1-15 of A-Z a-z 0-9 _ = + . - */
+export function isConfigInterfaceName(name: string): boolean {
+  return isValidInterfaceName(name) && /^[A-Za-z0-9_=+.-]+$/.test(name);
+}
+
 /** The interface name a config file stands for: its basename without `.conf`. */
 export function interfaceNameOf(path: string): string {
   const base = basename(path);
   const name = base.endsWith('.conf') ? base.slice(0, -5) : base;
-  if (!isValidInterfaceName(name) || !/^[A-Za-z0-9_=+.-]+$/.test(name)) {
+  if (!isConfigInterfaceName(name)) {
     throw new UpError([`${path}: '${name}' (the file name without .conf) is not a valid interface name (1-15 of A-Z a-z 0-9 _ = + . -)`]);
   }
   return name;
@@ -44,7 +50,21 @@ export async function loadConfig(path: string): Promise<{ config: WgtsConfig; te
   }
   const r = parseConfig(text, path);
   if (!r.ok) throw new UpError(r.errors.map((e) => e.message));
-  return { config: r.config, text, warnings: r.warnings.map((w) => w.message) };
+  const warnings = r.warnings.map((w) => w.message);
+  const exposed = r.config.interface.privateKey !== undefined ? await exposedMode(path) : null;
+  if (exposed !== null) warnings.push(exposed);
+  return { config: r.config, text, warnings };
+}
+
+/**
+ * A warning when a file holding a private key can be read or written by other users (group or
+ * world bits: wg-quick warns for world access, wg genkey for a world-readable key file), else null.
+ */
+export async function exposedMode(path: string): Promise<string | null> {
+  const st = await fsp.stat(path).catch(() => null);
+  if (st === null || (st.mode & 0o066) === 0) return null;
+  const who = [(st.mode & 0o060) !== 0 ? 'its group' : '', (st.mode & 0o006) !== 0 ? 'every user' : ''].filter(Boolean).join(' and ');
+  return `${path} holds a private key and is accessible to ${who} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${path}`;
 }
 
 /** What `wgts up` does not support in a config (beyond what the parser rejects), as messages. */
@@ -118,13 +138,13 @@ export function masqueradeRulesFor(config: WgtsConfig): MasqueradeRule[] {
   return rules;
 }
 
-/** Where the gateway's DNS listens: ListenDns, else the first tunnel address, port 53. */
+/**
+ * Where laptops send DNS: the tunnel address their client configs name (dns/service.ts), port 53.
+ * The service itself listens on every tunnel address or on ListenDns (dnsServiceOf).
+ */
 export function dnsTargetOf(config: WgtsConfig): DnsTarget | null {
-  const g = config.gateway;
-  if (!g) return null;
-  if (g.listenDns) return { address: g.listenDns.host, port: g.listenDns.port };
-  const a = config.interface.addresses[0];
-  return a ? { address: a.address, port: 53 } : null;
+  const address = clientDnsAddress(config, config.interface.addresses.map((a) => a.address));
+  return address === null ? null : { address, port: DNS_PORT };
 }
 
 /**
@@ -146,7 +166,8 @@ export function hostsOf(config: WgtsConfig): Map<string, string[]> {
 
 /** What a DNS responder is built with and cannot change while running: a new key needs a new one. */
 export function dnsKey(config: WgtsConfig): string {
-  return JSON.stringify([dnsTargetOf(config), config.interface.addresses.map((a) => a.address)]);
+  const svc = dnsServiceOf(config);
+  return JSON.stringify([svc && [svc.listen, svc.port, svc.clients], config.interface.addresses.map((a) => a.address)]);
 }
 
 /** The sysctls a gateway config needs, name -> value. */

@@ -22,6 +22,7 @@ import { applySet } from '../device/uapi/protocol.js';
 import { runInterface, type RunningInterface } from '../io/interface.js';
 import { compileAccess, PeerAccess, type CompiledAccess, type DnsTarget } from './access.js';
 import { DnsResponder } from './dns/responder.js';
+import { dnsServiceOf } from './dns/service.js';
 import type { InterfaceMetrics, MetricsServer, MetricsSource } from './metrics.js';
 import { NetConfig } from './netcfg.js';
 import {
@@ -32,6 +33,11 @@ import {
   deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, resolveEndpoints, watchConfigFile, type ConfigWatch, type HostLookup,
 } from './reload.js';
 import { STATUS_DIR, StatusWriter, type InterfaceStatus } from './status.js';
+
+/** Whether an IP literal is a loopback address (127.0.0.0/8, ::1, IPv4-mapped loopback). */
+export function isLoopback(host: string): boolean {
+  return /^127\./.test(host) || host === '::1' || /^::ffff:127\./i.test(host);
+}
 
 /** The undo-stack entry that stops the metrics server. */
 const METRICS_UNDO = 'metrics';
@@ -188,6 +194,7 @@ export class InterfaceRuntime {
     }
     for (const r of want) await this.net.addMasquerade(r);
 
+    const svc = dnsServiceOf(config);
     const target = dnsTargetOf(config);
     const key = dnsKey(config);
     if (key !== this.dnsKey) {
@@ -195,25 +202,31 @@ export class InterfaceRuntime {
       this.dns = null;
       this.dnsAt = null;
       this.dnsKey = '';
-      if (target) {
+      if (svc) {
         const dns = new DnsResponder({
           domain: g.domain,
           hosts: hostsOf(config),
           gateway: { address: config.interface.addresses.map((a) => a.address) },
-          upstream: g.upstream,
+          upstream: svc.upstream,
+          clients: svc.clients,
           ttl: DNS_TTL,
           logger: { verbose: (m) => this.deviceLog.verbose(`DNS: ${m}`), error: (m) => this.log.error(`DNS: ${m}`) },
+          onUpstreams: (servers, note) => this.log.info(`DNS: other names now go to ${servers.join(', ') || 'nothing'} (${note})`),
         });
-        await dns.listen(target.address, target.port);
+        await dns.listen(svc.listen, svc.port);
         this.dns = dns;
         this.dnsAt = target;
         this.dnsKey = key;
-        this.log.info(`DNS on ${target.address}:${target.port}${g.domain ? ` for ${g.domain}` : ''}, ${hostsOf(config).size} host(s)`);
+        const at = svc.listen.map((host) => formatHostPort({ host, port: svc.port })).join(', ');
+        this.log.info(`DNS on ${at}${g.domain ? ` for ${g.domain}` : ''}, ${hostsOf(config).size} host(s), answering ${svc.clients.join(', ')}; other names: ${dns.describeUpstream()}`);
       }
-    } else if (this.dns) {
+    } else if (this.dns && svc) {
       this.dns.setHosts(hostsOf(config));
       this.dns.setDomain(g.domain);
-      this.dns.setUpstream(g.upstream);
+      const was = this.dns.describeUpstream();
+      this.dns.setUpstream(svc.upstream);
+      const now = this.dns.describeUpstream();
+      if (now !== was) this.log.info(`DNS: other names: ${now}`);
     }
     this.access.setDnsTarget(this.dnsAt && dnsExemptionOf(config, this.dnsAt));
   }
@@ -277,6 +290,9 @@ export class InterfaceRuntime {
     this.net.undo.push(METRICS_UNDO, () => server.close());
     this.metricsAt = key;
     this.log.info(`metrics on http://${key}/metrics`);
+    if (!isLoopback(at.host)) {
+      this.log.error(`warning: metrics on ${key} have no authentication: anyone who can reach ${at.host} reads peer names, public keys and traffic counters; prefer Metrics = 127.0.0.1:${at.port} (or [::1]) behind a proxy, or a firewall rule`);
+    }
   }
 
   /** Queues a reload of the config file (reloads run one at a time). */

@@ -166,10 +166,13 @@ test('registry: exact lines per peer (names, escaping, unnamed), gauges, removal
 
   assert.is(await get('wgts_dns_queries_total'), '# HELP wgts_dns_queries_total DNS queries to the gateway by outcome (servfail also counts forwards that got no upstream answer).\n# TYPE wgts_dns_queries_total counter',
     'no series without a DNS responder');
-  dns = { queries: 12, answered: 7, nxdomain: 2, refused: 1, forwarded: 0, malformed: 1, formerr: 1, notimp: 0, servfail: 0 };
+  dns = { queries: 14, answered: 7, nxdomain: 2, refused: 1, forwarded: 0, fallback: 2, malformed: 1, formerr: 1, notimp: 0, servfail: 0, forbidden: 5, tcpRejected: 3, tcpTimeouts: 1 };
   assert.equal((await get('wgts_dns_queries_total')).split('\n').slice(2), [
-    'answered 7', 'nxdomain 2', 'refused 1', 'forwarded 0', 'malformed 1', 'formerr 1', 'notimp 0', 'servfail 0',
+    'answered 7', 'nxdomain 2', 'refused 1', 'forwarded 0', 'fallback 2', 'malformed 1', 'formerr 1', 'notimp 0', 'servfail 0',
   ].map((s) => `wgts_dns_queries_total{interface="gw\\"0",outcome="${s.split(' ')[0]}"} ${s.split(' ')[1]}`));
+  assert.equal((await get('wgts_dns_dropped_total')).split('\n').slice(2), [
+    'source-not-allowed 5', 'tcp-connection-limit 3', 'tcp-message-deadline 1',
+  ].map((s) => `wgts_dns_dropped_total{interface="gw\\"0",reason="${s.split(' ')[0]}"} ${s.split(' ')[1]}`));
 
   const all = await m.registry.metrics();
   assert.match(all, /^wgts_process_cpu_user_seconds_total \d/m, 'process metrics with the wgts_ prefix');

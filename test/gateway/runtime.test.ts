@@ -143,7 +143,7 @@ test('split DNS outside a named namespace: resolvectl when systemd-resolved answ
   const calls: string[] = [];
   const resolved = new NetConfig('wt0', { run: async (cmd, args) => { calls.push(`${cmd} ${args.join(' ')}`); return ''; } });
   assert.equal(await resolved.setSplitDns(['10.123.0.1'], ['zerops', 'corp']), { kind: 'resolvectl' });
-  assert.equal(calls, ['resolvectl status', 'resolvectl dns wt0 10.123.0.1', 'resolvectl domain wt0 ~zerops ~corp']);
+  assert.equal(calls, ['resolvectl status', 'resolvectl dns wt0 10.123.0.1', 'resolvectl domain wt0 zerops corp', 'resolvectl default-route wt0 false']);
   await resolved.undo.unwind((k, e) => { throw new Error(`${k}: ${String(e)}`); });
   assert.is(calls[calls.length - 1], 'resolvectl revert wt0');
 

@@ -19,11 +19,17 @@ export interface GatewayName {
   address: string | readonly string[];
 }
 
+/** A one-label name of our namespace that no Host line holds: `bare` may exist in the project's own DNS. */
+export interface BareName {
+  readonly bare: string;
+}
+
 /**
  * What a query name is to the zone: the apex of the domain, a name with records (possibly none of
- * the asked type), a name that does not exist in our namespace, or a name outside it (forwarded).
+ * the asked type), a bare service name we do not hold (`NAME` or `NAME.DOMAIN`), a name that does
+ * not exist in our namespace, or a name outside it (forwarded).
  */
-export type Lookup = NameRecords | 'apex' | 'nxdomain' | 'outside';
+export type Lookup = NameRecords | BareName | 'apex' | 'nxdomain' | 'outside';
 
 const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 
@@ -93,8 +99,8 @@ export class DnsZone {
   /**
    * Classifies a query name (as decoded: no trailing dot, `.` for the root). Order: the apex, a host
    * name as written (`app`, or a dotted host name), a name under the domain (`app.zerops`: the part
-   * before the domain must be a host, else NXDOMAIN), an unknown single label (NXDOMAIN), otherwise
-   * outside our namespace.
+   * before the domain is a host; else one label is a bare name, more are NXDOMAIN), an unknown
+   * single label (a bare name), otherwise outside our namespace.
    */
   lookup(qname: string): Lookup {
     if (qname === '.' || qname === '') return 'outside';
@@ -103,8 +109,9 @@ export class DnsZone {
     const direct = this.names.get(n);
     if (direct) return direct;
     if (this.suffix !== '' && n.endsWith(this.suffix)) {
-      return this.names.get(n.slice(0, -this.suffix.length)) ?? 'nxdomain';
+      const rel = n.slice(0, -this.suffix.length);
+      return this.names.get(rel) ?? (rel.includes('.') ? 'nxdomain' : { bare: rel });
     }
-    return n.includes('.') ? 'outside' : 'nxdomain';
+    return n.includes('.') ? 'outside' : { bare: n };
   }
 }

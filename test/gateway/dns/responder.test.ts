@@ -416,14 +416,14 @@ test('setUpstream: REFUSED becomes forwarded live', async () => {
       assert.is(rcode(await udpQuery(gw.port, 'www.example', 'A')), REFUSED);
       gw.setUpstream(`127.0.0.1:${up.port}`);
       assert.equal(addrs(await udpQuery(gw.port, 'www.example', 'A')), ['192.0.2.80']);
-      gw.setUpstream(undefined);
+      gw.setUpstream('none');
       assert.is(rcode(await udpQuery(gw.port, 'www.example', 'A')), REFUSED);
     });
   });
 });
 
 test('TCP: several queries per connection (pipelined and split), idle timeout, connection bound', async () => {
-  await withResponder({ ...BASE, tcpIdleTimeoutMs: 300, maxTcpConnections: 2 }, async (r) => {
+  await withResponder({ ...BASE, tcpMessageTimeoutMs: 300, maxTcpConnections: 2 }, async (r) => {
     const c = await TcpClient.connect(r.port);
     const names = ['app', 'db.zerops', 'gateway', 'nope.zerops'];
     const qs = names.map((n, i) => encodeQuery(n, 'A', { id: 100 + i }));
@@ -590,7 +590,7 @@ test('glibc in a network namespace: getent hosts app / app.zerops through the re
   const dir = `/etc/netns/${ns.name}`;
   let child: ChildProcess | undefined;
   try {
-    child = (await startChild({ ...BASE, gateway: { address: addr } }, addr, 53, ns)).child;
+    child = (await startChild({ ...BASE, gateway: { address: addr }, clients: ['10.123.0.0/24'] }, addr, 53, ns)).child;
     mkdirSync(dir, { recursive: true });
     writeFileSync(dir + '/resolv.conf', `nameserver ${addr}\nsearch zerops\n`);
     for (const name of ['app', 'app.zerops', 'APP.zerops']) {
