@@ -57,6 +57,7 @@ export class SystemResolvers {
   private list: readonly UpstreamAddress[] = [LOCAL_DEFAULT];
   private checkedAt = -Infinity;
   private checkedOnce = false;
+  private note = '';
 
   /**
    * `onChange` hears the new list (and why) after every read that changed it, the first included.
@@ -95,8 +96,9 @@ export class SystemResolvers {
       ? `${this.path} cannot be read: the local machine, as glibc`
       : parsed.servers.length === 0 ? `${this.path} names no usable nameserver: the local machine, as glibc` : `from ${this.path}`;
     const note = parsed.ignored.length > 0 ? `${why}; ignored: ${parsed.ignored.join('; ')}` : why;
-    const changed = next.map(formatUpstream).join(',') !== this.list.map(formatUpstream).join(',') || !this.checkedOnce;
+    const changed = next.map(formatUpstream).join(',') !== this.list.map(formatUpstream).join(',') || note !== this.note || !this.checkedOnce;
     this.list = next;
+    this.note = note;
     this.checkedOnce = true;
     if (changed) this.onChange(next, note);
   }

@@ -3,16 +3,18 @@
 // is a DnsResponder on loopback or inside that namespace; no real resolver is ever contacted.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import net from 'node:net';
 import { promisify } from 'node:util';
-import dnsPacket, { type DecodedPacket, type OptAnswer, type Packet, type RecordType } from 'dns-packet';
+import dnsPacket, { type Answer, type DecodedPacket, type OptAnswer, type Packet, type RecordType } from 'dns-packet';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DnsResponder, type DnsCounters, type DnsResponderOptions } from '../../../src/gateway/dns/responder.js';
 import { FrameReader, frame } from '../../../src/gateway/dns/tcp.js';
 import { parseUpstream } from '../../../src/gateway/dns/upstream.js';
-import { Netns, waitFor } from '../../helpers/netns.js';
+import { Netns, sleep, waitFor } from '../../helpers/netns.js';
 
 const execFileP = promisify(execFile);
 const DNS_MODULE = new URL('../../../src/gateway/dns/responder.js', import.meta.url).href;
@@ -48,13 +50,14 @@ function encodeQuery(name: string, type: RecordType, o: QueryOpts = {}): Buffer 
   return dnsPacket.encode(packet);
 }
 
-async function udpExchange(port: number, msg: Buffer, timeoutMs = 2000): Promise<Buffer | null> {
+async function udpExchange(port: number, msg: Buffer, timeoutMs = 2000, from?: string, to = '127.0.0.1'): Promise<Buffer | null> {
   const sock = dgram.createSocket('udp4');
   try {
+    if (from !== undefined) await new Promise<void>((r) => sock.bind(0, from, () => r()));
     return await new Promise<Buffer | null>((resolve) => {
       const timer = setTimeout(() => resolve(null), timeoutMs);
       sock.on('message', (m) => { clearTimeout(timer); resolve(m); });
-      sock.send(msg, port, '127.0.0.1');
+      sock.send(msg, port, to);
     });
   } finally {
     sock.close();
@@ -87,9 +90,9 @@ class TcpClient {
     this.closed = new Promise((resolve) => sock.on('close', () => { this.closedAt = Date.now(); this.wake?.(); resolve(); }));
   }
 
-  static connect(port: number): Promise<TcpClient> {
+  static connect(port: number, localAddress = '127.0.0.1'): Promise<TcpClient> {
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ host: '127.0.0.1', port }, () => { sock.off('error', reject); resolve(new TcpClient(sock)); });
+      const sock = net.connect({ host: '127.0.0.1', port, localAddress }, () => { sock.off('error', reject); resolve(new TcpClient(sock)); });
       sock.once('error', reject);
     });
   }
@@ -552,6 +555,227 @@ test('configuration is validated up front', () => {
   }
 });
 
+// ---------------------------------------------------------------- clients, TCP limits, failover, fallback
+
+test('only clients inside the prefixes are answered, on every address, UDP and TCP; others are dropped unread and counted', async () => {
+  const r = new DnsResponder({ ...BASE, clients: ['127.0.0.2/32', '10.123.0.0/24'] });
+  await r.listen(['127.0.0.1', '127.0.0.3'], 0);
+  try {
+    assert.equal(r.addresses, ['127.0.0.1', '127.0.0.3']);
+    for (const at of ['127.0.0.1', '127.0.0.3']) {
+      const ok = await udpExchange(r.port, encodeQuery('app', 'A'), 1000, '127.0.0.2', at);
+      assert.equal(ok && addrs(dnsPacket.decode(ok)), ['10.124.0.10'], `a client gets an answer on ${at}`);
+      assert.is(await udpExchange(r.port, encodeQuery('app', 'A'), 300, '127.0.0.1', at), null, `127.0.0.1 gets none on ${at}`);
+    }
+    const outsider = await TcpClient.connect(r.port, '127.0.0.1');
+    outsider.send(encodeQuery('app', 'A'));
+    assert.ok(await outsider.waitClosed(1000), 'a TCP connection from outside is closed');
+    assert.is(await outsider.next(100).then(() => 'answered', () => 'no answer'), 'no answer');
+    const client = await TcpClient.connect(r.port, '127.0.0.2');
+    client.send(encodeQuery('db', 'A'));
+    assert.equal(addrs(await client.next()), ['10.124.0.11']);
+    client.destroy();
+    const c = r.counters;
+    assert.equal([c.forbidden, c.queries, c.answered], [3, 3, 3], JSON.stringify(c));
+  } finally {
+    await r.close();
+  }
+  // A wildcard listener answers no more than the clients: nothing on loopback for tunnel-only clients.
+  const wild = new DnsResponder({ ...BASE, clients: ['10.123.0.0/24'] });
+  await wild.listen('0.0.0.0', 0);
+  try {
+    assert.is(await udpExchange(wild.port, encodeQuery('app', 'A'), 300), null);
+    assert.equal([wild.counters.forbidden, wild.counters.queries], [1, 0]);
+  } finally {
+    await wild.close();
+  }
+  // A dual-stack '::' listener sees IPv4 clients as ::ffff:a.b.c.d: still matched as IPv4.
+  const dual = new DnsResponder({ ...BASE, clients: ['127.0.0.2/32'] });
+  await dual.listen('::', 0);
+  try {
+    const ok = await udpExchange(dual.port, encodeQuery('app', 'A'), 1000, '127.0.0.2');
+    assert.equal(ok && addrs(dnsPacket.decode(ok)), ['10.124.0.10']);
+    assert.is(await udpExchange(dual.port, encodeQuery('app', 'A'), 300, '127.0.0.1'), null);
+    assert.is(dual.counters.forbidden, 1);
+  } finally {
+    await dual.close();
+  }
+});
+
+test('TCP: a per-source connection limit; a deadline per message, so a connection dribbling bytes is cut like an idle one', async () => {
+  await withResponder({ ...BASE, clients: ['127.0.0.0/8'], maxTcpPerSource: 2, tcpMessageTimeoutMs: 400 }, async (r) => {
+    const a = await TcpClient.connect(r.port, '127.0.0.1');
+    const b = await TcpClient.connect(r.port, '127.0.0.1');
+    const c = await TcpClient.connect(r.port, '127.0.0.1');
+    assert.ok(await c.waitClosed(500), 'a third connection from the same source is closed at once');
+    assert.is(r.counters.tcpRejected, 1);
+    const other = await TcpClient.connect(r.port, '127.0.0.5');
+    other.send(encodeQuery('app', 'A', { id: 7 }));
+    assert.is((await other.next()).id, 7, 'another source is still served');
+    a.destroy();
+    await a.closed;
+    await sleep(50);
+    const again = await TcpClient.connect(r.port, '127.0.0.1');
+    again.send(encodeQuery('app', 'A', { id: 8 }));
+    assert.is((await again.next()).id, 8, 'a closed connection frees its slot');
+    for (const x of [b, again, other]) x.destroy();
+
+    // slowloris: a 200-byte message announced, then one byte every 50 ms. The deadline is not moved.
+    const slow = await TcpClient.connect(r.port, '127.0.0.6');
+    const t0 = Date.now();
+    slow.sock.write(Buffer.of(0, 200));
+    const dribble = setInterval(() => { if (!slow.sock.destroyed) slow.sock.write(Buffer.of(0x41)); }, 50);
+    try {
+      assert.ok(await slow.waitClosed(2000), 'the dribbling connection is closed');
+    } finally {
+      clearInterval(dribble);
+    }
+    const held = slow.closedAt - t0;
+    assert.ok(held >= 350 && held < 1000, `closed ${held} ms after it opened (deadline 400 ms), despite a byte every 50 ms`);
+    assert.is(r.counters.tcpTimeouts, 1);
+
+    // A client that sends complete queries keeps its connection beyond the deadline.
+    const steady = await TcpClient.connect(r.port, '127.0.0.7');
+    for (let i = 0; i < 4; i++) {
+      steady.send(encodeQuery('app', 'A', { id: 300 + i }));
+      assert.is((await steady.next()).id, 300 + i);
+      await sleep(250);
+    }
+    assert.not.ok(steady.sock.destroyed, 'still open after 1 s of queries 250 ms apart');
+    steady.destroy();
+  });
+});
+
+/** A UDP socket on loopback that reads queries and never answers; `seen` holds their names. */
+async function silentUpstream(): Promise<{ port: number; seen: string[]; close(): void }> {
+  const sock = dgram.createSocket('udp4');
+  const seen: string[] = [];
+  sock.on('message', (m) => { try { seen.push(dnsPacket.decode(m).questions?.[0]?.name ?? '?'); } catch { /* not DNS */ } });
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  return { port: sock.address().port, seen, close: () => sock.close() };
+}
+
+/** A loopback UDP port nothing listens on (the kernel answers port unreachable). */
+async function deadPort(): Promise<number> {
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+  const port = probe.address().port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  return port;
+}
+
+test('several upstreams: asked in order; the next after a timeout, an unreachable port, SERVFAIL or REFUSED; a silent one goes last', async () => {
+  const hole = await silentUpstream();
+  const dead = await deadPort();
+  try {
+    await withResponder({ domain: 'example', hosts: { www: ['192.0.2.80'] } }, async (good) => {
+      await withResponder({ domain: 'other' }, async (refuser) => {
+        await withResponder({ domain: 'other', upstream: `127.0.0.1:${dead}` }, async (servfailer) => {
+          const at = (p: number): string => `127.0.0.1:${p}`;
+          await withResponder({ ...BASE, upstream: [at(hole.port), at(refuser.port), at(good.port)], upstreamTimeoutMs: 300 }, async (gw) => {
+            assert.equal(gw.upstreams().map((u) => u.port), [hole.port, refuser.port, good.port]);
+            let t0 = Date.now();
+            assert.equal(addrs(await udpQuery(gw.port, 'www.example', 'A')), ['192.0.2.80']);
+            assert.ok(Date.now() - t0 >= 280, 'waited for the silent first server');
+            assert.equal(hole.seen, ['www.example']);
+            assert.is(refuser.counters.refused, 1, 'then the second, which refused');
+            t0 = Date.now();
+            assert.equal(addrs(await udpQuery(gw.port, 'www.example', 'A')), ['192.0.2.80']);
+            assert.ok(Date.now() - t0 < 250, `the silent server is tried last now (${Date.now() - t0} ms)`);
+            assert.equal(hole.seen, ['www.example'], 'and was not asked again');
+          });
+          await withResponder({ ...BASE, upstream: [at(dead), at(servfailer.port), at(good.port)], upstreamTimeoutMs: 2000 }, async (gw) => {
+            const t0 = Date.now();
+            assert.equal(addrs(await udpQuery(gw.port, 'www.example', 'A')), ['192.0.2.80']);
+            assert.ok(Date.now() - t0 < 1000, `port unreachable and SERVFAIL move on at once (${Date.now() - t0} ms)`);
+            assert.is(servfailer.counters.servfail, 1);
+          });
+          await withResponder({ ...BASE, upstream: [at(refuser.port)] }, async (gw) => {
+            assert.is(rcode(await udpQuery(gw.port, 'www.example', 'A')), REFUSED, 'when every server fails, the last answer is relayed');
+          });
+        });
+      });
+    });
+  } finally {
+    hole.close();
+  }
+});
+
+/** A UDP upstream answering from a table (name -> answers; absent -> NXDOMAIN); records each question. */
+async function tableUpstream(table: Record<string, Answer[]>): Promise<{ port: number; asked: string[]; close(): void }> {
+  const sock = dgram.createSocket('udp4');
+  const asked: string[] = [];
+  sock.on('message', (m, rinfo) => {
+    const q = dnsPacket.decode(m);
+    const question = q.questions?.[0];
+    if (!question) return;
+    asked.push(`${question.name} ${question.type}${q.flag_rd ? ' rd' : ''}`);
+    const answers = table[question.name.toLowerCase()];
+    sock.send(dnsPacket.encode({
+      type: 'response', id: q.id, flags: dnsPacket.RECURSION_AVAILABLE | (answers ? 0 : NXDOMAIN), questions: [question],
+      answers: (answers ?? []).filter((a) => a.type === question.type || a.type === 'CNAME'),
+    }), rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  return { port: sock.address().port, asked, close: () => sock.close() };
+}
+
+test('bare names no Host line holds: NAME and NAME.domain asked upstream as NAME, answered under the question; Host lines first', async () => {
+  const up = await tableUpstream({
+    web: [{ type: 'A', name: 'web', ttl: 40, class: 'IN', data: '10.124.0.20' }],
+    api: [{ type: 'CNAME', name: 'api', ttl: 20, class: 'IN', data: 'api-1.svc.internal' }, { type: 'A', name: 'api-1.svc.internal', ttl: 60, class: 'IN', data: '10.124.0.21' }],
+    app: [{ type: 'A', name: 'app', ttl: 40, class: 'IN', data: '10.9.9.9' }],
+  });
+  try {
+    const upstream = `127.0.0.1:${up.port}`;
+    await withResponder({ ...BASE, upstream }, async (gw) => {
+      const b0 = gw.counters;
+      const r = await udpQuery(gw.port, 'web.zerops', 'A');
+      assert.equal(addrs(r), ['10.124.0.20']);
+      assert.is(r.answers?.[0]?.name, 'web.zerops');
+      assert.is(r.answers?.[0]?.type === 'A' ? r.answers[0].ttl : -1, 40);
+      assert.not.ok(r.flag_aa, 'not authoritative: the data is the project DNS\'s');
+      assert.ok(r.flag_ra);
+      assert.equal(up.asked, ['web A rd'], 'the upstream was asked for the bare name');
+      const bare = await udpQuery(gw.port, 'WEB', 'A');
+      assert.equal([bare.answers?.[0]?.name, addrs(bare)], ['WEB', ['10.124.0.20']]);
+      const api = await udpQuery(gw.port, 'api.zerops', 'A');
+      assert.equal(api.answers?.map((x) => `${x.name} ${x.type} ${x.type === 'A' ? x.data : ''} ${x.type === 'A' ? x.ttl : ''}`), ['api.zerops A 10.124.0.21 20'],
+        'CNAME chain flattened, smallest TTL');
+      assert.equal(addrs(await udpQuery(gw.port, 'app.zerops', 'A')), ['10.124.0.10'], 'a Host line answers first');
+      assert.not.ok(up.asked.some((x) => x.startsWith('app ')), 'and the upstream is not asked');
+      const nx = await udpQuery(gw.port, 'nope.zerops', 'A');
+      assert.equal([rcode(nx), soaOf(nx)?.name], [NXDOMAIN, 'zerops']);
+      const nodata = await udpQuery(gw.port, 'web', 'AAAA');
+      assert.equal([rcode(nodata), nodata.answers?.length, soaOf(nodata)?.name], [NOERROR, 0, 'zerops']);
+      const asked = up.asked.length;
+      assert.is(rcode(await udpQuery(gw.port, 'x.web.zerops', 'A')), NXDOMAIN, 'two labels under the domain are not a bare name');
+      assert.is(up.asked.length, asked, 'not asked upstream');
+      assert.equal(delta(b0, gw.counters), { queries: 7, fallback: 5, answered: 1, nxdomain: 1 });
+    });
+    // No Host lines at all: the project's DNS alone.
+    await withResponder({ domain: 'zerops', upstream }, async (gw) => {
+      assert.equal(addrs(await udpQuery(gw.port, 'web.zerops', 'A')), ['10.124.0.20']);
+      assert.equal(addrs(await udpQuery(gw.port, 'app', 'A')), ['10.9.9.9']);
+    });
+    // Without an upstream the names stay unknown.
+    assert.is(rcode(await udpQuery(main.port, 'web.zerops', 'A')), NXDOMAIN);
+  } finally {
+    up.close();
+  }
+  // A large answer: truncated for a 512-byte client, complete over TCP (the fallback runs again over TCP).
+  await withResponder({ hosts: { big: BIG } }, async (project) => {
+    await withResponder({ ...BASE, hosts: {}, upstream: `127.0.0.1:${project.port}` }, async (gw) => {
+      const small = await udpQuery(gw.port, 'big.zerops', 'A');
+      assert.ok(small.flag_tc);
+      const full = await tcpQuery(gw.port, 'big.zerops', 'A');
+      assert.equal(addrs(full).sort(), [...BIG].sort());
+      assert.ok(full.answers?.every((x) => x.name === 'big.zerops'));
+      assert.equal(lines(await dig(gw.port, ['big.zerops', 'A', '+noedns', '+short'])).sort(), [...BIG].sort(), 'dig retried over TCP');
+    });
+  });
+});
+
 // ---------------------------------------------------------------- child-process responders
 
 /** Starts a DnsResponder in a child node process (optionally inside a namespace); resolves with its port. */
@@ -606,6 +830,36 @@ test('glibc in a network namespace: getent hosts app / app.zerops through the re
     if (child) await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
     if (!hadEtcNetns && existsSync('/etc/netns') && readdirSync('/etc/netns').length === 0) rmdirSync('/etc/netns');
+    ns.delete();
+  }
+});
+
+test('upstream "system": the resolv.conf nameservers (loopback stubs on port 53) in a namespace, re-read when edited; never itself', async () => {
+  const ns = new Netns('dnssys');
+  const conf = join(mkdtempSync(join(tmpdir(), 'wgts-sysres-')), 'resolv.conf');
+  const children: ChildProcess[] = [];
+  try {
+    writeFileSync(conf, '# the service itself: must not be used\nnameserver 127.0.0.1\n');
+    for (const [addr, www] of [['127.0.0.53', '192.0.2.53'], ['127.0.0.54', '192.0.2.54']] as const) {
+      children.push((await startChild({ domain: 'example', hosts: { www: [www] } }, addr, 53, ns)).child);
+    }
+    children.push((await startChild({ ...BASE, upstream: 'system', resolvConf: conf }, '127.0.0.1', 53, ns)).child);
+    const ask = (name: string): { status: string; answer: string; ms: number } => {
+      const t0 = Date.now();
+      const out = ns.exec('dig', ['@127.0.0.1', '+time=3', '+tries=1', name, 'A'], { timeoutMs: 10_000 });
+      return { status: digStatus(out), answer: /^\S+\s+\d+\s+IN\s+A\s+(\S+)$/m.exec(out)?.[1] ?? '', ms: Date.now() - t0 };
+    };
+    const self = ask('www.example');
+    assert.equal([self.status, self.answer], ['SERVFAIL', ''], 'resolv.conf names only the service itself: no forwarding loop');
+    assert.ok(self.ms < 1500, `answered at once (${self.ms} ms)`);
+    writeFileSync(conf, 'nameserver 127.0.0.53\n');
+    await waitFor(() => ask('www.example').answer === '192.0.2.53', 5000, 300, 'the first stub after the edit');
+    writeFileSync(conf, 'nameserver 127.0.0.54\nnameserver 127.0.0.53\n');
+    await waitFor(() => ask('www.example').answer === '192.0.2.54', 5000, 300, 'the new first server after the second edit');
+    assert.equal(ask('app.zerops').answer, '10.124.0.10', 'own names still answered locally');
+  } finally {
+    for (const c of children) await stopChild(c);
+    rmSync(dirname(conf), { recursive: true, force: true });
     ns.delete();
   }
 });
