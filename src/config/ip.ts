@@ -222,7 +222,11 @@ export function parseDnsServer(text: string): Parsed<HostPort> {
   const ip = canonicalIP(text);
   if (ip !== null) return ok({ host: ip, port: DNS_PORT });
   const hp = parseHostPort(text, false);
-  return hp.ok ? hp : fail(`'${text}' is not IP, IPv4:PORT or [IPv6]:PORT`);
+  if (hp.ok) return hp;
+  // A good address with a bad port: say what is wrong with the port.
+  const colon = text.lastIndexOf(':');
+  const host = text.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  return colon > 0 && parseIP(host) !== null ? hp : fail(`'${text}' is not IP, IPv4:PORT or [IPv6]:PORT`);
 }
 
 /** Text of a DNS server: the bare IP for port 53, else HOST:PORT (IPv6 in brackets). */

@@ -178,6 +178,8 @@ export function clientConfName(name: string): string {
  */
 async function checkOutPath(file: string, out: string, peerName: string, force: boolean): Promise<void> {
   const fail = (why: string): OnboardError => new OnboardError('bad-out', `cannot write the client config to ${out}: ${why}`);
+  const target = await lstat(out).catch(() => null);
+  if (target?.isDirectory()) throw fail('it is a directory');
   const base = basename(out);
   if (!base.endsWith('.conf') || !isConfigInterfaceName(base.slice(0, -5))) {
     throw fail(`wgts up and wg-quick up name the interface after the file, so it must be NAME.conf with NAME 1-15 of A-Z a-z 0-9 _ = + . - (e.g. --out ${join(dirname(out), clientConfName(peerName))})`);
@@ -186,8 +188,6 @@ async function checkOutPath(file: string, out: string, peerName: string, force: 
   const dirStat = await stat(dir).catch(() => null);
   if (!dirStat?.isDirectory()) throw fail(`directory ${dir} does not exist`);
   await access(dir, constants.W_OK).catch(() => { throw fail(`directory ${dir} is not writable`); });
-  const target = await lstat(out).catch(() => null);
-  if (target?.isDirectory()) throw fail('it is a directory');
   const gateway = await stat(file).catch(() => null);
   if (target && gateway && target.dev === gateway.dev && target.ino === gateway.ino) throw fail('it is the gateway config itself');
   if (target && !force) throw fail('it already exists; use --force to replace it');

@@ -1,7 +1,8 @@
 // `wgts genkey | pubkey | genpsk` against the real `wg` binary: same outputs, same rejections.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -47,6 +48,39 @@ test('wgts genkey prints a clamped base64 key; wg and wgts derive the same publi
     const viaWgts = ok(run('wgts', ['pubkey'], priv), 'wgts pubkey');
     assert.match(viaWgts, BASE64_KEY);
     assert.is(viaWgts, viaWg);
+  }
+});
+
+/** `CMD ARGS > FILE` with FILE created (or reset) at `mode`; stderr and the file's content. */
+function toFile(cmd: 'wg' | 'wgts', args: string[], file: string, mode: number): { stderr: string; content: string } {
+  const fd = openSync(file, 'w', mode);
+  chmodSync(file, mode);
+  try {
+    const [bin, argv] = cmd === 'wg' ? [WG, args] : [process.execPath, [WGTS, ...args]];
+    const r = spawnSync(bin, argv, { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', timeout: 20_000, ...(cmd === 'wg' ? { argv0: 'wg' } : {}) });
+    return { stderr: r.stderr, content: readFileSync(file, 'utf8') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('genkey / genpsk to a world-accessible file: the warning wg prints, word for word; none for 0600 files or pipes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wgts-keys-'));
+  try {
+    for (const sub of ['genkey', 'genpsk']) {
+      const wg = toFile('wg', [sub], join(dir, `wg-${sub}`), 0o644);
+      const ours = toFile('wgts', [sub], join(dir, `wgts-${sub}`), 0o644);
+      assert.match(wg.stderr, /^Warning: writing to world accessible file\./, 'the reference warns');
+      assert.is(ours.stderr, wg.stderr, `${sub}: same warning as wg`);
+      assert.match(ours.content, BASE64_KEY, 'the key is still written');
+      for (const mode of [0o600, 0o640]) {
+        assert.is(toFile('wgts', [sub], join(dir, `quiet-${sub}`), mode).stderr, '', `no warning at mode ${mode.toString(8)}`);
+        assert.is(toFile('wg', [sub], join(dir, `quiet-wg-${sub}`), mode).stderr, '', `wg agrees at mode ${mode.toString(8)}`);
+      }
+      assert.is(run('wgts', [sub]).stderr, '', 'a pipe is not a file');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

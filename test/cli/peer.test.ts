@@ -148,6 +148,37 @@ test('peer add prints the client config; --out writes it 0600; the gateway recor
   assert.is(statSync(file).mode & 0o777, 0o600, 'the gateway file stays private');
 });
 
+test('peer add --out refuses an existing file without --force and a name wgts up would not take; stdout mode says how to name it', () => {
+  const file = init();
+  const out = join(dir, 'erin.conf');
+  ok(['peer', 'add', file, 'erin', '--out', out]);
+  const first = readFileSync(out, 'utf8');
+  fails(['peer', 'add', file, 'frank', '--out', out], /^wgts: cannot write the client config to .*erin\.conf: it already exists; use --force to replace it$/m);
+  assert.is(readFileSync(out, 'utf8'), first);
+  assert.not.ok(parseFile(file).peers.some((p) => p.name === 'frank'), 'no peer added');
+  ok(['peer', 'add', file, 'frank', '--out', out, '--force']);
+  assert.is.not(readFileSync(out, 'utf8'), first);
+  const long = 'a-very-long-laptop-name-for-gina';
+  fails(['peer', 'add', file, long, '--out', join(dir, `${long}.conf`)], /must be NAME\.conf with NAME 1-15 .*--out .*a-very-long-lap\.conf/);
+  const r = wgts(['peer', 'add', file, long]);
+  assert.is(r.status, 0);
+  assert.match(r.stdout, /^\[Interface\]/);
+  assert.is(r.stderr, 'wgts: save this config as a-very-long-lap.conf (or another NAME.conf with NAME at most 15 of A-Z a-z 0-9 _ = + . -): wgts up and wg-quick up name the interface after the file\n');
+});
+
+test('gateway init --upstream: repeatable, or none; bad values named', () => {
+  const file = join(dir, `gw${counter++}.conf`);
+  ok(['gateway', 'init', file, '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', 'vpn.example.com:51820',
+    '--upstream', '10.124.0.2', '--upstream', '[fd00::53]:5353']);
+  assert.match(readFileSync(file, 'utf8'), /^Upstream = 10\.124\.0\.2, \[fd00::53\]:5353$/m);
+  const none = join(dir, `gw${counter++}.conf`);
+  ok(['gateway', 'init', none, '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', 'vpn.example.com:51820', '--upstream', 'none']);
+  assert.is(parseFile(none).gateway?.upstream, 'none');
+  fails(['gateway', 'init', join(dir, 'bad.conf'), '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', 'vpn.example.com:51820',
+    '--upstream', 'none', '--upstream', '10.0.0.2'], /^wgts: upstream 'none' cannot be combined with resolver addresses/m);
+  assert.not.ok(existsSync(join(dir, 'bad.conf')));
+});
+
 test('peer add --qr prints the config and a terminal QR code of exactly that config', async () => {
   const file = init();
   const stdout = ok(['peer', 'add', file, 'carol', '--qr']);

@@ -1,7 +1,7 @@
 // `wgts up` / `wgts down` / `wgts show` as commands (src/cli/up.ts, src/gateway/show.ts): config
 // errors as FILE:LINE with exit 1 before anything is created, full-tunnel rejection, the JSON
 // shape of `show`, `down` by name or file, SIGTERM cleanup; plus the pure formatting helpers.
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -10,6 +10,7 @@ import { downTarget } from '../../src/cli/up.js';
 import { formatShow, parseGetReply, prettyBytes, prettyDuration, type ShowInterface } from '../../src/gateway/show.js';
 import { readStatus, statusPath } from '../../src/gateway/status.js';
 import { Netns, sh, waitFor } from '../helpers/netns.js';
+import { guardResolvConf } from '../helpers/stock-laptop.js';
 import { genkey, socketPath, uniqueIfname, wgtsScript } from '../helpers/wg.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wgts-up-'));
@@ -212,10 +213,45 @@ test('show --json shape, human show with names, down by file, SIGINT cleanup', a
   }
 });
 
+test('warnings: a config with a private key readable by others; Metrics on a non-loopback address (no authentication)', async () => {
+  const ns = new Netns('upwarn');
+  guardResolvConf(ns);
+  const ifname = uniqueIfname('uw');
+  const port = 20000 + (process.pid % 20000);
+  const text = `[Interface]\nPrivateKey = ${genkey().priv}\nAddress = 10.123.0.1/24\n\n[Gateway]\nNetwork = 10.124.0.0/24\nMetrics = 0.0.0.0:${port}\n`;
+  const f = confFile(ifname, text);
+  const run = async (mode: number): Promise<string> => {
+    chmodSync(f, mode);
+    let out = '';
+    let exit: number | null = null;
+    const p = ns.spawn(process.execPath, [wgtsScript, 'up', f]);
+    p.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+    p.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+    p.on('exit', (code) => { exit = code ?? -1; });
+    await waitFor(() => out.includes(`${ifname}: up: `) || exit !== null, 10_000, 25, 'up');
+    p.kill('SIGTERM');
+    await waitFor(() => exit !== null, 5000, 25, 'exit');
+    return out;
+  };
+  try {
+    const loose = await run(0o644);
+    assert.match(loose, `wgts: ${ifname}: warning: ${f} holds a private key and is accessible to its group and every user (mode 0644); run: chmod 600 ${f}`);
+    assert.match(loose, `warning: metrics on 0.0.0.0:${port} have no authentication`);
+    const tight = await run(0o600);
+    assert.not.match(tight, 'holds a private key');
+    writeFileSync(f, text.replace(`0.0.0.0:${port}`, `127.0.0.1:${port}`), { mode: 0o600 });
+    assert.not.match(await run(0o600), 'warning');
+  } finally {
+    ns.delete();
+    rmSync(statusPath(ifname), { force: true });
+  }
+});
+
 test('gateway: deleting the TUN stops it and undoes forwarding + masquerade; rules a killed run left are removed by the next', async () => {
   const ns = new Netns('upgw');
   const ifname = uniqueIfname('ug');
-  const f = confFile(ifname, `[Interface]\nPrivateKey = ${genkey().priv}\nAddress = 10.123.0.1/24\n\n[Gateway]\nNetwork = 10.124.0.0/24\nListenDns = 10.123.0.1:5353\n\n[Peer]\nPublicKey = ${genkey().pub}\nAllowedIPs = 10.123.0.2/32\n`);
+  guardResolvConf(ns);
+  const f = confFile(ifname, `[Interface]\nPrivateKey = ${genkey().priv}\nAddress = 10.123.0.1/24\n\n[Gateway]\nNetwork = 10.124.0.0/24\nListenDns = 10.123.0.1:53\n\n[Peer]\nPublicKey = ${genkey().pub}\nAllowedIPs = 10.123.0.2/32\n`);
   const nat = (): string => ns.exec('iptables', ['-t', 'nat', '-S', 'POSTROUTING']);
   const rule = `-A POSTROUTING -s 10.123.0.0/24 -d 10.124.0.0/24 -m comment --comment "wgts:${ifname}" -j MASQUERADE`;
   const forward = (): string => ns.exec('cat', ['/proc/sys/net/ipv4/ip_forward']).trim();
@@ -236,7 +272,7 @@ test('gateway: deleting the TUN stops it and undoes forwarding + masquerade; rul
     assert.is(a.exit(), null, a.out());
     assert.match(nat(), rule);
     assert.is(forward(), '1');
-    assert.match(ns.exec('ss', ['-lun']), '10.123.0.1:5353', 'DNS on ListenDns');
+    assert.match(ns.exec('ss', ['-lun']), '10.123.0.1:53', 'DNS on ListenDns');
     ns.exec('ip', ['link', 'del', ifname]);
     await waitFor(() => a.exit() !== null, 5000, 25, 'exit after TUN deletion');
     assert.is(a.exit(), 0);

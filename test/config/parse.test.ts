@@ -3,6 +3,15 @@ import * as assert from 'uvu/assert';
 import { parseConfig } from '../../src/config/parse.js';
 import { FULL, key, mustParse } from './helpers/fixtures.js';
 
+test('Upstream: repeatable and comma-separated, in order; none alone; absent means the host resolvers', () => {
+  const gw = (lines: string): unknown => mustParse(`[Interface]\nAddress = 10.123.0.1/24\n[Gateway]\nNetwork = 10.124.0.0/24\n${lines}`).config.gateway?.upstream;
+  assert.equal(gw('Upstream = 10.124.0.2\nUpstream = [fd00::53]:5353, 127.0.0.53\n'),
+    [{ host: '10.124.0.2', port: 53 }, { host: 'fd00::53', port: 5353 }, { host: '127.0.0.53', port: 53 }]);
+  assert.is(gw('Upstream = None\n'), 'none');
+  assert.is(gw('Upstream = none\nUpstream = none\n'), 'none');
+  assert.is(gw(''), undefined);
+});
+
 test('a config using every key parses into typed values', () => {
   const { config } = mustParse(FULL);
   assert.equal(config.interface, {
@@ -34,7 +43,7 @@ test('a config using every key parses into typed values', () => {
     endpoint: { host: 'vpn.example.com', port: 51820 },
     hosts: [{ name: 'db', address: '10.20.0.5' }, { name: 'wiki', address: '10.20.0.6' }, { name: 'db', address: 'fd20::5' }],
     masquerade: false,
-    upstream: '10.20.0.2',
+    upstream: [{ host: '10.20.0.2', port: 53 }, { host: 'fd20::53', port: 5353 }],
     listenDns: { host: '10.99.0.1', port: 53 },
   });
   assert.equal(config.peers, [
@@ -130,7 +139,10 @@ test('each error kind is reported at its exact FILE:LINE', () => {
     [`${I}[Gateway]\nNetwork = 10.20.0.0\n`, "wg0.conf:3: bad Network: '10.20.0.0' needs a /prefix length"],
     [`${I}DNS = 1.1.1\n`, "wg0.conf:2: bad DNS: '1.1.1' is not an IP address"],
     [`${I}DNS = bad_domain-.x\n`, "wg0.conf:2: bad DNS: 'bad_domain-.x' is neither an IP address nor a search domain"],
-    [`${I}[Gateway]\nNetwork = 10.0.0.0/8\nUpstream = dns.google\n`, "wg0.conf:4: bad Upstream: 'dns.google' is not an IP address"],
+    [`${I}[Gateway]\nNetwork = 10.0.0.0/8\nUpstream = dns.google\n`, "wg0.conf:4: bad Upstream: 'dns.google' is not IP, IPv4:PORT or [IPv6]:PORT, or none"],
+    [`${I}[Gateway]\nNetwork = 10.0.0.0/8\nUpstream = 10.0.0.2:0\n`, "wg0.conf:4: bad Upstream: '0' is not a port (1-65535), or none"],
+    [`${I}[Gateway]\nNetwork = 10.0.0.0/8\nUpstream = none, 10.0.0.2\n`, "wg0.conf:4: bad Upstream: '10.0.0.2': Upstream = none cannot be combined with resolver addresses"],
+    [`${I}[Gateway]\nNetwork = 10.0.0.0/8\nUpstream = 10.0.0.2\nUpstream = none\n`, "wg0.conf:5: bad Upstream: 'none' cannot be combined with resolver addresses"],
     [`${I}[Gateway]\nNetwork = 10.0.0.0/8\nHost = db:10.0.0.1\n`, "wg0.conf:4: bad Host: 'db:10.0.0.1' is not NAME=IP"],
     [`${I}[Gateway]\nNetwork = 10.0.0.0/8\nDomain = -x\n`, "wg0.conf:4: bad Domain: '-x' is not a domain name"],
     // ports and numbers
@@ -140,7 +152,8 @@ test('each error kind is reported at its exact FILE:LINE', () => {
     [`${I}${P(1)}AllowedIPs =\n`, 'wg0.conf:4: AllowedIPs needs a value'],
     [`${I}${P(1)}Endpoint = 1.2.3.4:0\n`, "wg0.conf:4: bad Endpoint: '0' is not a port (1-65535)"],
     [`${I}${P(1)}Endpoint = fd00::1:51820\n`, "wg0.conf:4: bad Endpoint: 'fd00::1:51820': put an IPv6 address in brackets, [ADDRESS]:PORT"],
-    [`${I}[Gateway]\nNetwork = 10.0.0.0/8\nListenDns = 10.0.0.1\n`, "wg0.conf:4: bad ListenDns: '10.0.0.1' has no :PORT"],
+    [`${I}[Gateway]\nNetwork = 10.0.0.0/8\nListenDns = 10.0.0.1:5353\n`, 'wg0.conf:4: bad ListenDns: port 5353: laptops send DNS to port 53 only (a client config\'s DNS = line has no port), so the gateway\'s DNS must listen there'],
+    [`${I}[Gateway]\nNetwork = 10.0.0.0/8\nListenDns = 10.0.0.1\n`, "wg0.conf:4: bad ListenDns: 10.0.0.1 is not one of this gateway's tunnel addresses (Address =), the only addresses laptops send DNS to; name one of them, 0.0.0.0 or ::, or leave ListenDns out (the DNS then listens on every tunnel address)"],
     [`${I}${P(1)}PersistentKeepalive = 65536\n`, "wg0.conf:4: bad PersistentKeepalive: '65536' is neither off nor 0-65535 seconds"],
     [`${I}FwMark = 0x100000000\n`, "wg0.conf:2: bad FwMark: '0x100000000' is neither off nor a 32-bit number"],
     [`${I}MTU = 50\n`, "wg0.conf:2: bad MTU: '50' is not an MTU (68-65535)"],

@@ -107,7 +107,7 @@ test('setKey replaces only the value, keeping spelling, spacing and comments', (
   swap(formatDocument(setKey(doc, { peer: 'alice' }, 'PersistentKeepalive', null)), 'PersistentKeepalive = 25\n', '');
   // A new key goes after the section's last entry, before its trailing blank line.
   swap(formatDocument(setKey(doc, { peer: 'alice' }, 'PresharedKey', null)), `PresharedKey = ${key(3)}\n`, '');
-  swap(formatDocument(setKey(doc, 'Gateway', 'Upstream', null)), 'Upstream = 10.20.0.2\n', '');
+  swap(formatDocument(setKey(doc, 'Gateway', 'Upstream', null)), 'Upstream = 10.20.0.2, [FD20::53]:5353\n', '');
   swap(formatDocument(setKey(doc, 'Gateway', 'masquerade', 'true')), 'Masquerade = FALSE', 'Masquerade = true');
   swap(formatDocument(setKey(doc, 'Interface', 'Table', 'auto')), 'Table = off', 'Table = auto');
   const withPsk = formatDocument(setKey(doc, { peer: 'bob' }, 'PresharedKey', key(10)));

@@ -23,6 +23,7 @@ import { DROP_BAD_MAC1, DROP_REASON_COUNT, DROP_REPLAY, DROP_STAGED_EXPIRED } fr
 import type { PeerInfo } from '../../src/noise/engine.js';
 import { Netns, sh, waitFor } from '../helpers/netns.js';
 import { socketPath, uniqueIfname, wgtsScript } from '../helpers/wg.js';
+import { guardResolvConf } from '../helpers/stock-laptop.js';
 import { startUp, type UpProc, wgtsOk } from '../helpers/up.js';
 
 const PRIV = 'EN4an5hpf8oZAKGvsqGpt8EX3Sq0OIdPFpEcL/cFNWI=';
@@ -327,6 +328,7 @@ async function withoutDns(file: string): Promise<void> {
 
 test('end to end: gateway with Metrics; a laptop pings, a restricted one is refused; curl scrapes in the gateway namespace', async () => {
   gw = new Netns('mgw');
+  guardResolvConf(gw);
   lapA = new Netns('mla');
   lapC = new Netns('mlc');
   gw.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);

@@ -364,6 +364,58 @@ test('errors: parse errors name FILE:LINE; a non-gateway file; a missing file; a
   assert.is(statSync(out).mode & 0o777, 0o600);
 });
 
+test('--upstream: servers in order, or none; absent = the host resolvers (no Upstream line)', async () => {
+  const c = parseFile(await newGateway({ upstream: ['10.124.0.2', '[fd00::53]:5353'] }));
+  assert.equal(c.gateway?.upstream, [{ host: '10.124.0.2', port: 53 }, { host: 'fd00::53', port: 5353 }]);
+  const none = await newGateway({ upstream: ['none'] });
+  assert.match(readFileSync(none, 'utf8'), /^Upstream = none$/m);
+  const dflt = await newGateway();
+  assert.not.match(readFileSync(dflt, 'utf8'), /Upstream/);
+  assert.is(parseFile(dflt).gateway?.upstream, undefined);
+  await rejects(initGateway(freshPath(), { ...BASE, upstream: ['none', '10.0.0.2'] }), 'bad-option', "upstream 'none' cannot be combined");
+  await rejects(initGateway(freshPath(), { ...BASE, upstream: ['dns.google'] }), 'bad-option', "upstream 'dns.google' is not IP");
+});
+
+test('the DNS address of every client config is one the gateway listens on, port 53', async () => {
+  // IPv6 given first: laptops still get the IPv4 tunnel address, where the gateway listens too.
+  const v6first = await newGateway({ address: ['fd00:123::1/64', '10.123.0.1/24'] });
+  const a = parseText((await addPeer(v6first, 'alice')).clientConfig, 'alice.conf');
+  assert.equal(a.interface.dns, ['10.123.0.1']);
+  // ListenDns on the IPv6 tunnel address alone: laptops (which get IPv6 here) are told that one.
+  const v6only = await newGateway({ address: ['10.123.0.1/24', 'fd00:123::1/64'] });
+  writeFileSync(v6only, readFileSync(v6only, 'utf8').replace('[Gateway]\n', '[Gateway]\nListenDns = [fd00:123::1]:53\n'));
+  const b = parseText((await addPeer(v6only, 'bob')).clientConfig, 'bob.conf');
+  assert.equal(b.interface.dns, ['fd00:123::1']);
+  assert.ok(b.peers[0]?.allowedIPs.some((c) => formatCidr(c) === 'fd00:123::1/128'), 'and route it into the tunnel');
+  // Laptops without IPv6 (a /120 cannot number a /16's peers) could not reach an IPv6-only DNS: refused.
+  const noV6 = await newGateway({ address: ['10.123.0.1/16', 'fd00:123::1/112'], networks: ['10.124.0.0/24'] });
+  writeFileSync(noV6, readFileSync(noV6, 'utf8').replace('Address = 10.123.0.1/16, fd00:123::1/112', 'Address = 10.123.0.1/16, fd00:123::1/120').replace('[Gateway]\n', '[Gateway]\nListenDns = [fd00:123::1]:53\n'));
+  const before = readFileSync(noV6, 'utf8');
+  await rejects(addPeer(noV6, 'carol'), 'not-gateway', 'is on no address laptops route into the tunnel (10.123.0.1)');
+  assert.is(readFileSync(noV6, 'utf8'), before, 'nothing written');
+  // A ListenDns on another port is a config error (FILE:LINE), so no peer can be added with it.
+  const port = await newGateway();
+  writeFileSync(port, readFileSync(port, 'utf8').replace('[Gateway]\n', '[Gateway]\nListenDns = 10.123.0.1:5353\n'));
+  await rejects(addPeer(port, 'dave'), 'config', /:\d+: bad ListenDns: port 5353: laptops send DNS to port 53 only/);
+});
+
+test('--out: NAME.conf with an interface name, no overwrite without force', async () => {
+  const file = await newGateway();
+  const longName = 'build-agent-for-the-integration-tests';
+  await rejects(addPeer(file, longName, { out: join(dir, `${longName}.conf`) }), 'bad-out', `e.g. --out ${join(dir, 'build-agent-for.conf')}`);
+  await rejects(addPeer(file, 'ci', { out: join(dir, 'ci.txt') }), 'bad-out', 'must be NAME.conf');
+  assert.equal(await listPeers(file), [], 'refused before the gateway file changed');
+  const out = join(dir, 'build-agent-for.conf');
+  await addPeer(file, longName, { out });
+  const first = readFileSync(out, 'utf8');
+  await rejects(addPeer(file, 'other', { out }), 'bad-out', 'already exists; use --force to replace it');
+  assert.is(readFileSync(out, 'utf8'), first, 'the existing file is kept');
+  assert.equal((await listPeers(file)).map((p) => p.name), [longName]);
+  const r = await addPeer(file, 'other', { out, force: true });
+  assert.is(readFileSync(out, 'utf8'), r.clientConfig);
+  assert.is(statSync(out).mode & 0o777, 0o600);
+});
+
 test('real wg-quick brings the client config up and handshakes with a gateway set up from the gateway file', async () => {
   // Two namespaces joined by a veth: the gateway (wireguard-go, `wg setconf` with the file's wg part,
   // the tunnel address) and the laptop (`wg-quick up` of the client config, userspace fallback,

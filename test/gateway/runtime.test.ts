@@ -240,6 +240,8 @@ const started = Date.now();
 
 test('setup: project network, gateway and laptops on an internet bridge; gateway config by gateway init + peer add', async () => {
   gw = new Netns('gw');
+  // The gateway forwards to its namespace's resolvers: the guard, never the host's.
+  guardResolvConf(gw);
   proj = new Netns('proj');
   lapA = new Netns('lapA');
   lapB = new Netns('lapB');

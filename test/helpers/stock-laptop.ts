@@ -6,7 +6,7 @@
 // those lines (as wg-quick + resolvconf, and the macOS/iOS apps, leave a laptop: every query goes
 // to the tunnel's DNS), never the host's. Before the tunnel, the namespace's resolv.conf is a
 // guard pointing at 127.0.0.1 where nothing listens, so no lookup ever reaches the host's resolvers.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Netns } from './netns.js';
@@ -34,10 +34,24 @@ process.on('exit', () => rmSync(shimDir, { recursive: true, force: true }));
 /** The namespace's resolv.conf path (what glibc, dig and curl read inside `ip netns exec NS`). */
 export const resolvPath = (ns: Netns): string => `/etc/netns/${ns.name}/resolv.conf`;
 
-/** Gives `ns` the guard resolv.conf (call once per laptop namespace, before any tunnel). */
+const etcNetnsExisted = existsSync('/etc/netns');
+const guarded = new Set<string>();
+process.on('exit', () => {
+  for (const name of guarded) rmSync(`/etc/netns/${name}`, { recursive: true, force: true });
+  if (!etcNetnsExisted) {
+    try { rmdirSync('/etc/netns'); } catch { /* not empty: another user's */ }
+  }
+});
+
+/**
+ * Gives `ns` the guard resolv.conf (call once per namespace, before any tunnel or gateway runs in
+ * it: a gateway forwards to the resolvers of its namespace's resolv.conf, which must never be the
+ * host's). /etc/netns/NS is removed again when this process exits.
+ */
 export function guardResolvConf(ns: Netns): void {
   mkdirSync(`/etc/netns/${ns.name}`, { recursive: true });
   writeFileSync(resolvPath(ns), GUARD_RESOLV_CONF);
+  guarded.add(ns.name);
 }
 
 /** Environment for wg-quick inside `ns`: wireguard-go as the implementation, the resolvconf stand-in. */

@@ -43,7 +43,7 @@ Endpoint = vpn.example.com:51820
 Host = db=10.20.0.5, wiki=10.20.0.6
 Host = db=fd20::5
 Masquerade = FALSE
-Upstream = 10.20.0.2
+Upstream = 10.20.0.2, [FD20::53]:5353
 ListenDns = 10.99.0.1:53
 
 # alice's laptop
