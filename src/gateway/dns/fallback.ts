@@ -6,8 +6,11 @@
 // - the records of the asked type at the end of the answer's CNAME chain (at most MAX_CHAIN
 //   links, followed inside the answer only) become records of the question's name, with the
 //   smallest TTL met along the chain (the flattened answer expires when any link would);
-// - a chain that ends without such records but at a name outside the answer becomes one CNAME from
-//   the question's name to that last name (the client asks for it itself);
+// - a chain that ends without such records is NODATA: the upstream is a recursive resolver, which
+//   follows chains itself, so a chain without records at its end means the last name has none of
+//   that type (the AAAA of a name whose target has only A). Handing the client a CNAME to the
+//   last name instead would break on platform DNS, whose CNAME targets are often bare names that
+//   stub resolvers (systemd-resolved) will not look up;
 // - NXDOMAIN stays NXDOMAIN, an answer without records NODATA; other RCODEs are relayed.
 //
 // Only the answer section is used: authority and additional records name the upstream's zones,
@@ -51,7 +54,6 @@ export function rewriteBareAnswer(reply: DecodedPacket, question: Question, bare
   const rename = (a: Answer, ttl: number): Answer => ({ ...a, name: question.name, ttl: Math.min(ttl, ttlOf(a)) } as Answer);
   let name = asciiLower(bare);
   let ttl = Infinity;
-  let last: string | null = null;
   for (let hop = 0; hop <= MAX_CHAIN; hop++) {
     const here = answers.filter((a) => asciiLower(a.name) === name);
     const direct = here.filter((a) => answersType(a, question.type));
@@ -59,12 +61,7 @@ export function rewriteBareAnswer(reply: DecodedPacket, question: Question, bare
     const cname = here.find((a) => a.type === 'CNAME');
     if (cname === undefined || cname.type !== 'CNAME') break;
     ttl = Math.min(ttl, ttlOf(cname));
-    last = cname.data;
     name = asciiLower(cname.data.endsWith('.') ? cname.data.slice(0, -1) : cname.data);
   }
-  if (last === null) return { rcode, answers: [] };
-  // Did the chain end at a name the answer says nothing more about? Then point the client there.
-  const endsOutside = !answers.some((a) => asciiLower(a.name) === name);
-  if (!endsOutside) return { rcode, answers: [] };
-  return { rcode, answers: [{ type: 'CNAME', name: question.name, ttl: ttl === Infinity ? 0 : ttl, class: 'IN', data: last }] };
+  return { rcode, answers: [] };
 }

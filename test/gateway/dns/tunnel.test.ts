@@ -13,22 +13,24 @@
 // is edited, a project host with a route to the tunnel gets no answer (UDP or TCP) and is counted,
 // and through the tunnel one laptop cannot hold more TCP connections than the per-source limit nor
 // keep a dribbling connection past the message deadline.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readStatus, statusPath, type InterfaceStatus } from '../../../src/gateway/status.js';
-import { startDnsmasq, type Dnsmasq } from '../../helpers/dnsmasq.js';
+import { startDnsmasq, type Dnsmasq } from './helpers/dnsmasq.js';
+import { resolvedBinaries, startResolvedLaptop } from './helpers/resolved.js';
 import { Netns, sh, sleep, waitFor } from '../../helpers/netns.js';
 import { guardResolvConf, resolvPath, stockLaptopUp, type StockLaptop } from '../../helpers/stock-laptop.js';
 import { startUp, type UpProc, wgtsOk } from '../../helpers/up.js';
-import { socketPath, uniqueIfname } from '../../helpers/wg.js';
+import { socketPath, uniqueIfname, wgtsScript } from '../../helpers/wg.js';
 
 const work = mkdtempSync(join(tmpdir(), 'wgts-dnstun-'));
 const gwIf = uniqueIfname('dg');
 const stockIf = uniqueIfname('ds');
 const lapIf = uniqueIfname('dl');
+const resIf = uniqueIfname('dr');
 const gwFile = join(work, `${gwIf}.conf`);
 const conf = (ifname: string): string => join(work, `${ifname}.conf`);
 
@@ -36,12 +38,18 @@ let gw: Netns;
 let proj: Netns;
 let lapS: Netns;
 let lapW: Netns;
+let lapR: Netns;
 let stub: Dnsmasq;
 let other: Dnsmasq;
+let lan: Dnsmasq;
 let stock: StockLaptop | null = null;
 const procs: UpProc[] = [];
 
 const OUTSIDE = '198.51.100.7';
+/** A name both the gateway host's resolver and the laptops' LAN resolver know, with different answers. */
+const BOTH = 'both.example.com';
+const BOTH_VIA_TUNNEL = '198.51.100.9';
+const BOTH_VIA_LAN = '192.0.2.99';
 const OUTSIDE_AFTER_EDIT = '198.51.100.8';
 const WEB = '10.124.0.20';
 const APP = '10.124.0.10';
@@ -61,7 +69,8 @@ test('setup: gateway namespace with its own resolver (dnsmasq on 127.0.0.53), pr
   proj = new Netns('dproj');
   lapS = new Netns('dls');
   lapW = new Netns('dlw');
-  for (const ns of [gw, lapS, lapW]) guardResolvConf(ns);
+  lapR = new Netns('dlr');
+  for (const ns of [gw, lapS, lapW, lapR]) guardResolvConf(ns);
   writeFileSync(resolvPath(gw), 'nameserver 127.0.0.53\n');
   gw.link(proj, { ifname: 'proj0', addrs: ['10.124.0.1/24'] }, { ifname: 'eth0', addrs: [`${APP}/24`, `${WEB}/24`] });
   // The project host may route to the tunnel subnet: it must still get no DNS answer.
@@ -69,17 +78,19 @@ test('setup: gateway namespace with its own resolver (dnsmasq on 127.0.0.53), pr
   gw.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
   gw.exec('ip', ['addr', 'add', '10.200.0.1/24', 'dev', 'br0']);
   gw.exec('ip', ['link', 'set', 'br0', 'up']);
-  [lapS, lapW].forEach((lap, i) => {
+  [lapS, lapW, lapR].forEach((lap, i) => {
     sh('ip', ['link', 'add', `vd${i}`, 'netns', gw.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lap.name]);
     gw.exec('ip', ['link', 'set', `vd${i}`, 'master', 'br0', 'up']);
     lap.exec('ip', ['addr', 'add', `10.200.0.${10 + i}/24`, 'dev', 'eth0']);
     lap.exec('ip', ['link', 'set', 'eth0', 'up']);
   });
   stub = await startDnsmasq(gw, '127.0.0.53', {
-    host: { 'www.example.com': OUTSIDE, web: WEB, app: '10.9.9.9' },
+    host: { 'www.example.com': OUTSIDE, web: WEB, app: '10.9.9.9', [BOTH]: BOTH_VIA_TUNNEL },
     cname: { api: 'web' },
   });
   other = await startDnsmasq(gw, '127.0.0.54', { host: { 'www.example.com': OUTSIDE_AFTER_EDIT } });
+  // The laptops' own network's resolver (on the "internet" bridge), for the systemd-resolved laptop.
+  lan = await startDnsmasq(gw, '10.200.0.1', { host: { [BOTH]: BOTH_VIA_LAN } });
   const http = proj.spawn(process.execPath, ['-e', `require('http').createServer((q, s) => s.end('hello from web')).listen(80, '${WEB}', () => console.log('ready'))`]);
   let said = '';
   http.stdout?.on('data', (d: Buffer) => { said += d.toString(); });
@@ -87,7 +98,7 @@ test('setup: gateway namespace with its own resolver (dnsmasq on 127.0.0.53), pr
 
   wgtsOk(['gateway', 'init', gwFile, '--address', 'fd00:123::1/64', '--address', '10.123.0.1/24', '--network', '10.124.0.0/24',
     '--endpoint', '10.200.0.1:51820', '--host', `app=${APP}`]);
-  for (const [name, ifname] of [['stock', stockIf], ['lap', lapIf]] as const) {
+  for (const [name, ifname] of [['stock', stockIf], ['lap', lapIf], ['resolved', resIf]] as const) {
     wgtsOk(['peer', 'add', gwFile, name, '--out', conf(ifname)]);
     assert.match(readFileSync(conf(ifname), 'utf8'), /^DNS = 10\.123\.0\.1, zerops$/m, 'the IPv4 tunnel address, though IPv6 came first');
   }
@@ -123,6 +134,50 @@ test('wgts laptop (wgts up): the same names through the resolv.conf wgts up wrot
   assert.is(getent(lapW, 'web'), WEB);
   assert.is(getent(lapW, 'api.zerops'), WEB);
   assert.is(getent(lapW, 'app.zerops'), APP);
+});
+
+test('laptop with a real systemd-resolved: bare names through the search domain, the tunnel is not the default DNS route', async () => {
+  const bins = resolvedBinaries();
+  if ('unavailable' in bins) {
+    // Only where the Debian package cannot be had at all (another distribution).
+    assert.not.ok(existsSync('/usr/bin/apt-get'), `systemd-resolved is needed on Debian: ${bins.unavailable}`);
+    console.log(`  systemd-resolved laptop NOT run: ${bins.unavailable}`);
+    return;
+  }
+  console.log(`  systemd-resolved: ${bins.source}`);
+  const lap = await startResolvedLaptop(lapR, bins, '10.200.0.1', [process.execPath, wgtsScript, 'up', conf(resIf)]);
+  try {
+    await waitFor(() => { if (lap.exit() !== null) throw new Error(lap.out()); return lap.out().includes(`${resIf}: up: `); }, 15_000, 25, `wgts up with resolved:\n${lap.out()}`);
+    assert.match(lap.out(), `${resIf}: DNS: 10.123.0.1 for zerops via resolvectl`);
+    const link = lap.exec('resolvectl', ['status', resIf]).stdout;
+    assert.match(link, /-DefaultRoute/, `not a default DNS route:\n${link}`);
+    assert.match(link, /DNS Servers: 10\.123\.0\.1/);
+    assert.match(link, /DNS Domain: zerops$/m, 'a search domain, not only the routing domain ~zerops');
+    const query = (name: string): string => {
+      const r = lap.exec('resolvectl', ['query', '--legend=no', '--cache=no', name]);
+      return /: ([0-9.]+)/.exec(r.stdout)?.[1] ?? `(${r.stdout.trim()} ${r.stderr.trim()})`;
+    };
+    assert.is(query('app'), APP, 'a bare Host name: app -> app.zerops -> the gateway');
+    assert.is(query('web'), WEB, 'a bare project name without Host line');
+    assert.is(query('api.zerops'), WEB);
+    await sleep(200);
+    const before = stub.queries().filter((q) => q.startsWith(BOTH)).length;
+    assert.is(query(BOTH), BOTH_VIA_LAN, 'other names stay on the LAN resolver');
+    await sleep(200);
+    assert.is(stub.queries().filter((q) => q.startsWith(BOTH)).length, before, 'and never reach the tunnel');
+    assert.ok(lan.queries().some((q) => q.startsWith(BOTH)));
+    // glibc through resolved's stub (127.0.0.53, whose resolv.conf carries the search domain).
+    lap.exec('mount', ['--bind', '/run/systemd/resolve/stub-resolv.conf', '/etc/resolv.conf']);
+    for (const [name, ip] of [['app', APP], ['web', WEB], [BOTH, BOTH_VIA_LAN]] as const) {
+      assert.is(lap.exec('getent', ['hosts', name]).stdout.trim().split(/\s+/)[0], ip, `getent hosts ${name}`);
+    }
+    lap.kill('SIGTERM');
+    await waitFor(() => lap.exit() !== null, 5000, 25, 'wgts up exit');
+    assert.is(lap.exit(), 0, lap.out());
+    assert.not.match(lap.out(), 'undo dns', 'resolvectl revert ran cleanly');
+  } finally {
+    if (lap.exit() === null) lap.kill('SIGKILL');
+  }
 });
 
 test('the gateway re-reads its resolv.conf when it changes: outside names move to the new resolver', async () => {
@@ -198,8 +253,9 @@ test.after(() => {
   try { stock?.down(); } catch { /* already down */ }
   stub?.stop();
   other?.stop();
-  for (const ns of [gw, proj, lapS, lapW]) ns?.delete();
-  for (const ifname of [gwIf, stockIf, lapIf]) {
+  lan?.stop();
+  for (const ns of [gw, proj, lapS, lapW, lapR]) ns?.delete();
+  for (const ifname of [gwIf, stockIf, lapIf, resIf]) {
     rmSync(statusPath(ifname), { force: true });
     rmSync(socketPath(ifname), { force: true });
   }

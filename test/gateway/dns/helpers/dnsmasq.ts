@@ -5,7 +5,7 @@
 // systemd-resolved-style stub on 127.0.0.53) and for a platform's internal DNS that resolves bare
 // service names (`web`, not `web.zerops`).
 import type { ChildProcess } from 'node:child_process';
-import { type Netns, waitFor } from './netns.js';
+import { type Netns, waitFor } from '../../../helpers/netns.js';
 
 /** Records of one dnsmasq: `host` name -> address, `cname` alias -> target. */
 export interface DnsmasqRecords {
