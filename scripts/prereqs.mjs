@@ -35,6 +35,17 @@ export const PACKAGES = Object.freeze({
   // tracing and privilege tools some tests wrap a process in
   strace: 'strace',
   setpriv: 'util-linux',
+  // DNS: a real resolver the tests and the lab start inside their namespaces (the binary only: the
+  // `dnsmasq` package would also start a system service); a private D-Bus for the
+  // systemd-resolved laptop test, whose daemon is unpacked from Debian's package (never installed:
+  // the package would take over the host's /etc/resolv.conf)
+  dnsmasq: 'dnsmasq-base',
+  'dbus-daemon': 'dbus-daemon',
+  unshare: 'util-linux',
+  nsenter: 'util-linux',
+  mount: 'mount',
+  'dpkg-deb': 'dpkg',
+  'dpkg-query': 'dpkg',
   // always there on Debian (essential packages), listed so a scan of the tests finds them
   getent: 'libc-bin',
   tar: 'tar',
@@ -48,8 +59,9 @@ const BUILD = ['make', 'g++', 'python3'];
 
 /** Programs each command runs. */
 export const NEEDS = Object.freeze({
-  test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'strace', 'setpriv', 'getent', 'tar', 'cat', 'mkdir', 'sh'],
-  lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3'],
+  test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'sh',
+    'strace', 'setpriv', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query'],
+  lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq'],
   bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3'],
 });
 
