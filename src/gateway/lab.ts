@@ -11,9 +11,12 @@
 // The project hosts have only their /24: no default route and no route to the tunnel subnet, so
 // every answer the laptop gets proves the gateway's masquerade. No namespace has a default route or
 // a link to the host; every namespace gets a resolv.conf pointing at its own loopback until the
-// tunnel's DNS replaces it on the laptop, so no lookup can reach the host's resolvers, and the
-// gateway has no Upstream. The lab's files (configs, service scripts, shims, logs) live in
-// /run/wgts-lab, whose creation also claims the lab: a second `wgts lab` refuses to start.
+// tunnel's DNS replaces it on the laptop, so no lookup can reach the host's resolvers. The gateway
+// host's own resolver is the lab's: dnsmasq on 127.0.0.53 in wgts-lab-gw (where a host would run
+// systemd-resolved's stub), answering only its own records (www.example.com), which the gateway's
+// resolv.conf names: the gateway forwards names it does not hold there, as it does on a real host.
+// The lab's files (configs, service scripts, shims, logs) live in /run/wgts-lab, whose creation
+// also claims the lab: a second `wgts lab` refuses to start.
 //
 // Teardown (end of a run without --keep, a failed setup, Ctrl-C, SIGTERM, exit) is synchronous:
 // SIGTERM to every process in the lab namespaces (each `wgts up` undoes its changes as on
@@ -60,6 +63,10 @@ const LAPTOP_INTERNET = '192.0.2.2';
 const LISTEN_PORT = 51820;
 const DOMAIN = 'zerops';
 const LIMITED_ALLOW = `${APP}:3000/tcp`;
+/** The gateway host's resolver (a systemd-resolved-style stub address) and the outside name it knows. */
+const HOST_RESOLVER = '127.0.0.53';
+const OUTSIDE_NAME = 'www.example.com';
+const OUTSIDE_ADDRESS = '203.0.113.80';
 const APP_BODY = `hello from app (${APP})\n`;
 /** What db sends a client that reaches it through the gateway (masquerade: the gateway's address). */
 const DB_BANNER = `db ${DB}:5432 ready; client ${GW_PROJECT_IP}`;
@@ -231,7 +238,7 @@ export function cleanLab(write: (text: string) => void): number {
 export const LAB_PROGRAMS = {
   required: ['ip', 'wg', 'iptables', 'curl', 'getent'],
   wireguardGo: ['wireguard-go', 'wg-quick'],
-  optional: ['iperf3', 'ping'],
+  optional: ['iperf3', 'ping', 'dnsmasq'],
 } as const;
 
 function prerequisites(peer: LabPeer): { missing: string[]; optional: Set<string> } {
@@ -316,6 +323,7 @@ class LabRun {
     this.r.line(`  ${LAB_NS.db.padEnd(16)} ${DB}   db: tcp :5432`);
     this.r.line(`  ${LAB_NS.gw.padEnd(16)} ${GW_PROJECT_IP} (project bridge), ${GW_INTERNET}:${LISTEN_PORT} ("internet"), tunnel ${TUNNEL}`);
     this.r.line(`  ${LAB_NS.laptop.padEnd(16)} ${LAPTOP_INTERNET} ("internet"); reaches the project only through the tunnel`);
+    if (this.tools.has('dnsmasq')) this.r.line(`  ${''.padEnd(16)} the gateway host's resolver: dnsmasq on ${HOST_RESOLVER} in ${LAB_NS.gw} (knows ${OUTSIDE_NAME})`);
     if (this.o.peer === 'wireguard-go' && existsSync('/sys/module/wireguard')) {
       this.r.line('  note: the kernel WireGuard module is loaded, so wg-quick uses it instead of wireguard-go');
     }
@@ -343,6 +351,7 @@ class LabRun {
       this.r.result('fail', `namespaces and links: ${e instanceof Error ? e.message : String(e)}`);
       throw new SetupFailed();
     }
+    if (this.tools.has('dnsmasq')) this.hostResolver();
     const app = spawnIn(LAB_NS.app, process.execPath, [this.files.app, APP], this.log('app'), this.env);
     const db = spawnIn(LAB_NS.db, process.execPath, [this.files.db, DB], this.log('db'), this.env);
     if (this.tools.has('iperf3')) spawnIn(LAB_NS.app, 'iperf3', ['-s', '-B', APP], this.log('iperf3'), this.env);
@@ -362,6 +371,19 @@ class LabRun {
     ];
     const text = `namespaces, bridge, "internet" link, services (${secondsSince(t0)}); no default routes, project hosts have no route to the tunnel`;
     if (!this.r.result(broken.length ? 'fail' : 'pass', text, broken)) throw new SetupFailed();
+  }
+
+  /**
+   * The gateway host's resolver: dnsmasq on 127.0.0.53 in the gateway namespace with only its own
+   * records (it asks nobody), and the namespace's resolv.conf naming it, as a host's names its stub.
+   */
+  private hostResolver(): void {
+    spawnIn(LAB_NS.gw, 'dnsmasq', [
+      '--keep-in-foreground', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--pid-file=', '--user=root',
+      `--listen-address=${HOST_RESOLVER}`, '--bind-interfaces', '--port=53', '--address=/#/', '--log-queries', '--log-facility=-',
+      `--host-record=${OUTSIDE_NAME},${OUTSIDE_ADDRESS},60`,
+    ], this.log('dnsmasq'), this.env);
+    writeFileSync(join(NETNS_ETC_DIR, LAB_NS.gw, 'resolv.conf'), `# wgts lab: the gateway host's resolver\nnameserver ${HOST_RESOLVER}\n`, { mode: 0o644 });
   }
 
   /** `wgts gateway init` and `wgts peer add` (the full and the restricted profile). */
@@ -446,6 +468,17 @@ class LabRun {
     const r = runIn(LAB_NS.laptop, 'getent', ['hosts', 'app'], { timeoutMs: 10_000 });
     const line = r.stdout.trim().split('\n')[0]?.replace(/\s+/g, ' ') ?? '';
     return this.r.result(line.startsWith(`${APP} `) ? 'pass' : 'fail', `getent hosts app: ${line || `no answer ${r.stderr.trim()}`}`);
+  }
+
+  /** A name outside the project: the laptop's only DNS is the gateway, which asks the gateway host's resolver. */
+  outsideName(): boolean {
+    const what = `getent hosts ${OUTSIDE_NAME}`;
+    if (!this.tools.has('dnsmasq')) return this.r.result('skip', `${what}: skipped, the lab's resolver needs dnsmasq (apt-get install dnsmasq-base)`);
+    const r = runIn(LAB_NS.laptop, 'getent', ['hosts', OUTSIDE_NAME], { timeoutMs: 10_000 });
+    const line = r.stdout.trim().split('\n')[0]?.replace(/\s+/g, ' ') ?? '';
+    const ok = line.startsWith(`${OUTSIDE_ADDRESS} `);
+    return this.r.result(ok ? 'pass' : 'fail', `${what}: ${line || `no answer ${r.stderr.trim()}`}${ok ? ` (the gateway forwarded it to the gateway host's resolver, ${HOST_RESOLVER})` : ''}`,
+      ok ? [] : this.tail('dnsmasq'));
   }
 
   /** `curl -s http://app:3000/` from the laptop: ok when the body is app's page; the body or curl's exit status. */
@@ -554,7 +587,9 @@ class LabRun {
       this.r.result('fail', 'the remaining steps need the tunnel: not run');
       return true;
     }
-    const demo: (() => unknown)[] = [() => this.resolve(), () => this.curl(), () => this.db(), () => this.throughput(), () => this.rtt(), () => this.accessRule()];
+    const demo: (() => unknown)[] = [
+      () => this.resolve(), () => this.outsideName(), () => this.curl(), () => this.db(), () => this.throughput(), () => this.rtt(), () => this.accessRule(),
+    ];
     for (const step of demo) {
       // A turn of the event loop between steps: a Ctrl-C is handled before the next one starts.
       await new Promise((resolve) => setImmediate(resolve));
@@ -575,7 +610,7 @@ class LabRun {
   keepHints(): void {
     const w = this.o.wgtsCommand;
     this.r.line('the lab keeps running (--keep):');
-    this.r.line(`  the laptop:        sudo ip netns exec ${LAB_NS.laptop} bash   then: curl http://app:3000, getent hosts db, iperf3 -c app`);
+    this.r.line(`  the laptop:        sudo ip netns exec ${LAB_NS.laptop} bash   then: curl http://app:3000, getent hosts db, getent hosts ${OUTSIDE_NAME}, iperf3 -c app`);
     this.r.line(`  the gateway:       sudo ${w} show ${LAB_IF.gw}`);
     this.r.line(`  configs and logs:  ${LAB_DIR}`);
     this.r.line(`  remove it:         sudo ${w} lab --clean`);

@@ -62,6 +62,7 @@ function assertDemo(r: Run, laptopLine: RegExp): void {
   assert.match(r.out, laptopLine);
   assert.match(r.out, /✔ handshake: wg show wgtslab-laptop: \d+ s ago; wgts show wgtslab-gw: peer laptop from 192\.0\.2\.2:\d+/);
   assert.match(r.out, /✔ getent hosts app: 10\.124\.0\.10 /);
+  assert.match(r.out, "✔ getent hosts www.example.com: 203.0.113.80 www.example.com (the gateway forwarded it to the gateway host's resolver, 127.0.0.53)\n");
   assert.match(r.out, '✔ curl -s http://app:3000/: hello from app (10.124.0.10)\n');
   assert.match(r.out, '✔ db:5432 banner: db 10.124.0.11:5432 ready; client 10.124.0.1 ');
   assert.match(r.out, /✔ iperf3 laptop -> app, 1 s: [1-9][0-9]* Mbit\/s/);
@@ -132,6 +133,8 @@ test('--keep leaves a working lab (a second lab is refused), --clean removes it'
     assert.is(curl.stdout, 'hello from app (10.124.0.10)\n', 'the laptop reaches app by name after the lab command exited');
     const db = spawnSync('ip', ['netns', 'exec', LAB_NS.laptop, 'getent', 'hosts', 'db'], { encoding: 'utf8', timeout: 10_000 });
     assert.match(db.stdout, /^10\.124\.0\.11\s/);
+    const outside = spawnSync('ip', ['netns', 'exec', LAB_NS.laptop, 'getent', 'hosts', 'www.example.com'], { encoding: 'utf8', timeout: 10_000 });
+    assert.match(outside.stdout, /^203\.0\.113\.80\s/, 'the lab\'s resolver keeps answering');
 
     const again = await lab([]);
     assert.is(again.code, 1);
@@ -162,7 +165,7 @@ test('a failing check: ✘ on its line, exit 1, the lab is still removed', async
     assert.match(r.out, /^ *\d+\. ✘ curl -s http:\/\/app:3000\/: not the app$/m);
     assert.match(r.out, /✔ getent hosts app: 10\.124\.0\.10 /, 'the other checks still ran');
     assert.match(r.out, /✔ db:5432 blocked/);
-    assert.match(r.out, /\n2 of 17 checks failed in [\d.]+ s; lab removed/);
+    assert.match(r.out, /\n2 of 18 checks failed in [\d.]+ s; lab removed/);
     assertGone('after a failed check');
   } finally {
     rmSync(bin, { recursive: true, force: true });
