@@ -40,6 +40,8 @@ export interface ShowInterface {
   config: string | null;
   /** Device drop counters from the status file, null without one. */
   counters: Record<string, number> | null;
+  /** DNS counters of a gateway's `wgts up` (status file), absent otherwise. */
+  dns?: Record<string, number>;
   peers: ShowPeer[];
 }
 
@@ -137,6 +139,7 @@ export async function showInterface(ifname: string, dirs: { socketDir?: string; 
   if (status) {
     iface.config = status.config;
     iface.counters = status.counters;
+    if (status.dns) iface.dns = status.dns;
     for (const p of iface.peers) {
       const s = status.peers[p.publicKey];
       p.name = s?.name ?? null;
@@ -176,6 +179,18 @@ function ago(at: number, now: number): string {
   return `${prettyDuration(now - at)} ago`;
 }
 
+/** `12 queries (3 forwarded, 2 bare names asked upstream); dropped: 5 not from the tunnel, ...` */
+function dnsLine(d: Record<string, number>): string {
+  const n = (k: string): number => d[k] ?? 0;
+  const up = [n('forwarded') ? `${n('forwarded')} forwarded` : '', n('fallback') ? `${n('fallback')} bare names asked upstream` : ''].filter(Boolean);
+  const dropped = [
+    n('forbidden') ? `${n('forbidden')} not from the tunnel` : '',
+    n('tcpRejected') ? `${n('tcpRejected')} TCP over the connection limit` : '',
+    n('tcpTimeouts') ? `${n('tcpTimeouts')} TCP past the message deadline` : '',
+  ].filter(Boolean);
+  return `${n('queries')} queries${up.length ? ` (${up.join(', ')})` : ''}${dropped.length ? `; dropped: ${dropped.join(', ')}` : ''}`;
+}
+
 /** The `wg show`-style text of one interface (peers by latest handshake, newest first). */
 export function formatShow(iface: ShowInterface, nowSec: number = Math.floor(Date.now() / 1000)): string {
   const out: string[] = [`interface: ${iface.name}`];
@@ -184,6 +199,7 @@ export function formatShow(iface: ShowInterface, nowSec: number = Math.floor(Dat
   if (iface.fwmark) out.push(`  fwmark: 0x${iface.fwmark.toString(16)}`);
   if (iface.config) out.push(`  config: ${iface.config}`);
   if (iface.counters && iface.counters.filtered) out.push(`  denied packets: ${iface.counters.filtered}`);
+  if (iface.dns) out.push(`  dns: ${dnsLine(iface.dns)}`);
   const peers = [...iface.peers].sort((a, b) => b.latestHandshake - a.latestHandshake);
   for (const p of peers) {
     out.push('', `peer: ${p.publicKey}`);

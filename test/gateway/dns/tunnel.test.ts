@@ -198,6 +198,7 @@ test('a query from outside the tunnel subnets gets no answer, over UDP or TCP, w
     assert.not.match(r.stdout, /status:/, `${proto}: no DNS message came back`);
   }
   await waitFor(() => (gwStatus().dns?.forbidden ?? 0) >= before + 2, 3000, 100, 'forbidden counted in the status file');
+  assert.match(wgtsOk(['show', gwIf], gw), /^ {2}dns: \d+ queries \(\d+ forwarded, \d+ bare names asked upstream\); dropped: [1-9]\d* not from the tunnel$/m, 'and in wgts show');
   await sleep(200);
   assert.not.ok(stub.queries().some((q) => q.includes('probe.example.com')), 'nothing was forwarded for them');
 });
