@@ -154,7 +154,7 @@ test('laptop with a real systemd-resolved: bare names through the search domain,
     assert.match(link, /DNS Servers: 10\.123\.0\.1/);
     assert.match(link, /DNS Domain: zerops$/m, 'a search domain, not only the routing domain ~zerops');
     const query = (name: string): string => {
-      const r = lap.exec('resolvectl', ['query', '--legend=no', '--cache=no', name]);
+      const r = lap.exec('resolvectl', ['--legend=no', '--cache=no', 'query', name]);
       return /: ([0-9.]+)/.exec(r.stdout)?.[1] ?? `(${r.stdout.trim()} ${r.stderr.trim()})`;
     };
     assert.is(query('app'), APP, 'a bare Host name: app -> app.zerops -> the gateway');
