@@ -26,6 +26,7 @@ export const PACKAGES = Object.freeze({
   // firewall / NAT
   iptables: 'iptables',
   ip6tables: 'iptables',
+  nft: 'nftables',
   // traffic and probes
   ping: 'iputils-ping',
   iperf3: 'iperf3',
@@ -48,7 +49,7 @@ const BUILD = ['make', 'g++', 'python3'];
 
 /** Programs each command runs. */
 export const NEEDS = Object.freeze({
-  test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'strace', 'setpriv', 'getent', 'tar', 'cat', 'mkdir', 'sh'],
+  test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'nft', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'strace', 'setpriv', 'getent', 'tar', 'cat', 'mkdir', 'sh'],
   lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3'],
   bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3'],
 });

@@ -4,7 +4,7 @@ import { type Netns, trySh, waitFor } from './netns.js';
 import { wgtsScript } from './wg.js';
 
 /** A running `wgts up`: its output so far, its exit code (null while running), a kill switch. */
-export interface UpProc { out: () => string; exit: () => number | null; kill: (sig: NodeJS.Signals) => void }
+export interface UpProc { out: () => string; exit: () => number | null; kill: (sig: NodeJS.Signals) => void; pid: () => number }
 
 /** `wgts ARGS` inside `ns`, or on the host for commands that only edit files. */
 export function wgts(args: string[], ns?: Netns): { status: number; stdout: string; stderr: string } {
@@ -31,7 +31,8 @@ export async function startUp(ns: Netns, file: string, ifname: string, procs: Up
   child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
   child.on('exit', (code) => { exit = code ?? -1; });
-  const p: UpProc = { out: () => out, exit: () => exit, kill: (sig) => child.kill(sig) };
+  // The pid of `wgts up` itself (the child is `ip netns exec`, which execs it: the same process).
+  const p: UpProc = { out: () => out, exit: () => exit, kill: (sig) => child.kill(sig), pid: () => child.pid ?? -1 };
   procs.push(p);
   await waitFor(() => { if (exit !== null) throw new Error(`wgts up ${ifname} exited ${exit}:\n${out}`); return readStatus(ifname) !== null; }, 15_000, 25, `wgts up ${ifname}`);
   return p;
