@@ -13,11 +13,12 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseConfig } from '../../src/config/parse.js';
-import { readStatus, statusPath, type InterfaceStatus } from '../../src/gateway/status.js';
+import { statusPath, type InterfaceStatus } from '../../src/gateway/status.js';
 import { Netns, sh, waitFor } from '../helpers/netns.js';
 import { genkey, ping, socketPath, uniqueIfname } from '../helpers/wg.js';
-import { startUp, type UpProc, wgtsOk } from '../helpers/up.js';
+import { reloadedSince, startUp, statusOf, type UpProc, wgtsOk } from '../helpers/up.js';
 import { guardResolvConf, resolvPath, stockLaptopUp, type StockLaptop } from '../helpers/stock-laptop.js';
+import { startServers, tcpBanner, udpEcho } from '../helpers/probes.js';
 
 const work = mkdtempSync(join(tmpdir(), 'wgts-iso-'));
 const gwIf = uniqueIfname('gi');
@@ -34,51 +35,11 @@ let lapW: Netns;
 let stock: StockLaptop | null = null;
 const procs: UpProc[] = [];
 
-/**
- * Node TCP servers (banner `NAME:PORT <client address>`) and UDP echo servers on every address of
- * the namespace, both families; prints `ready` once all listen.
- */
-const SERVERS = `
-const net = require('net'), dgram = require('dgram');
-const { name, tcp, udp } = JSON.parse(process.argv[1]);
-let todo = tcp.length + 2 * udp.length;
-const up = () => { if (--todo === 0) console.log('ready'); };
-for (const p of tcp) net.createServer((c) => c.end(name + ':' + p + ' ' + c.remoteAddress + '\\n')).listen({ port: p, host: '::', ipv6Only: false }, up);
-for (const p of udp) for (const f of ['udp4', 'udp6']) {
-  const s = dgram.createSocket(f === 'udp6' ? { type: 'udp6', ipv6Only: true } : 'udp4');
-  s.on('message', (m, r) => s.send(m, r.port, r.address));
-  s.bind(p, up);
-}`;
+const servers = startServers;
+const tcp = tcpBanner;
+const udp = udpEcho;
 
-async function servers(ns: Netns, name: string, tcp: number[], udp: number[] = []): Promise<void> {
-  const p = ns.spawn(process.execPath, ['-e', SERVERS, JSON.stringify({ name, tcp, udp })]);
-  let said = '';
-  p.stdout?.on('data', (d: Buffer) => { said += d.toString(); });
-  p.stderr?.on('data', (d: Buffer) => { said += d.toString(); });
-  await waitFor(() => said.includes('ready'), 10_000, 25, `${name} servers (${said})`);
-}
-
-/** TCP connect from `ns`; the banner, or null when no connection within 1 s. */
-function tcp(ns: Netns, host: string, port: number): string | null {
-  const r = ns.tryExec('ncat', ['--recv-only', '-w', '1', host, String(port)], { timeoutMs: 5000 });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-
-/** A UDP datagram from `ns` to host:port; the echo, or null when none within 1.5 s. */
-function udp(ns: Netns, host: string, port: number): string | null {
-  const script = `const s = require('dgram').createSocket('${host.includes(':') ? 'udp6' : 'udp4'}');
-s.on('message', (m) => { console.log(String(m)); process.exit(0); });
-s.send('echo-me', ${port}, '${host}');
-setTimeout(() => process.exit(1), 1500);`;
-  const r = ns.tryExec(process.execPath, ['-e', script], { timeoutMs: 5000 });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-
-const status = (): InterfaceStatus => {
-  const s = readStatus(gwIf);
-  if (!s) throw new Error('no gateway status file');
-  return s;
-};
+const status = (): InterfaceStatus => statusOf(gwIf);
 
 /** The public key of a peer of the gateway file by name. */
 function keyOf(name: string): string {
@@ -102,7 +63,7 @@ async function counted(what: 'denied' | 'refused', name: string, before: number)
 async function editGateway(edit: (text: string) => string): Promise<void> {
   const t0 = Date.now();
   writeFileSync(gwFile, edit(readFileSync(gwFile, 'utf8')));
-  await waitFor(() => { const r = status().reload; return r !== undefined && r.ok && r.at >= t0; }, 5000, 25, 'the reload applied');
+  await reloadedSince(gwIf, t0, true);
 }
 
 /** Adds `line` to the [Peer] named `name`. */
