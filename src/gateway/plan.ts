@@ -168,7 +168,8 @@ export function masqueradeRulesFor(config: WgtsConfig): FirewallRule[] {
  * Every host firewall rule of a gateway on interface `ifname`: masquerade; FORWARD accepts from
  * the tunnel to each project network and for established/related packets back to it (and, when a
  * peer has AllowInbound, from each project network to the tunnel: the data path decides which of
- * those reach a laptop); INPUT accepts for the DNS `listeners` on the tunnel. They are inserted
+ * those reach a laptop); INPUT accepts for the WireGuard ListenPort (UDP, both families) and the
+ * DNS `listeners` on the tunnel. They are inserted
  * first in their chains, so a FORWARD or INPUT chain that drops by default (Docker, ufw) does not
  * silently swallow the tunnel's traffic.
  */
@@ -183,6 +184,12 @@ export function firewallRulesFor(config: WgtsConfig, ifname: string, listeners: 
   }
   for (const family of [...new Set(g.networks.map((n) => n.family))]) {
     rules.push({ family, table: 'filter', chain: 'FORWARD', spec: ['-o', ifname, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'] });
+  }
+  const port = config.interface.listenPort;
+  if (port !== undefined && port !== 0) {
+    for (const family of [4, 6] as const) {
+      rules.push({ family, table: 'filter', chain: 'INPUT', spec: ['-p', 'udp', '-m', 'udp', '--dport', String(port), '-j', 'ACCEPT'] });
+    }
   }
   for (const t of listeners) {
     const family = t.address.includes(':') ? 6 : 4;

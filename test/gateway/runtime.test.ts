@@ -93,12 +93,14 @@ test('full tunnels in any spelling are refused; a peer whose Endpoint is inside 
 });
 
 test('gateway firewall rules: masquerade, FORWARD accepts (inbound ones only with AllowInbound), INPUT for DNS; tags', () => {
-  const gw = parsed(`[Interface]\nPrivateKey = ${PRIV}\nAddress = 10.123.0.1/24\n\n[Gateway]\nNetwork = 10.124.0.0/24\n\n[Peer]\nPublicKey = ${KEY_A}\nAllowedIPs = 10.123.0.2/32\n`);
+  const gw = parsed(`[Interface]\nPrivateKey = ${PRIV}\nAddress = 10.123.0.1/24\nListenPort = 51820\n\n[Gateway]\nNetwork = 10.124.0.0/24\n\n[Peer]\nPublicKey = ${KEY_A}\nAllowedIPs = 10.123.0.2/32\n`);
   const text = (c: WgtsConfig): string[] => firewallRulesFor(c, 'gw0', [{ address: '10.123.0.1', port: 53 }]).map((r) => `${r.table} ${r.chain} ${r.spec.join(' ')}`);
   assert.equal(text(gw), [
     'nat POSTROUTING -s 10.123.0.0/24 -d 10.124.0.0/24 -j MASQUERADE',
     'filter FORWARD -i gw0 -d 10.124.0.0/24 -j ACCEPT',
     'filter FORWARD -o gw0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    'filter INPUT -p udp -m udp --dport 51820 -j ACCEPT',
+    'filter INPUT -p udp -m udp --dport 51820 -j ACCEPT',
     'filter INPUT -i gw0 -d 10.123.0.1 -p udp -m udp --dport 53 -j ACCEPT',
     'filter INPUT -i gw0 -d 10.123.0.1 -p tcp -m tcp --dport 53 -j ACCEPT',
   ]);
