@@ -127,9 +127,9 @@ test('stale rules of ANY interface name are swept by `wgts down` and `wgts up`; 
   await waitFor(() => a.exit() !== null, 5000, 25, 'killed');
   // Leftovers of runs that no longer own them: a dead pid, no pid (older versions, no status file),
   // a live process that is not wgts, and a wgts running in another namespace.
-  const dead = gw.spawn('true', []);
-  await waitFor(() => dead.exitCode !== null, 5000, 25, 'true exits');
-  const sleeper = gw.spawn('sleep', ['30']);
+  const dead = gw.spawn(process.execPath, ['-e', '']);
+  await waitFor(() => dead.exitCode !== null, 5000, 25, 'a process that exits');
+  const sleeper = gw.spawn(process.execPath, ['-e', 'setTimeout(() => undefined, 30000)']);
   const elsewhere = await startUp(lap, conf(lIf), lIf, procs);
   const plant = (tag: string): void => { gw.exec('iptables', ['-I', 'FORWARD', '1', '-d', '192.0.2.1/32', '-j', 'ACCEPT', '-m', 'comment', '--comment', tag]); };
   plant(`wgts:ghost0:${dead.pid}`);
