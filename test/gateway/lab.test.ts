@@ -155,7 +155,7 @@ test('--keep leaves a working lab (a second lab is refused), --clean removes it'
 });
 
 test('a failing check: ✘ on its line, exit 1, the lab is still removed', async () => {
-  // A curl that answers something else, first in PATH: the lab's two curl checks must fail.
+  // A curl that answers something else, first in PATH: the lab's three curl checks must fail.
   const bin = mkdtempSync(join(tmpdir(), 'wgts-labtest-'));
   writeFileSync(join(bin, 'curl'), '#!/bin/sh\necho "not the app"\n', { mode: 0o755 });
   try {
@@ -164,7 +164,8 @@ test('a failing check: ✘ on its line, exit 1, the lab is still removed', async
     assert.match(r.out, /^ *\d+\. ✘ curl -s http:\/\/app:3000\/: not the app$/m);
     assert.match(r.out, /✔ getent hosts app: 10\.124\.0\.10 /, 'the other checks still ran');
     assert.match(r.out, /✔ db:5432 blocked/);
-    assert.match(r.out, /\n2 of 17 checks failed in [\d.]+ s; lab removed/);
+    assert.match(r.out, /✘ meanwhile the laptop -> curl -s http:\/\/app:3000\/: not the app/);
+    assert.match(r.out, /\n3 of 20 checks failed in [\d.]+ s; lab removed/);
     assertGone('after a failed check');
   } finally {
     rmSync(bin, { recursive: true, force: true });
