@@ -15,7 +15,7 @@ import type { ConfigDocument } from '../../src/config/model.js';
 import { statusPath } from '../../src/gateway/status.js';
 import { Netns, sh, waitFor } from '../helpers/netns.js';
 import { socketPath, uniqueIfname } from '../helpers/wg.js';
-import { reloadedSince, startUp, statusOf, type UpProc, wgtsOk } from '../helpers/up.js';
+import { reloadedSince, startUp, statusOf, type UpProc, wgts, wgtsOk } from '../helpers/up.js';
 import { guardResolvConf, stockLaptopUp, type StockLaptop } from '../helpers/stock-laptop.js';
 import { startServers, tcpBanner } from '../helpers/probes.js';
 
@@ -176,6 +176,22 @@ test('a file that does not parse: nothing applied, reported as FILE:LINE, no ret
   writeFileSync(gwFile, good);
   await reloadedSince(gwIf, t1, true);
   assert.is(tcpBanner(lapW, '10.124.0.10', 3000), APP);
+});
+
+test('peer remove says so when the running gateway does not apply it in time (the gateway stopped with SIGSTOP)', async () => {
+  const ghost = fileKey('ghost');
+  const pid = gateway.pid();
+  process.kill(pid, 'SIGSTOP');
+  let r: { status: number; stdout: string; stderr: string };
+  try {
+    r = wgts(['peer', 'remove', gwFile, 'ghost']);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  assert.is(r.status, 1);
+  assert.match(r.stdout, `removed peer ghost from ${gwFile}`);
+  assert.match(r.stderr, `wgts: the running gateway ${gwIf} (pid ${pid}) has not removed ghost within 10 s: `);
+  await waitFor(() => !devicePeers().includes(ghost), 5000, 50, 'applied once the gateway runs again');
 });
 
 test.after(() => {
