@@ -142,6 +142,8 @@ export class PeerAccess implements PeerEvents {
     const sorted = [...new Set(addresses)].sort();
     const text = sorted.join(',');
     if (text === this.localText) return;
+    const before = new Set(this.localAddresses);
+    const added = sorted.some((a) => !before.has(a));
     this.localText = text;
     const bytes: Uint8Array[] = [];
     for (const ip of sorted) {
@@ -149,7 +151,9 @@ export class PeerAccess implements PeerEvents {
       if (a.ok) bytes.push(a.value);
     }
     this.firewall.access.setExcluded(bytes);
-    this.forgetFlows((id) => this.firewall.access.modeOf(id) === MODE_DEFAULT);
+    // A new host address may be the destination of a flow a default peer already has: forget those
+    // flows (answers resume with the laptop's next packet). A removed address only loosens.
+    if (added) this.forgetFlows((id) => this.firewall.access.modeOf(id) === MODE_DEFAULT);
   }
 
   /** The gateway host's addresses as last set. */

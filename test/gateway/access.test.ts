@@ -77,10 +77,16 @@ test('default policy: the networks except the gateway host; DNS on the tunnel; n
   assert.not.ok(out(a, 0, tcp('192.168.7.1', 80)), 'a network behind the gateway that is not a project network');
   assert.not.ok(out(a, 0, tcp('10.123.0.3', 22)), 'another laptop');
   assert.is(a.deniedOf(KEY_A), 5);
-  // A host address that appears later is excluded from then on.
+  // A host address that appears later is excluded from then on, also for a flow that already exists.
+  assert.ok(out(a, 0, tcp('10.124.0.99', 80)));
   a.setLocalAddresses(['10.124.0.1', '10.123.0.1', '10.124.0.99']);
   assert.not.ok(out(a, 0, tcp('10.124.0.99', 80)));
-  assert.equal(a.localAddresses, ['10.123.0.1', '10.124.0.1', '10.124.0.99']);
+  // A removed one does not cost the flows of others.
+  const keep = tcp('10.124.0.10', 3000);
+  assert.ok(out(a, 0, keep));
+  a.setLocalAddresses(['10.124.0.1', '10.123.0.1']);
+  assert.ok(back(a, 0, reply(keep)), 'the flow survived');
+  assert.equal(a.localAddresses, ['10.123.0.1', '10.124.0.1']);
 });
 
 test('Allow rules: exactly what they name (the gateway alias included), plus DNS', () => {
