@@ -168,12 +168,13 @@ export function masqueradeRulesFor(config: WgtsConfig): FirewallRule[] {
  * Every host firewall rule of a gateway on interface `ifname`: masquerade; FORWARD accepts from
  * the tunnel to each project network and for established/related packets back to it (and, when a
  * peer has AllowInbound, from each project network to the tunnel: the data path decides which of
- * those reach a laptop); INPUT accepts for the WireGuard ListenPort (UDP, both families) and the
+ * those reach a laptop); INPUT accepts for the WireGuard ListenPort (UDP, `listenFamilies`) and the
  * DNS `listeners` on the tunnel. They are inserted
  * first in their chains, so a FORWARD or INPUT chain that drops by default (Docker, ufw) does not
  * silently swallow the tunnel's traffic.
  */
-export function firewallRulesFor(config: WgtsConfig, ifname: string, listeners: readonly DnsTarget[]): FirewallRule[] {
+export function firewallRulesFor(config: WgtsConfig, ifname: string, listeners: readonly DnsTarget[],
+  listenFamilies: readonly (4 | 6)[] = [4, 6]): FirewallRule[] {
   const g = config.gateway;
   if (!g) return [];
   const rules: FirewallRule[] = [...masqueradeRulesFor(config)];
@@ -187,7 +188,7 @@ export function firewallRulesFor(config: WgtsConfig, ifname: string, listeners: 
   }
   const port = config.interface.listenPort;
   if (port !== undefined && port !== 0) {
-    for (const family of [4, 6] as const) {
+    for (const family of listenFamilies) {
       rules.push({ family, table: 'filter', chain: 'INPUT', spec: ['-p', 'udp', '-m', 'udp', '--dport', String(port), '-j', 'ACCEPT'] });
     }
   }

@@ -23,7 +23,7 @@
 // is removed last, so its disappearance tells `wgts down` the cleanup is complete. An uncaught
 // exception stops the same way; whatever is left when the process exits anyway is undone
 // synchronously from its 'exit' handler.
-import { promises as fsp, rmSync } from 'node:fs';
+import { existsSync, promises as fsp, rmSync } from 'node:fs';
 import { basename, resolve as resolvePath } from 'node:path';
 import { diffConfigs, type ConfigDiff } from '../config/diff.js';
 import { formatCidr, formatHostPort } from '../config/ip.js';
@@ -81,6 +81,16 @@ export interface UpOptions {
 /** The tunnel addresses of a config (IP literals): what the `gateway` alias of Allow rules names. */
 function tunnelAddresses(config: WgtsConfig): string[] {
   return config.interface.addresses.map((a) => a.address);
+}
+
+/**
+ * The families whose INPUT chain gets an accept for the ListenPort: those of the config, and IPv6
+ * too where the host has it and ip6tables (laptops may reach a v4 tunnel over an IPv6 endpoint).
+ */
+function listenFamilies(config: WgtsConfig): (4 | 6)[] {
+  const families = new Set<4 | 6>([4, ...config.interface.addresses.map((a) => a.family), ...(config.gateway?.networks ?? []).map((n) => n.family)]);
+  if (existsSync('/proc/net/if_inet6') && which('ip6tables') !== null) families.add(6);
+  return [...families].sort();
 }
 
 /**
@@ -321,7 +331,7 @@ export class InterfaceRuntime {
     const exemptions = this.dnsAt ? [dnsExemptionOf(config, this.dnsAt)] : [];
     this.access?.setDnsTargets(exemptions);
 
-    const want = new Map(firewallRulesFor(config, this.ifname, exemptions).map((r) => [ruleKey(r), r]));
+    const want = new Map(firewallRulesFor(config, this.ifname, exemptions, listenFamilies(config)).map((r) => [ruleKey(r), r]));
     for (const [k, r] of this.rules) {
       if (want.has(k)) continue;
       await this.net.removeRule(r);
