@@ -3,22 +3,15 @@
 // reports a change. The access rules use them so that no peer reaches the gateway host itself
 // through the default policy, whichever of its addresses it aims at (README "Access").
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { CommandRunner } from './netcfg.js';
+import { jsonRows, type CommandRunner } from './netcfg.js';
 
 /** Quiet time after an address event before re-reading (ms). */
 const DEBOUNCE_MS = 20;
 
 /** The `local` addresses of `ip -j address show` output (IPv4 and IPv6, zone-free). */
 export function parseLocalAddresses(json: string): string[] {
-  let rows: unknown;
-  try {
-    rows = JSON.parse(json === '' ? '[]' : json);
-  } catch {
-    return [];
-  }
-  if (!Array.isArray(rows)) return [];
   const out = new Set<string>();
-  for (const link of rows as { addr_info?: unknown }[]) {
+  for (const link of jsonRows(json)) {
     if (!Array.isArray(link.addr_info)) continue;
     for (const a of link.addr_info as { local?: unknown }[]) {
       if (typeof a.local === 'string' && a.local !== '') out.add(a.local.split('%')[0] as string);

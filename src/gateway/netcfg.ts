@@ -367,17 +367,21 @@ interface ListedRoute {
   text: string;
 }
 
-/** The routes of `ip -FAMILY -j route show` output (default routes have prefix 0). */
-export function parseRoutes(json: string, family: 4 | 6): ListedRoute[] {
+/** The objects of a JSON array as `ip -j` prints it (empty output, not JSON or not an array: none). */
+export function jsonRows(json: string): Record<string, unknown>[] {
   let rows: unknown;
   try {
     rows = JSON.parse(json === '' ? '[]' : json);
   } catch {
     return [];
   }
-  if (!Array.isArray(rows)) return [];
+  return Array.isArray(rows) ? rows.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null) : [];
+}
+
+/** The routes of `ip -FAMILY -j route show` output (default routes have prefix 0). */
+export function parseRoutes(json: string, family: 4 | 6): ListedRoute[] {
   const out: ListedRoute[] = [];
-  for (const row of rows as Record<string, unknown>[]) {
+  for (const row of jsonRows(json)) {
     const dst = typeof row.dst === 'string' ? row.dst : '';
     const dev = typeof row.dev === 'string' ? row.dev : undefined;
     const type = typeof row.type === 'string' ? `${row.type} ` : '';

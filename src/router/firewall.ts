@@ -31,12 +31,7 @@ export class PeerFirewall {
     const f = this.flows;
     const kind = f.parse(peer, buf, off, len, true);
     if (kind === PARSE_FLOW) {
-      const s = f.find(now);
-      if (s >= 0) {
-        f.touch(s, now);
-        f.noteFirstFragment(now);
-        return true;
-      }
+      if (this.known(now)) return true;
       if (!this.access.allowsPacket(peer, buf, off, len)) return this.deny(peer);
       return f.insert(now) ? true : this.deny(peer);
     }
@@ -50,17 +45,22 @@ export class PeerFirewall {
     const f = this.flows;
     const kind = f.parse(peer, buf, off, len, false);
     if (kind === PARSE_FLOW) {
-      const s = f.find(now);
-      if (s >= 0) {
-        f.touch(s, now);
-        f.noteFirstFragment(now);
-        return true;
-      }
+      if (this.known(now)) return true;
       if (this.access.allowsInbound(peer, f.protocol, f.laptopPort, f.isEchoRequest) && f.insert(now)) return true;
       return this.refuse(peer);
     }
     if ((kind === PARSE_FRAGMENT || kind === PARSE_ICMP_ERROR) && f.find(now) >= 0) return true;
     return this.refuse(peer);
+  }
+
+  /** Whether the parsed packet belongs to a live flow; if so the flow saw it (and a first fragment is recorded). */
+  private known(now: number): boolean {
+    const f = this.flows;
+    const s = f.find(now);
+    if (s < 0) return false;
+    f.touch(s, now);
+    f.noteFirstFragment(now);
+    return true;
   }
 
   /** Forgets the peer's flows and zeroes its counters (a new owner of the id, or new rules). */

@@ -14,11 +14,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseConfig } from '../../src/config/parse.js';
 import { statusPath, type InterfaceStatus } from '../../src/gateway/status.js';
-import { Netns, sh, waitFor } from '../helpers/netns.js';
+import { Netns, waitFor } from '../helpers/netns.js';
 import { genkey, ping, socketPath, uniqueIfname } from '../helpers/wg.js';
 import { reloadedSince, startUp, statusOf, type UpProc, wgtsOk } from '../helpers/up.js';
-import { guardResolvConf, resolvPath, stockLaptopUp, type StockLaptop } from '../helpers/stock-laptop.js';
+import { resolvPath, stockLaptopUp, type StockLaptop } from '../helpers/stock-laptop.js';
 import { startServers, tcpBanner, udpEcho } from '../helpers/probes.js';
+import { internetBridge } from '../helpers/topology.js';
 
 const work = mkdtempSync(join(tmpdir(), 'wgts-iso-'));
 const gwIf = uniqueIfname('gi');
@@ -81,16 +82,7 @@ test('setup: project network, a non-project LAN, gateway host service, a stock a
   proj.exec('ip', ['route', 'add', '10.123.0.0/24', 'via', '10.124.0.1']);
   proj.exec('ip', ['-6', 'route', 'add', 'fd00:123::/64', 'via', 'fd00:124::1']);
   lan.exec('ip', ['route', 'add', '10.123.0.0/24', 'via', '192.168.77.1']);
-  gw.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
-  gw.exec('ip', ['addr', 'add', '10.200.0.1/24', 'dev', 'br0']);
-  gw.exec('ip', ['link', 'set', 'br0', 'up']);
-  [lapS, lapW].forEach((lap, i) => {
-    sh('ip', ['link', 'add', `vi${i}`, 'netns', gw.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lap.name]);
-    gw.exec('ip', ['link', 'set', `vi${i}`, 'master', 'br0', 'up']);
-    lap.exec('ip', ['addr', 'add', `10.200.0.${10 + i}/24`, 'dev', 'eth0']);
-    lap.exec('ip', ['link', 'set', 'eth0', 'up']);
-    guardResolvConf(lap);
-  });
+  internetBridge(gw, [lapS, lapW], 'vi');
   await servers(proj, 'app', [3000], [3001]);
   await servers(lan, 'lan', [8000]);
   await servers(gw, 'gwhost', [2222]);

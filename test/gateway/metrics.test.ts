@@ -21,9 +21,10 @@ import type { DnsCounters } from '../../src/gateway/dns.js';
 import { statusPath } from '../../src/gateway/status.js';
 import { DROP_BAD_MAC1, DROP_REASON_COUNT, DROP_REPLAY, DROP_STAGED_EXPIRED } from '../../src/noise/codes.js';
 import type { PeerInfo } from '../../src/noise/engine.js';
-import { Netns, sh, waitFor } from '../helpers/netns.js';
+import { Netns, waitFor } from '../helpers/netns.js';
 import { socketPath, uniqueIfname, wgtsScript } from '../helpers/wg.js';
 import { startUp, type UpProc, wgtsOk } from '../helpers/up.js';
+import { internetBridge } from '../helpers/topology.js';
 
 const PRIV = 'EN4an5hpf8oZAKGvsqGpt8EX3Sq0OIdPFpEcL/cFNWI=';
 
@@ -327,15 +328,7 @@ test('end to end: gateway with Metrics; a laptop asks DNS, a restricted one is r
   gw = new Netns('mgw');
   lapA = new Netns('mla');
   lapC = new Netns('mlc');
-  gw.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
-  gw.exec('ip', ['addr', 'add', '10.200.0.1/24', 'dev', 'br0']);
-  gw.exec('ip', ['link', 'set', 'br0', 'up']);
-  [lapA, lapC].forEach((lap, i) => {
-    sh('ip', ['link', 'add', `vm${i}`, 'netns', gw.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lap.name]);
-    gw.exec('ip', ['link', 'set', `vm${i}`, 'master', 'br0', 'up']);
-    lap.exec('ip', ['addr', 'add', `10.200.0.${10 + i}/24`, 'dev', 'eth0']);
-    lap.exec('ip', ['link', 'set', 'eth0', 'up']);
-  });
+  internetBridge(gw, [lapA, lapC], 'vm', false);
 
   wgtsOk(['gateway', 'init', gwFile, '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820',
     '--host', 'app=10.124.0.10']);

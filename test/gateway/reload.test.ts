@@ -18,6 +18,7 @@ import { socketPath, uniqueIfname } from '../helpers/wg.js';
 import { reloadedSince, startUp, statusOf, type UpProc, wgts, wgtsOk } from '../helpers/up.js';
 import { guardResolvConf, stockLaptopUp, type StockLaptop } from '../helpers/stock-laptop.js';
 import { startServers, tcpBanner } from '../helpers/probes.js';
+import { internetBridge } from '../helpers/topology.js';
 
 const work = mkdtempSync(join(tmpdir(), 'wgts-reload-'));
 const gwIf = uniqueIfname('gr');
@@ -71,16 +72,7 @@ test('setup: project (app, db), gateway, a stock laptop and a wgts laptop', asyn
   lapW = new Netns('rlapW');
   guardResolvConf(gw); // an Endpoint host name below must never reach the host's resolvers
   gw.link(proj, { ifname: 'proj0', addrs: ['10.124.0.1/24'] }, { ifname: 'eth0', addrs: ['10.124.0.10/24', '10.124.0.11/24'] });
-  gw.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
-  gw.exec('ip', ['addr', 'add', '10.200.0.1/24', 'dev', 'br0']);
-  gw.exec('ip', ['link', 'set', 'br0', 'up']);
-  [lapS, lapW].forEach((lap, i) => {
-    sh('ip', ['link', 'add', `vr${i}`, 'netns', gw.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lap.name]);
-    gw.exec('ip', ['link', 'set', `vr${i}`, 'master', 'br0', 'up']);
-    lap.exec('ip', ['addr', 'add', `10.200.0.${10 + i}/24`, 'dev', 'eth0']);
-    lap.exec('ip', ['link', 'set', 'eth0', 'up']);
-    guardResolvConf(lap);
-  });
+  internetBridge(gw, [lapS, lapW], 'vr');
   await startServers(proj, 'app', [3000]);
   await startServers(proj, 'db', [5432]);
   wgtsOk(['gateway', 'init', gwFile, '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820']);

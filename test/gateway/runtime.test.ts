@@ -26,10 +26,11 @@ import {
 } from '../../src/gateway/plan.js';
 import { showInterface } from '../../src/gateway/show.js';
 import { readStatus, statusPath, type InterfaceStatus } from '../../src/gateway/status.js';
-import { Netns, sh, sleep, waitFor } from '../helpers/netns.js';
+import { Netns, sleep, waitFor } from '../helpers/netns.js';
 import { repoRoot, socketPath, uniqueIfname } from '../helpers/wg.js';
 import { startUp, type UpProc, wgts, wgtsOk } from '../helpers/up.js';
-import { GUARD_RESOLV_CONF, guardResolvConf, resolvPath, wgQuick } from '../helpers/stock-laptop.js';
+import { GUARD_RESOLV_CONF, resolvPath, wgQuick } from '../helpers/stock-laptop.js';
+import { internetBridge } from '../helpers/topology.js';
 
 const PRIV = 'EN4an5hpf8oZAKGvsqGpt8EX3Sq0OIdPFpEcL/cFNWI=';
 const KEY_A = 'E2BQCujzbmiDhCnqzhnXLkrb6MSUu2IoEaK528eMZRI=';
@@ -326,16 +327,7 @@ test('setup: project network, gateway and laptops on an internet bridge; gateway
   lapB = new Netns('lapB');
   lapC = new Netns('lapC');
   gw.link(proj, { ifname: 'proj0', addrs: ['10.124.0.1/24'] }, { ifname: 'eth0', addrs: ['10.124.0.10/24', '10.124.0.11/24'] });
-  gw.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
-  gw.exec('ip', ['addr', 'add', '10.200.0.1/24', 'dev', 'br0']);
-  gw.exec('ip', ['link', 'set', 'br0', 'up']);
-  laptops().forEach((lap, i) => {
-    sh('ip', ['link', 'add', `vl${i}`, 'netns', gw.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lap.name]);
-    gw.exec('ip', ['link', 'set', `vl${i}`, 'master', 'br0', 'up']);
-    lap.exec('ip', ['addr', 'add', `10.200.0.${10 + i}/24`, 'dev', 'eth0']);
-    lap.exec('ip', ['link', 'set', 'eth0', 'up']);
-    guardResolvConf(lap);
-  });
+  internetBridge(gw, laptops(), 'vl');
 
   const servers = proj.spawn(process.execPath, ['-e', SERVERS]);
   let said = '';
