@@ -1,7 +1,9 @@
 // Router lookup benchmark: IPv4 / IPv6 longest-prefix-match lookups per second on one core, for
 // tables of 1k and 100k random prefixes and for dense host routes (the gateway case: many /32s
 // in one subnet), plus an allocation check (heap growth and GC runs across 10M lookups, with a
-// control loop that does allocate), and the router's per-packet path (source check + access check).
+// control loop that does allocate), the router's per-packet path (source check + access check),
+// and the gateway firewall (flow table + rules, both directions): known flows, answers, refusals,
+// new flows, and known flows in a table holding 50k of them, with its own allocation check.
 // Each rate is the best of 3 rounds: on a shared machine other load only ever slows a round down.
 //
 // Run: npx tsc -p tsconfig.json && node dist/scripts/bench-router.js   (about 10 s)
@@ -12,9 +14,11 @@
 
 import { GCProfiler, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { AccessTable, parseAccessRule } from '../src/router/access.js';
+import { AccessTable, parseAccessRule, type AccessRule } from '../src/router/access.js';
 import { AllowedIps } from '../src/router/allowedips.js';
+import { PeerFirewall } from '../src/router/firewall.js';
 import { readSrc } from '../src/router/packet.js';
+import { ACK, packet, SYN, TCP, UDP } from '../test/helpers/packets.js';
 
 const LOOKUP_ADDRS = 1 << 20;
 const ROUNDS = 3;
@@ -195,6 +199,79 @@ function packetPath(): Loop {
   };
 }
 
+/** A gateway firewall: default networks 10.124.0.0/16 and fd00:124::/64, DNS exemption, peer 1 in default mode. */
+function firewall(): PeerFirewall {
+  const fw = new PeerFirewall();
+  const rule = (t: string): AccessRule => {
+    const r = parseAccessRule(t);
+    if (!r.ok) throw new Error(r.error);
+    return r.value;
+  };
+  fw.access.setDefaultRules([rule('10.124.0.0/16'), rule('fd00:124::/64')]);
+  fw.access.setExemptions([rule('10.123.0.1:53/udp')]);
+  fw.access.setExcluded([Uint8Array.of(10, 124, 0, 1)]);
+  fw.resetPeer(1);
+  fw.access.setDefault(1);
+  return fw;
+}
+
+/** `count` packets into one slab (64 bytes apart): the same flow in both directions, v4 TCP and v6 UDP. */
+function slabOf(pkts: Uint8Array[]): { slab: Uint8Array; offs: Uint32Array; lens: Uint32Array } {
+  const slab = new Uint8Array(pkts.length * 96);
+  const offs = new Uint32Array(pkts.length);
+  const lens = new Uint32Array(pkts.length);
+  pkts.forEach((p, i) => { slab.set(p, i * 96); offs[i] = i * 96; lens[i] = p.length; });
+  return { slab, offs, lens };
+}
+
+/** The firewall loops: each runs `count` packets and returns how many passed. */
+function firewallLoops(): { name: string; loop: Loop; expectPass: boolean }[] {
+  const now = 1000;
+  const fw = firewall();
+  const out = slabOf([
+    packet({ src: '10.123.0.2', dst: '10.124.0.10', proto: TCP, sport: 40000, dport: 3000, flags: ACK }),
+    packet({ src: 'fd00:123::2', dst: 'fd00:124::10', proto: UDP, sport: 40000, dport: 53 }),
+  ]);
+  const back = slabOf([
+    packet({ src: '10.124.0.10', dst: '10.123.0.2', proto: TCP, sport: 3000, dport: 40000, flags: ACK }),
+    packet({ src: 'fd00:124::10', dst: 'fd00:123::2', proto: UDP, sport: 53, dport: 40000 }),
+  ]);
+  const unsolicited = slabOf([
+    packet({ src: '10.124.0.10', dst: '10.123.0.2', proto: TCP, sport: 3000, dport: 22, flags: SYN }),
+    packet({ src: 'fd00:124::10', dst: 'fd00:123::2', proto: UDP, sport: 53, dport: 5353 }),
+  ]);
+  for (let i = 0; i < 2; i++) fw.fromPeer(1, out.slab, out.offs[i], out.lens[i], now);
+  // 50k distinct flows (laptop ports), started in a fresh table, then looked up as known flows.
+  const N = 50_000;
+  const many = slabOf(Array.from({ length: N }, (_, i) => packet({ src: '10.123.0.2', dst: '10.124.0.10', proto: TCP, sport: 10000 + i, dport: 3000, flags: SYN })));
+  const big = firewall();
+  const run = (f: PeerFirewall, s: { slab: Uint8Array; offs: Uint32Array; lens: Uint32Array }, dir: 'from' | 'to') => (count: number): number => {
+    let pass = 0;
+    const n = s.offs.length;
+    for (let i = 0; i < count; i++) {
+      const k = i % n;
+      const ok = dir === 'from' ? f.fromPeer(1, s.slab, s.offs[k], s.lens[k], now) : f.toPeer(1, s.slab, s.offs[k], s.lens[k], now);
+      if (ok) pass++;
+    }
+    return pass;
+  };
+  const fresh = (count: number): number => {
+    let pass = 0;
+    for (let done = 0; done < count; done += N) {
+      big.flows.forgetPeer(1); // the previous round's flows die: every packet starts a new flow
+      pass += run(big, many, 'from')(Math.min(N, count - done));
+    }
+    return pass;
+  };
+  return [
+    { name: 'known flow, laptop -> project (v4 TCP, v6 UDP)', loop: run(fw, out, 'from'), expectPass: true },
+    { name: 'answer to the laptop (v4 TCP, v6 UDP)', loop: run(fw, back, 'to'), expectPass: true },
+    { name: 'refused: the project opens a flow to the laptop', loop: run(fw, unsolicited, 'to'), expectPass: false },
+    { name: 'new flow per packet (rules + insert, 50k flows)', loop: fresh, expectPass: true },
+    { name: 'known flows in a table holding 50k', loop: (count) => { if (big.flows.live(now) < N) fresh(N); return run(big, many, 'from')(count); }, expectPass: true },
+  ];
+}
+
 interface Case {
   name: string;
   make: () => Workload;
@@ -238,6 +315,14 @@ function main(): void {
   const rate = bestRate(packets, 2e6);
   console.log(`${'packet path: readSrc+lookupWords+allowsPacket'.padEnd(46)} ${(rate / 1e6).toFixed(1)} M packets/s`);
   console.log(`${pad} allocation check, 2M packets: ${allocationCheck(packets, 2_000_000, gc)}`);
+  console.log('gateway firewall (flow table + rules), per packet:');
+  for (const f of firewallLoops()) {
+    const passed = f.loop(1000);
+    if ((passed === 1000) !== f.expectPass || (!f.expectPass && passed !== 0)) throw new Error(`firewall loop "${f.name}" passed ${passed} of 1000`);
+    const r = bestRate(f.loop, 2e6);
+    console.log(`  ${f.name.padEnd(52)} ${(r / 1e6).toFixed(1).padStart(5)} M packets/s  (${(1e9 / r).toFixed(0)} ns)`);
+    console.log(`${pad} allocation check, 4M packets: ${allocationCheck(f.loop, 4_000_000, gc)}`);
+  }
   console.log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 

@@ -26,6 +26,7 @@ export const PACKAGES = Object.freeze({
   // firewall / NAT
   iptables: 'iptables',
   ip6tables: 'iptables',
+  nft: 'nftables',
   // traffic and probes
   ping: 'iputils-ping',
   iperf3: 'iperf3',
@@ -59,7 +60,7 @@ const BUILD = ['make', 'g++', 'python3'];
 
 /** Programs each command runs. */
 export const NEEDS = Object.freeze({
-  test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'sh',
+  test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'nft', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'sh',
     'strace', 'setpriv', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query'],
   lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq'],
   bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3'],

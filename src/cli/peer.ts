@@ -3,34 +3,56 @@
 // nowhere else) or writes it to --out PATH, optionally drawn as a terminal QR code for phones.
 import type { Command } from 'commander';
 import QRCode from 'qrcode';
-import { addPeer, clientConfName, listPeers, removePeer, type PeerInfo } from '../gateway/onboard.js';
+import { APPLY_TIMEOUT_MS, runningFor, waitForPeerGone } from '../gateway/applied.js';
+import { addPeer, clientConfName, listGatewayPeers, removePeer, type GatewayAccess, type PeerInfo } from '../gateway/onboard.js';
 import { collect, runCommand } from './gateway.js';
+
+const APPLY_TIMEOUT_S = APPLY_TIMEOUT_MS / 1000;
 
 interface AddFlags {
   allow?: string[];
+  allowInbound?: string[];
   qr?: boolean;
   out?: string;
   force?: boolean;
 }
+
+/** The --allow help: what a laptop reaches with and without rules (README "Access" says the same). */
+export const ALLOW_HELP = 'only allow DEST = CIDR[:PORT[-PORT]][/tcp|/udp|/icmp], or gateway[:PORT[-PORT]][/proto] for the '
+  + "gateway's tunnel address; repeatable. Without --allow the laptop reaches the project networks (Network =) only: not the "
+  + 'gateway host (none of its addresses) and no other network behind it. DNS on the gateway is always allowed';
+
+/** The --allow-inbound help. */
+export const ALLOW_INBOUND_HELP = 'let the project open connections to the laptop on PORT[-PORT][/tcp|/udp] (or icmp: ping); '
+  + 'repeatable. Without it the project reaches the laptop only with answers to connections the laptop started';
 
 /** Prints the client config as a terminal QR code (half-block characters, two rows per line). */
 async function printQr(text: string): Promise<void> {
   process.stdout.write(await QRCode.toString(text, { type: 'terminal', small: true }));
 }
 
-/** One table row per peer: name, tunnel address, public key, access rules. */
-function peerTable(peers: readonly PeerInfo[]): string {
+/**
+ * One table row per peer: name, tunnel address, public key, what it reaches, what may reach it;
+ * then what holds for every peer.
+ */
+function peerTable(peers: readonly PeerInfo[], access: GatewayAccess | null): string {
+  const nets = access?.networks.join(', ') ?? 'the project networks';
   const rows = [
-    ['NAME', 'ADDRESS', 'PUBLIC KEY', 'ALLOW'],
+    ['NAME', 'ADDRESS', 'PUBLIC KEY', 'REACHES', 'INBOUND'],
     ...peers.map((p) => [
       p.name ?? '-',
       p.address ?? (p.allowedIPs.join(',') || '-'),
       p.publicKey,
-      p.allow.length ? p.allow.join(', ') : 'all networks',
+      p.allow.length ? p.allow.join(', ') : `${nets} (default)`,
+      p.allowInbound.length ? p.allowInbound.join(', ') : '-',
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ')).join('\n') + '\n';
+  const table = rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ')).join('\n');
+  const dns = access?.dns ? `the gateway's DNS (${access.dns})` : "the gateway's DNS";
+  return `${table}\n\nEvery peer also reaches ${dns}, and nothing else: not the gateway host (any of its addresses) unless a rule\n`
+    + `names it (gateway:22/tcp = ${access?.gateway.join(', ') || 'its tunnel address'}), and no network behind it that is not listed.\n`
+    + 'INBOUND: connections the project may open to the laptop; answers to what the laptop starts always pass.\n';
 }
 
 /** Registers `wgts peer add`, `wgts peer list` and `wgts peer remove`. */
@@ -42,12 +64,15 @@ export function registerPeerCommands(program: Command): void {
     .description('add laptop NAME to the gateway config FILE and print its wg-quick config')
     .argument('<file>', 'gateway config file')
     .argument('<name>', 'peer name (letters, digits, ".", "_", "-")')
-    .option('--allow <dest>', 'only allow DEST = CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]; repeatable (default: all project networks)', collect)
+    .option('--allow <dest>', ALLOW_HELP, collect)
+    .option('--allow-inbound <ports>', ALLOW_INBOUND_HELP, collect)
     .option('--qr', 'also print the client config as a terminal QR code')
     .option('--out <path>', 'write the client config to PATH = DIR/IFNAME.conf (mode 0600) instead of stdout; IFNAME (1-15 characters) becomes the interface name of wgts up / wg-quick up')
     .option('--force', 'with --out: replace an existing file')
     .action((file: string, name: string, flags: AddFlags) => runCommand(async () => {
-      const r = await addPeer(file, name, { allow: flags.allow ?? [], ...(flags.out === undefined ? {} : { out: flags.out }), force: flags.force === true });
+      const r = await addPeer(file, name, {
+        allow: flags.allow ?? [], allowInbound: flags.allowInbound ?? [], ...(flags.out === undefined ? {} : { out: flags.out }), force: flags.force === true,
+      });
       if (flags.out === undefined) {
         process.stdout.write(r.clientConfig);
         if (clientConfName(r.name) !== `${r.name}.conf`) {
@@ -64,22 +89,34 @@ export function registerPeerCommands(program: Command): void {
 
   peer
     .command('list')
-    .description('list the peers of FILE: name, tunnel address, public key, access rules')
+    .description('list the peers of FILE: name, tunnel address, public key, what each reaches and what may reach it')
     .argument('<file>', 'gateway config file')
     .option('--json', 'print a JSON array instead of a table')
     .action((file: string, flags: { json?: boolean }) => runCommand(async () => {
-      const peers = await listPeers(file);
+      const { peers, access } = await listGatewayPeers(file);
       if (flags.json) process.stdout.write(`${JSON.stringify(peers, null, 2)}\n`);
-      else process.stdout.write(peers.length ? peerTable(peers) : `no peers in ${file}\n`);
+      else process.stdout.write(peers.length ? peerTable(peers, access) : `no peers in ${file}\n`);
     }));
 
   peer
     .command('remove')
-    .description('remove a peer from FILE by name or public key (a running gateway cuts it off)')
+    .description('remove a peer from FILE by name or public key; waits until a running gateway has cut it off (or says none runs)')
     .argument('<file>', 'gateway config file')
     .argument('<peer>', 'peer name or base64 public key')
     .action((file: string, ref: string) => runCommand(async () => {
       const p = await removePeer(file, ref);
-      process.stdout.write(`removed peer ${p.name ?? p.publicKey} (${p.address ?? p.allowedIPs.join(', ')}, public key ${p.publicKey})\n`);
+      const who = p.name ?? p.publicKey;
+      process.stdout.write(`removed peer ${who} from ${file} (${p.address ?? p.allowedIPs.join(', ')}, public key ${p.publicKey})\n`);
+      const running = runningFor(file);
+      if (running.length === 0) {
+        process.stdout.write(`no running gateway uses ${file}: nothing to cut off (\`wgts up ${file}\` starts without ${who})\n`);
+        return;
+      }
+      const outcomes = await Promise.all(running.map((s) => waitForPeerGone(s, p.publicKey)));
+      for (const o of outcomes) {
+        if (o.kind === 'applied') process.stdout.write(`the running gateway ${o.ifname} (pid ${o.pid}) cut ${who} off (${o.ms} ms)\n`);
+        else process.stderr.write(`wgts: the running gateway ${o.ifname} (pid ${o.pid}) has not removed ${who} within ${APPLY_TIMEOUT_S} s: ${o.why}\n`);
+      }
+      if (outcomes.some((o) => o.kind === 'timeout')) process.exitCode = 1;
     }));
 }

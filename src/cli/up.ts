@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { processAlive } from '../config/lock.js';
 import { DEFAULT_SOCKET_DIR } from '../device/uapi/server.js';
+import { sweepStaleRules } from '../gateway/iptables.js';
+import { runCommand } from '../gateway/netcfg.js';
 import { interfaceNameOf, UpError } from '../gateway/plan.js';
 import { runUp } from '../gateway/runtime.js';
 import { formatShow, listUapiInterfaces, showInterface, type ShowInterface } from '../gateway/show.js';
@@ -70,6 +72,13 @@ export function registerUpCommands(program: Command): void {
         const lines = e instanceof UpError ? e.messages : [e instanceof Error ? e.message : String(e)];
         for (const l of lines) process.stderr.write(`wgts: ${l}\n`);
         process.exitCode = 1;
+      }
+      // Whatever a crashed wgts left in this namespace (any interface name) goes too.
+      try {
+        const swept = await sweepStaleRules(runCommand, (name) => readStatus(name)?.pid ?? null);
+        for (const [name, n] of swept) process.stdout.write(`wgts: removed ${n} firewall rule(s) of ${name} left by a wgts that no longer runs\n`);
+      } catch (e) {
+        process.stderr.write(`wgts: removing stale firewall rules: ${e instanceof Error ? e.message : String(e)}\n`);
       }
     });
 

@@ -22,7 +22,7 @@ export interface DeviceChanges {
 }
 
 /** The wgts or wg(8) fields a peer can change without being replaced. */
-export type PeerField = 'presharedKey' | 'allowedIPs' | 'endpoint' | 'persistentKeepalive' | 'name' | 'allow';
+export type PeerField = 'presharedKey' | 'allowedIPs' | 'endpoint' | 'persistentKeepalive' | 'name' | 'allow' | 'allowInbound';
 
 /** One peer present in both configs whose settings differ. */
 export interface PeerChange {
@@ -68,6 +68,7 @@ function peerChange(a: PeerConfig, b: PeerConfig): PeerChange | null {
   if ((a.persistentKeepalive ?? 0) !== (b.persistentKeepalive ?? 0)) fields.push('persistentKeepalive');
   if (a.name !== b.name) fields.push('name');
   if (!sameList(a.allow, b.allow)) fields.push('allow');
+  if (!sameList(a.allowInbound ?? [], b.allowInbound ?? [])) fields.push('allowInbound');
   return fields.length ? { publicKey: b.publicKey, before: a, after: b, fields, allowedIPsAdded, allowedIPsRemoved } : null;
 }
 

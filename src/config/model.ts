@@ -64,6 +64,8 @@ export interface PeerSource {
   line: number;
   /** Line of each entry of `allow`, same order, so rule errors found later can say FILE:LINE. */
   allowLines: number[];
+  /** Line of each entry of `allowInbound`, same order. */
+  allowInboundLines?: number[];
 }
 
 /** [Peer]: the wg(8) peer keys plus the wgts Name and Allow extensions. */
@@ -78,8 +80,13 @@ export interface PeerConfig {
   persistentKeepalive?: number;
   /** Short unique label (letters, digits, `.`, `_`, `-`), e.g. for `wgts peer remove NAME`. */
   name?: string;
-  /** Access rules `CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]` as written; shape-checked only. */
+  /** Access rules `CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]` (or `gateway[:PORT..][/proto]`) as written; shape-checked only. */
   allow: string[];
+  /**
+   * Connections the project may open to this peer, `PORT[-PORT][/tcp|/udp]` or `icmp`, as written
+   * (absent or empty: none; answers to what the peer started always pass).
+   */
+  allowInbound?: string[];
   source?: PeerSource;
 }
 

@@ -10,6 +10,7 @@ import {
   canonicalIP, DNS_PORT, isHostname, parseCidr, parseDnsServer, parseHostPort, parseIPv4, parseIPv6, parsePort, type Parsed,
 } from './ip.js';
 import type { GatewayConfig, InterfaceConfig, PeerConfig, SectionKind } from './model.js';
+import { ruleAlias } from '../router/access.js';
 
 /** Which program a key belongs to; `wg setconf` only understands the 'wg' ones. */
 export type KeyLayer = 'wg' | 'wg-quick' | 'wgts';
@@ -69,14 +70,34 @@ function parseFwMark(text: string): Parsed<number> {
 const PEER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const TABLE = /^(off|auto|[0-9]{1,10}|[A-Za-z_][A-Za-z0-9_.-]*)$/;
 
+/** The name Allow rules may use for the gateway's own tunnel addresses (`gateway:22/tcp`). */
+export const GATEWAY_RULE_NAME = 'gateway';
+
+/** Checks a port or `lo-hi` range (1..65535); the error names the text. */
+function checkPorts(rule: string, ports: string): string | null {
+  const m = /^([0-9]{1,5})(?:-([0-9]{1,5}))?$/.exec(ports);
+  const lo = m ? parsePort(m[1], 1) : null;
+  const hi = m ? parsePort(m[2] ?? m[1], 1) : null;
+  if (!lo?.ok || !hi?.ok || lo.value > hi.value) return `rule '${rule}': bad port or port range '${ports}'`;
+  return null;
+}
+
 /**
- * Light shape check of an access rule `ADDR[/PREFIX][:PORT[-PORT]][/tcp|/udp|/icmp]` (semantics
- * belong to the gateway's rule parser). An IPv6 rule needs its /PREFIX, so that a trailing
- * `:PORT` can never be read as part of the address.
+ * Light shape check of an access rule `ADDR[/PREFIX][:PORT[-PORT]][/tcp|/udp|/icmp]` or
+ * `gateway[:PORT[-PORT]][/tcp|/udp|/icmp]` (semantics belong to the gateway's rule parser). An
+ * IPv6 rule needs its /PREFIX, so that a trailing `:PORT` can never be read as part of the address.
  */
 export function checkAllowRule(rule: string): string | null {
-  const proto = /\/(tcp|udp|icmp)$/.exec(rule);
+  const proto = /\/(tcp|udp|icmp)$/i.exec(rule);
   const body = proto ? rule.slice(0, proto.index) : rule;
+  const alias = ruleAlias(rule);
+  if (alias) {
+    if (alias.name !== GATEWAY_RULE_NAME) return `rule '${rule}': '${alias.name}' is neither an address nor '${GATEWAY_RULE_NAME}'`;
+    const ports = /^:([^/]*)/.exec(alias.rest)?.[1];
+    if (ports === undefined) return null;
+    if (proto?.[1].toLowerCase() === 'icmp') return `rule '${rule}': icmp takes no port`;
+    return checkPorts(rule, ports);
+  }
   let addr: string;
   let prefix: string | undefined;
   let ports: string | undefined;
@@ -100,13 +121,18 @@ export function checkAllowRule(rule: string): string | null {
   const cidr = parseCidr(prefix === undefined ? addr : `${addr}/${prefix}`, { prefixOptional: true, hostBits: 'keep' });
   if (!cidr.ok) return `rule '${rule}': ${cidr.error}`;
   if (ports !== undefined) {
-    if (proto?.[1] === 'icmp') return `rule '${rule}': icmp takes no port`;
-    const m = /^([0-9]{1,5})(?:-([0-9]{1,5}))?$/.exec(ports);
-    const lo = m ? parsePort(m[1], 1) : null;
-    const hi = m ? parsePort(m[2] ?? m[1], 1) : null;
-    if (!lo?.ok || !hi?.ok || lo.value > hi.value) return `rule '${rule}': bad port or port range '${ports}'`;
+    if (proto?.[1].toLowerCase() === 'icmp') return `rule '${rule}': icmp takes no port`;
+    return checkPorts(rule, ports);
   }
   return null;
+}
+
+/** Shape check of an AllowInbound rule: `PORT[-PORT][/tcp|/udp]` or `icmp`. */
+export function checkInboundRule(rule: string): string | null {
+  if (rule.toLowerCase() === 'icmp') return null;
+  const m = /^([^/]*)(?:\/(tcp|udp))?$/i.exec(rule);
+  if (!m) return `inbound rule '${rule}': expected PORT[-PORT][/tcp|/udp] or icmp`;
+  return checkPorts(rule, m[1]);
 }
 
 /** Stores a parsed value with `set`, or returns the parse error. */
@@ -193,6 +219,16 @@ const PEER_KEYS: KeySpec<PeerConfig>[] = [
       if (bad) return bad;
       t.allow.push(v);
       t.source?.allowLines.push(ctx.line);
+      return null;
+    },
+  },
+  {
+    name: 'AllowInbound', layer: 'wgts', ...list,
+    apply: (t, v, ctx) => {
+      const bad = checkInboundRule(v);
+      if (bad) return bad;
+      (t.allowInbound ??= []).push(v);
+      if (t.source) (t.source.allowInboundLines ??= []).push(ctx.line);
       return null;
     },
   },

@@ -3,7 +3,7 @@
 // tabs (bash `read` does that), LF endings, and one extra newline at the end (from `echo`).
 // Dropped: the wg-quick keys of [Interface] (Address, DNS, MTU, Table, Pre/Post hooks,
 // SaveConfig) and everything wgts adds (the [Gateway] section with its leading comments, and
-// Name / Allow in [Peer]). For a file without wgts extensions the output is byte-identical to
+// Name / Allow / AllowInbound in [Peer]). For a file without wgts extensions the output is byte-identical to
 // `wg-quick strip FILE`.
 import type { ConfigDocument, DocLine, DocSection } from './model.js';
 import { keyInfo } from './schema.js';

@@ -70,6 +70,7 @@ function peerEntries(p: PeerConfig): Entry[] {
   if (p.endpoint !== undefined) e.push(['Endpoint', formatHostPort(p.endpoint)]);
   if (p.persistentKeepalive !== undefined) e.push(['PersistentKeepalive', String(p.persistentKeepalive)]);
   for (const rule of p.allow) e.push(['Allow', rule]);
+  for (const rule of p.allowInbound ?? []) e.push(['AllowInbound', rule]);
   return e;
 }
 

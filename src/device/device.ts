@@ -42,10 +42,27 @@ export interface DeviceCounters {
   tunWriteDrops: number;
   /** Decrypted packets refused by the access filter (per-peer rules, gateway). */
   filtered: number;
+  /** TUN packets for a peer refused by the outbound filter (gateway: not part of a flow the peer started). */
+  outboundFiltered: number;
 }
 
-/** A per-peer inbound filter (gateway access rules): false = drop the decrypted packet. */
-export type InboundFilter = (peer: number, pkt: Uint8Array, off: number, len: number) => boolean;
+/**
+ * A per-peer filter of decrypted packets from a peer (gateway access rules): false = drop.
+ * `now` is the device's monotonic clock (ms).
+ */
+export type InboundFilter = (peer: number, pkt: Uint8Array, off: number, len: number, now: number) => boolean;
+
+/** A per-peer filter of TUN packets routed to a peer, before encryption (gateway flow tracking): false = drop. */
+export type OutboundFilter = (peer: number, pkt: Uint8Array, off: number, len: number, now: number) => boolean;
+
+/**
+ * Told when a peer id starts or stops belonging to a public key. Ids are reused after removals,
+ * so state kept by id (gateway access rules, flows) is reset on both events.
+ */
+export interface PeerEvents {
+  added(id: number, publicKey: Uint8Array): void;
+  removed(id: number): void;
+}
 
 /** Initiations per second above which the device reports itself under load (cookies, rate limits). */
 export const UNDER_LOAD_INITIATIONS_PER_SECOND = 1000;
@@ -72,7 +89,7 @@ export interface DeviceOptions {
 export class Device {
   readonly engine: WgEngine;
   readonly allowed = new AllowedIps();
-  readonly counters: DeviceCounters = { noRoute: 0, badSource: 0, noEndpoint: 0, tunWriteDrops: 0, filtered: 0 };
+  readonly counters: DeviceCounters = { noRoute: 0, badSource: 0, noEndpoint: 0, tunWriteDrops: 0, filtered: 0, outboundFiltered: 0 };
   /** Endpoint of each peer id (the source of its last authenticated datagram, or as configured). */
   private readonly endpoints: (Endpoint | null)[] = [];
   private readonly tun: TunWriter;
@@ -93,6 +110,8 @@ export class Device {
   private windowStart = 0;
   private loadUntil = 0;
   inboundFilter: InboundFilter | null = null;
+  outboundFilter: OutboundFilter | null = null;
+  peerEvents: PeerEvents | null = null;
 
   constructor(opts: DeviceOptions) {
     this.engine = new WgEngine({ crypto: opts.crypto, ...(opts.wallClockNs ? { wallClockNs: opts.wallClockNs } : {}) });
@@ -117,11 +136,24 @@ export class Device {
 
   setEndpoint(id: number, ep: Endpoint | null): void { this.endpoints[id] = ep; }
 
-  /** Removes a peer everywhere: engine, routes, endpoint. */
+  /** Adds a peer to the engine (or finds it): its id, -1 for our own public key; peerEvents hears of a new one. */
+  addPeer(publicKey: Uint8Array): number {
+    const known = this.engine.peerIdOf(publicKey);
+    if (known >= 0) return known;
+    const id = this.engine.addPeer(publicKey);
+    if (id >= 0) this.peerEvents?.added(id, publicKey);
+    return id;
+  }
+
+  /**
+   * Removes a peer everywhere: engine, routes, endpoint; peerEvents hears of it (also when the
+   * engine dropped it already, as setPrivateKey does with a peer holding our own public key).
+   */
   removePeer(id: number): void {
     this.allowed.removePeer(id);
     this.engine.removePeer(id);
     this.endpoints[id] = null;
+    this.peerEvents?.removed(id);
   }
 
   // ---------------------------------------------------------------- TUN -> UDP
@@ -150,6 +182,7 @@ export class Device {
   private route(pkt: Uint8Array, off: number, len: number, now: number, out: Uint8Array, outOff: number): void {
     const peer = this.allowed.lookupWords(readDst(pkt, off, len, this.words), this.words);
     if (peer < 0) { this.counters.noRoute++; return; }
+    if (this.outboundFilter !== null && !this.outboundFilter(peer, pkt, off, len, now)) { this.counters.outboundFiltered++; return; }
     const n = this.engine.encapsulate(peer, pkt, off, len, now, out, outOff);
     if (n > 0) {
       const ep = this.endpoints[peer];
@@ -169,7 +202,7 @@ export class Device {
     const r = this.engine.decapsulate(data, off, len, key, now, data, off + 16);
     const peer = this.engine.lastPeer;
     if (peer >= 0 && r >= 0) this.roam(peer, addr, port);
-    if (r === DECAP_TUNNEL) this.deliver(peer, data, off + 16, this.engine.lastLength);
+    if (r === DECAP_TUNNEL) this.deliver(peer, data, off + 16, this.engine.lastLength, now);
     if (this.engine.outboxSize > 0) {
       this.srcAddr.set(addr);
       this.srcPort = port;
@@ -178,11 +211,11 @@ export class Device {
   };
 
   /** Inner-source check (cryptokey routing), access filter, then the TUN. */
-  private deliver(peer: number, pkt: Uint8Array, off: number, len: number): void {
+  private deliver(peer: number, pkt: Uint8Array, off: number, len: number, now: number): void {
     if (len === 0) return; // keepalive
     const owner = this.allowed.lookupWords(readSrc(pkt, off, len, this.words), this.words);
     if (owner !== peer) { this.counters.badSource++; return; }
-    if (this.inboundFilter !== null && !this.inboundFilter(peer, pkt, off, len)) { this.counters.filtered++; return; }
+    if (this.inboundFilter !== null && !this.inboundFilter(peer, pkt, off, len, now)) { this.counters.filtered++; return; }
     if (!this.tun.write(pkt, off, len)) this.counters.tunWriteDrops++;
   }
 

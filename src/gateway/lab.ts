@@ -8,6 +8,8 @@
 //        | veth inet0 / eth0 (TEST-NET-1, exists only between these two namespaces)
 //   wgts-lab-laptop  eth0 192.0.2.2/24; `wgts up` (or wg-quick + wireguard-go) of a client config
 //
+// One step gives app a route to the tunnel subnet for a moment and has it open a connection to a
+// service on the laptop: the gateway refuses it (only flows the laptop started come back).
 // The project hosts have only their /24: no default route and no route to the tunnel subnet, so
 // every answer the laptop gets proves the gateway's masquerade. No namespace has a default route or
 // a link to the host; every namespace gets a resolv.conf pointing at its own loopback until the
@@ -67,6 +69,8 @@ const LIMITED_ALLOW = `${APP}:3000/tcp`;
 const HOST_RESOLVER = '127.0.0.53';
 const OUTSIDE_NAME = 'www.example.com';
 const OUTSIDE_ADDRESS = '203.0.113.80';
+/** The port of the service the laptop runs for the inbound step (the db script on the laptop's tunnel address). */
+const LAPTOP_SERVICE_PORT = 5432;
 const APP_BODY = `hello from app (${APP})\n`;
 /** What db sends a client that reaches it through the gateway (masquerade: the gateway's address). */
 const DB_BANNER = `db ${DB}:5432 ready; client ${GW_PROJECT_IP}`;
@@ -272,6 +276,8 @@ class LabRun {
   private removed = false;
   private readonly gwFile = join(LAB_DIR, `${LAB_IF.gw}.conf`);
   private readonly env: NodeJS.ProcessEnv;
+  /** The full profile's tunnel address (from `peer add`). */
+  private laptopAddress = '';
 
   constructor(private readonly o: LabOptions, private readonly tools: Set<string>, private readonly files: LabFiles) {
     this.r = new Report(o.write);
@@ -396,6 +402,7 @@ class LabRun {
       });
       this.r.result('pass', `wgts gateway init ${gw} --address ${TUNNEL} --network ${NETWORK} --endpoint ${GW_INTERNET}:${LISTEN_PORT} --host app=${APP} --host db=${DB}`);
       const full = await addPeer(this.gwFile, 'laptop', { out: this.profileFile(LAB_IF.laptop) });
+      this.laptopAddress = full.address;
       const config = redactConfig(full.clientConfig).trimEnd().split('\n');
       this.r.result('pass', `wgts peer add ${gw} laptop --out ${LAB_IF.laptop}.conf: ${full.address}, client config:`, config);
       const limited = await addPeer(this.gwFile, 'limited', { allow: [LIMITED_ALLOW], out: this.profileFile(LAB_IF.limited) });
@@ -493,8 +500,8 @@ class LabRun {
   }
 
   /** TCP probes from the laptop (probe.mjs): by target, open + banner or the error. */
-  private probe(timeoutMs: number, targets: readonly string[]): Map<string, { open: boolean; banner?: string; error?: string }> {
-    const r = runIn(LAB_NS.laptop, process.execPath, [this.files.probe, String(timeoutMs), ...targets], { timeoutMs: timeoutMs + 10_000 });
+  private probe(timeoutMs: number, targets: readonly string[], from: string = LAB_NS.laptop): Map<string, { open: boolean; banner?: string; error?: string }> {
+    const r = runIn(from, process.execPath, [this.files.probe, String(timeoutMs), ...targets], { timeoutMs: timeoutMs + 10_000 });
     const out = new Map<string, { open: boolean; banner?: string; error?: string }>();
     for (const line of r.stdout.split('\n')) {
       try {
@@ -539,6 +546,40 @@ class LabRun {
     return this.r.result(ok ? 'pass' : 'fail', ok && count && rtt
       ? `ping app: ${count[2]}/${count[1]} replies, RTT min/avg/max ${rtt[1]}/${rtt[2]}/${rtt[3]} ms`
       : `ping app: ${r.stdout.trim().split('\n').pop() ?? `exited ${r.status}`}`);
+  }
+
+  /**
+   * The project cannot reach into the laptop: app gets a route to the tunnel subnet (so only the
+   * gateway stands in the way), the laptop serves a port on its tunnel address, and app's
+   * connection to it is refused by the gateway (its refused counter for the laptop grows); the
+   * laptop's own connection to app still works.
+   */
+  async inbound(): Promise<boolean> {
+    const target = `${this.laptopAddress}:${LAPTOP_SERVICE_PORT}`;
+    this.r.heading(`inbound: app opens a connection to a service on the laptop (${target}), with a route to the tunnel`);
+    // Runs until the lab's teardown stops every process of its namespaces.
+    spawnIn(LAB_NS.laptop, process.execPath, [this.files.db, this.laptopAddress], this.log('laptop-service'), this.env);
+    const route = ['route', 'add', '10.123.0.0/24', 'via', GW_PROJECT_IP];
+    const routed = runIn(LAB_NS.app, 'ip', route);
+    try {
+      const listening = await poll(() => (existsSync(this.log('laptop-service')) && readFileSync(this.log('laptop-service'), 'utf8').includes('ready') ? true : null), 5000);
+      if (!listening || routed.status !== 0) {
+        return this.r.check('fail', `setup: ${listening ? '' : 'the laptop service did not start '}${routed.status !== 0 ? `ip ${route.join(' ')}: ${routed.stderr.trim()}` : ''}`);
+      }
+      const before = (await this.gatewayPeer('laptop'))?.refused ?? 0;
+      const p = this.probe(BLOCKED_TIMEOUT_MS, [target], LAB_NS.app).get(target);
+      const blocked = p !== undefined && !p.open && (p.error ?? '').startsWith('no connection');
+      let ok = this.r.check(blocked ? 'pass' : 'fail', `app -> ${target} refused: ${p ? (p.open ? `connected (${p.banner || 'no banner'})` : p.error) : 'probe failed'}`);
+      const refused = await poll(async () => {
+        const n = (await this.gatewayPeer('laptop'))?.refused ?? 0;
+        return n > before ? n : null;
+      }, 3000);
+      ok = this.r.check(refused ? 'pass' : 'fail', `wgts show ${LAB_IF.gw}: peer laptop, refused packets: ${refused ?? before} (answers to what the laptop starts pass; AllowInbound opens ports)`) && ok;
+      const c = this.curlApp();
+      return this.r.check(c.ok ? 'pass' : 'fail', `meanwhile the laptop -> curl -s http://app:3000/: ${c.text}`) && ok;
+    } finally {
+      if (routed.status === 0) runIn(LAB_NS.app, 'ip', ['route', 'del', '10.123.0.0/24']);
+    }
   }
 
   /** Switches the laptop from profile `from` to `to`: one check line. */
@@ -588,7 +629,7 @@ class LabRun {
       return true;
     }
     const demo: (() => unknown)[] = [
-      () => this.resolve(), () => this.outsideName(), () => this.curl(), () => this.db(), () => this.throughput(), () => this.rtt(), () => this.accessRule(),
+      () => this.resolve(), () => this.outsideName(), () => this.curl(), () => this.db(), () => this.throughput(), () => this.rtt(), () => this.inbound(), () => this.accessRule(),
     ];
     for (const step of demo) {
       // A turn of the event loop between steps: a Ctrl-C is handled before the next one starts.

@@ -32,6 +32,8 @@ export interface MetricsSource {
   names(): ReadonlyMap<string, string>;
   /** Packets each peer sent that the access rules refused, by base64 public key. */
   denied(): ReadonlyMap<string, number>;
+  /** Packets from the network to each peer that its flows and AllowInbound refused, by base64 public key. */
+  refused?(): ReadonlyMap<string, number>;
   /** Counters of the running DNS responder; null when none runs. */
   dns(): Readonly<DnsCounters> | null;
 }
@@ -46,6 +48,7 @@ const DEVICE_DROP_REASONS: Readonly<Record<keyof DeviceCounters, string>> = {
   noEndpoint: 'no-endpoint',
   tunWriteDrops: 'tun-write-failed',
   filtered: 'filtered',
+  outboundFiltered: 'not-a-flow',
 };
 
 /** The `reason` label of each DNS counter that is not a query outcome (kebab case like the drop reasons). */
@@ -88,20 +91,24 @@ export class InterfaceMetrics {
 
   constructor(src: MetricsSource) {
     const registers = [this.registry];
-    const peerCounter = (name: string, help: string, value: (row: PeerRow, denied: ReadonlyMap<string, number>) => number): void => {
+    const peerCounter = (name: string, help: string, value: (row: PeerRow, counts: () => ReadonlyMap<string, number>) => number,
+      counts: () => ReadonlyMap<string, number> = () => new Map()): void => {
       new Counter<PeerLabel>({
         name, help, labelNames: PEER_LABELS, registers,
         collect() {
           this.reset();
-          const denied = src.denied();
-          for (const row of peerRows(src)) this.inc(row.labels, value(row, denied));
+          let read: ReadonlyMap<string, number> | null = null;
+          const once = (): ReadonlyMap<string, number> => (read ??= counts());
+          for (const row of peerRows(src)) this.inc(row.labels, value(row, once));
         },
       });
     };
     peerCounter('wgts_peer_receive_bytes_total', 'Bytes of authenticated datagrams received from the peer.', (r) => r.info.rxBytes);
     peerCounter('wgts_peer_transmit_bytes_total', 'Bytes of datagrams sent to the peer.', (r) => r.info.txBytes);
     peerCounter('wgts_peer_denied_packets_total', 'Decrypted packets from the peer refused by its access rules.',
-      (r, denied) => denied.get(r.labels.public_key) ?? 0);
+      (r, denied) => denied().get(r.labels.public_key) ?? 0, () => src.denied());
+    peerCounter('wgts_peer_refused_packets_total', 'Packets from the network to the peer refused: not part of a flow the peer started, no AllowInbound rule.',
+      (r, refused) => refused().get(r.labels.public_key) ?? 0, () => src.refused?.() ?? new Map());
     new Gauge<PeerLabel>({
       name: 'wgts_peer_last_handshake_seconds', help: 'Unix time of the last completed handshake with the peer; 0 = never.',
       labelNames: PEER_LABELS, registers,

@@ -1,20 +1,21 @@
 // The host-side configuration `wgts up` performs around a running interface: addresses, MTU, link
-// state and routes (`ip`), forwarding sysctls (/proc/sys of the current network namespace),
-// masquerade rules (`iptables -t nat`, tagged with a comment naming the interface) and split DNS
-// (`resolvectl`: search domains and no default DNS route; or /etc/netns/NAME/resolv.conf inside a
-// named namespace).
+// state and routes (`ip`; a route never replaces or shadows an existing one), sysctls (/proc/sys
+// of the current network namespace), host firewall rules (iptables.ts: tagged `wgts:IF:PID`) and
+// split DNS (`resolvectl`: search domains and no default DNS route; or /etc/netns/NAME/resolv.conf
+// inside a named namespace).
 //
 // Every change that outlives the TUN device is recorded on an UndoStack together with how to take
-// it back, so that exit (signal, `wgts down`, TUN deleted) restores the host as it was. Addresses,
-// MTU, link state and routes of the TUN are not recorded: the kernel drops them with the device,
-// which is always deleted on exit.
-//
-// iptables: this machine's `iptables` is iptables-nft (1.8.9, nf_tables backend), and both the nft
-// and the legacy variants work inside a network namespace; rules go into the namespace the process
-// runs in. We call plain `iptables` / `ip6tables` so the system's alternative is used.
-import { execFile } from 'node:child_process';
-import { promises as fsp, readdirSync, statSync } from 'node:fs';
+// it back, so that exit (signal, `wgts down`, TUN deleted) restores the host as it was; entries
+// also carry a synchronous variant, which the process's 'exit' handler runs for whatever an
+// uncaught exception or process.exit() left (unwindSync). Addresses, MTU, link state and routes of
+// the TUN are not recorded: the kernel drops them with the device, which is always deleted on exit.
+// Forwarding sysctls are set but not restored (see setSysctl): other things on the host depend on
+// them once they are on.
+import { execFile, spawnSync } from 'node:child_process';
+import { promises as fsp, chmodSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { formatCidr, parseCidr, type Cidr } from '../config/ip.js';
+import { iptablesCommand, ruleArgs, ruleKey, ruleTag, type FirewallRule } from './iptables.js';
 
 /** Runs a program with arguments and resolves with its stdout; rejects with a message holding stderr. */
 export type CommandRunner = (cmd: string, args: readonly string[], input?: string) => Promise<string>;
@@ -22,19 +23,29 @@ export type CommandRunner = (cmd: string, args: readonly string[], input?: strin
 /** How long one external command may take (ms). */
 const COMMAND_TIMEOUT_MS = 10_000;
 
-/** The default CommandRunner: execFile with a time limit, no shell. */
+/** The default CommandRunner: execFile with a time limit, no shell; a missing program is named as such. */
 export const runCommand: CommandRunner = (cmd, args, input) => new Promise((resolve, reject) => {
   const child = execFile(cmd, [...args], { timeout: COMMAND_TIMEOUT_MS, encoding: 'utf8' }, (err, stdout, stderr) => {
-    if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`));
+    if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') reject(new Error(`${cmd} is not installed (not found in PATH=${process.env.PATH ?? ''})`));
+    else if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`));
     else resolve(stdout);
   });
   if (input !== undefined) child.stdin?.end(input);
 });
 
+/** runCommand's synchronous twin, for undoing on the way out of a dying process. Throws on failure. */
+export function runCommandSync(cmd: string, args: readonly string[]): void {
+  const r = spawnSync(cmd, [...args], { timeout: COMMAND_TIMEOUT_MS, encoding: 'utf8' });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${(r.stderr ?? '').trim()}`);
+}
+
 /** One recorded change: a key naming it (for taking it back early) and how to undo it. */
 interface UndoEntry {
   readonly key: string;
   readonly undo: () => Promise<void> | void;
+  /** The same, synchronously (for the process's 'exit' handler); absent when nothing outlives the process. */
+  readonly undoSync?: () => void;
 }
 
 /**
@@ -44,10 +55,13 @@ interface UndoEntry {
 export class UndoStack {
   private readonly entries: UndoEntry[] = [];
 
-  /** Records how to undo the change `key` (keys are unique; a second push of a key is a bug). */
-  push(key: string, undo: () => Promise<void> | void): void {
+  /**
+   * Records how to undo the change `key` (keys are unique; a second push of a key is a bug), and
+   * optionally how to do it synchronously when the process is about to die.
+   */
+  push(key: string, undo: () => Promise<void> | void, undoSync?: () => void): void {
     if (this.has(key)) throw new Error(`undo entry ${key} recorded twice`);
-    this.entries.push({ key, undo });
+    this.entries.push(undoSync ? { key, undo, undoSync } : { key, undo });
   }
 
   has(key: string): boolean {
@@ -74,6 +88,22 @@ export class UndoStack {
       const e = this.entries.pop() as UndoEntry;
       try {
         await e.undo();
+      } catch (err) {
+        report(e.key, err);
+      }
+    }
+  }
+
+  /**
+   * Undoes what is left synchronously, newest first (the 'exit' handler of a process that could
+   * not run unwind: an uncaught exception, process.exit()). Entries without a synchronous variant
+   * are dropped; failures are reported and the rest still run.
+   */
+  unwindSync(report: (key: string, error: unknown) => void): void {
+    while (this.entries.length > 0) {
+      const e = this.entries.pop() as UndoEntry;
+      try {
+        e.undoSync?.();
       } catch (err) {
         report(e.key, err);
       }
@@ -112,12 +142,10 @@ export function currentNetnsName(netnsDir = '/run/netns'): string | null {
   return null;
 }
 
-/** A masquerade rule: traffic from `source` (the tunnel subnet) to `dest` (a project network). */
-export interface MasqueradeRule {
-  readonly family: 4 | 6;
-  /** CIDR text, host bits clear. */
-  readonly source: string;
-  readonly dest: string;
+/** An existing route a new one would shadow or be shadowed by: `10.124.0.0/16 dev eth0`. */
+export interface RouteConflict {
+  readonly route: string;
+  readonly overlaps: string;
 }
 
 /** How split DNS was set up, for the log and the status. */
@@ -147,9 +175,9 @@ export class NetConfig {
     this.netnsDir = opts.netnsDir ?? '/run/netns';
   }
 
-  /** The comment that tags this interface's iptables rules. */
+  /** The comment that tags this interface's iptables rules (the interface and this process). */
   get ruleTag(): string {
-    return `wgts:${this.ifname}`;
+    return ruleTag(this.ifname);
   }
 
   // ------------------------------------------------------------ link, addresses, routes
@@ -167,9 +195,32 @@ export class NetConfig {
     await this.run('ip', ['link', 'set', 'dev', this.ifname, 'up']);
   }
 
-  /** `ip route replace CIDR dev IF`. */
-  async replaceRoute(cidr: string): Promise<void> {
-    await this.run('ip', [cidr.includes(':') ? '-6' : '-4', 'route', 'replace', cidr, 'dev', this.ifname]);
+  /** `ip route add CIDR dev IF`: fails when the same route exists (never replaces another one). */
+  async addRoute(cidr: string): Promise<void> {
+    await this.run('ip', [cidr.includes(':') ? '-6' : '-4', 'route', 'add', cidr, 'dev', this.ifname]);
+  }
+
+  /**
+   * Routes of the main table, other than this interface's and the default route, that overlap one
+   * of `cidrs` (contain it or lie inside it): adding `cidrs` would shadow them or be shadowed by
+   * them (the laptop's LAN, a Docker network, a VPN).
+   */
+  async routeConflicts(cidrs: readonly string[]): Promise<RouteConflict[]> {
+    const out: RouteConflict[] = [];
+    for (const family of [4, 6] as const) {
+      const mine = cidrs.filter((c) => c.includes(':') === (family === 6));
+      if (mine.length === 0) continue;
+      const text = await this.run('ip', [`-${family}`, '-j', 'route', 'show', 'table', 'main']);
+      for (const r of parseRoutes(text, family)) {
+        if (r.dev === this.ifname || r.cidr.prefix === 0) continue;
+        if (family === 6 && (r.cidr.address.startsWith('fe80:') || r.cidr.address.startsWith('ff'))) continue;
+        for (const c of mine) {
+          const p = parseCidr(c, { prefixOptional: true, hostBits: 'mask' });
+          if (p.ok && cidrsOverlap(p.value.cidr, r.cidr)) out.push({ route: c, overlaps: r.text });
+        }
+      }
+    }
+    return out;
   }
 
   /** `ip route del CIDR dev IF`. */
@@ -179,61 +230,35 @@ export class NetConfig {
 
   // ------------------------------------------------------------ sysctl
 
-  /** Sets a sysctl of this namespace; the previous value comes back on unwind. */
-  async setSysctl(name: string, value: string): Promise<void> {
+  /**
+   * Sets a sysctl of this namespace; with `restore` the previous value comes back on unwind (and
+   * on exit after an uncaught exception). Returns the previous value when it changed, else null.
+   */
+  async setSysctl(name: string, value: string, restore: boolean): Promise<string | null> {
     const path = sysctlPath(name);
     const before = (await fsp.readFile(path, 'utf8')).trim();
-    if (before === value) return;
+    if (before === value) return null;
     await fsp.writeFile(path, `${value}\n`);
     const key = `sysctl:${name}`;
-    if (!this.undo.has(key)) this.undo.push(key, () => fsp.writeFile(path, `${before}\n`));
+    if (restore && !this.undo.has(key)) this.undo.push(key, () => fsp.writeFile(path, `${before}\n`), () => writeFileSync(path, `${before}\n`));
+    return before;
   }
 
-  // ------------------------------------------------------------ masquerade
+  // ------------------------------------------------------------ host firewall
 
-  private iptables(family: 4 | 6): string {
-    return family === 4 ? 'iptables' : 'ip6tables';
-  }
-
-  private ruleArgs(r: MasqueradeRule): string[] {
-    return ['POSTROUTING', '-s', r.source, '-d', r.dest, '-m', 'comment', '--comment', this.ruleTag, '-j', 'MASQUERADE'];
-  }
-
-  static ruleKey(r: MasqueradeRule): string {
-    return `masquerade:${r.source}->${r.dest}`;
-  }
-
-  /** Adds a masquerade rule tagged with ruleTag; it is deleted on unwind (or by removeMasquerade). */
-  async addMasquerade(r: MasqueradeRule): Promise<void> {
-    const key = NetConfig.ruleKey(r);
+  /** Adds a tagged iptables rule (see iptables.ts); it is deleted on unwind, or early by removeRule. */
+  async addRule(r: FirewallRule): Promise<void> {
+    const key = ruleKey(r);
     if (this.undo.has(key)) return;
-    const cmd = this.iptables(r.family);
-    await this.run(cmd, ['-w', '5', '-t', 'nat', '-A', ...this.ruleArgs(r)]);
-    this.undo.push(key, async () => { await this.run(cmd, ['-w', '5', '-t', 'nat', '-D', ...this.ruleArgs(r)]); });
+    const cmd = iptablesCommand(r.family);
+    const tag = this.ruleTag;
+    await this.run(cmd, ruleArgs(r, tag, 'add'));
+    this.undo.push(key, async () => { await this.run(cmd, ruleArgs(r, tag, 'delete')); }, () => runCommandSync(cmd, ruleArgs(r, tag, 'delete')));
   }
 
-  /** Deletes a rule added by addMasquerade (a network left the config). */
-  async removeMasquerade(r: MasqueradeRule): Promise<void> {
-    await this.undo.take(NetConfig.ruleKey(r));
-  }
-
-  /**
-   * Deletes NAT rules tagged with this interface's comment that an earlier `wgts up` left behind
-   * (killed with SIGKILL, so it could not clean up). Returns how many were deleted.
-   */
-  async removeStaleRules(families: readonly (4 | 6)[]): Promise<number> {
-    let n = 0;
-    for (const family of families) {
-      const cmd = this.iptables(family);
-      const listing = await this.run(cmd, ['-w', '5', '-t', 'nat', '-S', 'POSTROUTING']);
-      for (const line of listing.split('\n')) {
-        if (!line.startsWith('-A POSTROUTING ') || !tagOf(line, this.ruleTag)) continue;
-        const args = splitRule(line.slice(3));
-        await this.run(cmd, ['-w', '5', '-t', 'nat', '-D', ...args]);
-        n++;
-      }
-    }
-    return n;
+  /** Deletes a rule added by addRule (no longer in the config). */
+  async removeRule(r: FirewallRule): Promise<void> {
+    await this.undo.take(ruleKey(r));
   }
 
   // ------------------------------------------------------------ split DNS
@@ -254,7 +279,7 @@ export class NetConfig {
     }
     if (await this.resolvedRuns()) {
       await this.run('resolvectl', ['dns', this.ifname, ...servers]);
-      this.undo.push('dns:resolvectl', async () => { await this.run('resolvectl', ['revert', this.ifname]); });
+      this.undo.push('dns:resolvectl', async () => { await this.run('resolvectl', ['revert', this.ifname]); }, () => runCommandSync('resolvectl', ['revert', this.ifname]));
       if (domains.length > 0) {
         // Search domains (not only routing-only `~domain`): `app` is tried as `app.zerops`, and
         // names under them go to this link. Not the default route: every other name keeps going
@@ -298,18 +323,24 @@ export class NetConfig {
     // The first directory mkdir created (e.g. /etc/netns when it did not exist), if any.
     const created = await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
     await writeReplacing(path, content, 0o644);
-    this.undo.push(key, async () => {
+    // Synchronous: it runs from the 'exit' handler too, and then the async unwind has nothing to wait for.
+    const restore = (): void => {
       if (backup) {
-        await writeReplacing(path, backup.content, backup.mode);
+        writeReplacingSync(path, backup.content, backup.mode);
         return;
       }
-      await fsp.rm(path, { force: true });
+      rmSync(path, { force: true });
       if (created === undefined) return;
       // Remove the directories created for the file again, innermost first, while empty.
       for (let d = dir; d.length >= created.length; d = dirname(d)) {
-        if (!(await fsp.rmdir(d).then(() => true, () => false))) break;
+        try {
+          rmdirSync(d);
+        } catch {
+          break;
+        }
       }
-    });
+    };
+    this.undo.push(key, restore, restore);
   }
 }
 
@@ -329,19 +360,58 @@ async function writeReplacing(path: string, data: string | Buffer, mode: number)
   await fsp.rename(tmp, path);
 }
 
+/** writeReplacing, synchronously. */
+function writeReplacingSync(path: string, data: string | Buffer, mode: number): void {
+  const tmp = `${path}.wgts-${process.pid}.tmp`;
+  writeFileSync(tmp, data, { mode });
+  chmodSync(tmp, mode);
+  renameSync(tmp, path);
+}
+
+/** A route of `ip -j route show`: its destination prefix and its text for messages. */
+interface ListedRoute {
+  cidr: Cidr;
+  dev: string | undefined;
+  text: string;
+}
+
+/** The objects of a JSON array as `ip -j` prints it (empty output, not JSON or not an array: none). */
+export function jsonRows(json: string): Record<string, unknown>[] {
+  let rows: unknown;
+  try {
+    rows = JSON.parse(json === '' ? '[]' : json);
+  } catch {
+    return [];
+  }
+  return Array.isArray(rows) ? rows.filter((r): r is Record<string, unknown> => typeof r === 'object' && r !== null) : [];
+}
+
+/** The routes of `ip -FAMILY -j route show` output (default routes have prefix 0). */
+export function parseRoutes(json: string, family: 4 | 6): ListedRoute[] {
+  const out: ListedRoute[] = [];
+  for (const row of jsonRows(json)) {
+    const dst = typeof row.dst === 'string' ? row.dst : '';
+    const dev = typeof row.dev === 'string' ? row.dev : undefined;
+    const type = typeof row.type === 'string' ? `${row.type} ` : '';
+    const text = dst === 'default' ? (family === 4 ? '0.0.0.0/0' : '::/0') : dst;
+    const p = parseCidr(text, { prefixOptional: true, hostBits: 'mask' });
+    if (!p.ok) continue;
+    const proto = typeof row.protocol === 'string' ? ` proto ${row.protocol}` : '';
+    out.push({ cidr: p.value.cidr, dev, text: `${type}${formatCidr(p.value.cidr)}${dev ? ` dev ${dev}` : ''}${proto}` });
+  }
+  return out;
+}
+
+/** Whether two prefixes of one family share an address (one contains the other). */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  if (a.family !== b.family) return false;
+  const bits = Math.min(a.prefix, b.prefix);
+  const x = parseCidr(`${a.address}/${bits}`, { prefixOptional: false, hostBits: 'mask' });
+  const y = parseCidr(`${b.address}/${bits}`, { prefixOptional: false, hostBits: 'mask' });
+  return x.ok && y.ok && x.value.cidr.address === y.value.cidr.address;
+}
+
 function errorCode(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
 }
 
-/** Whether an `iptables -S` rule line carries `--comment TAG` (iptables prints it quoted or not). */
-function tagOf(line: string, tag: string): boolean {
-  return line.includes(`--comment "${tag}"`) || line.includes(`--comment ${tag} `) || line.endsWith(`--comment ${tag}`);
-}
-
-/** Splits an `iptables -S` rule into arguments (double-quoted words kept together, quotes removed). */
-export function splitRule(rule: string): string[] {
-  const out: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
-  for (let m = re.exec(rule); m !== null; m = re.exec(rule)) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] as string));
-  return out;
-}

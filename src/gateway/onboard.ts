@@ -13,18 +13,18 @@ import { formatCidr, formatHostPort, formatIP, type Cidr } from '../config/ip.js
 import { withFileLock } from '../config/lock.js';
 import type { ConfigDocument, PeerConfig, WgtsConfig } from '../config/model.js';
 import { emptyInterface, parseConfig, type ParseResult } from '../config/parse.js';
-import { checkAllowRule, SCHEMA } from '../config/schema.js';
+import { checkAllowRule, checkInboundRule, SCHEMA } from '../config/schema.js';
 import {
   addPeer as addPeerSection, editConfigFile, formatConfig, removePeer as removePeerSection, writeFileAtomic,
 } from '../config/write.js';
 import { generatePresharedKey, generatePrivateKey, keyFromBase64, keyToBase64, publicKey } from '../crypto/keys.js';
-import { parseAccessRule } from '../router/access.js';
+import { parseAccessRule, ruleAlias } from '../router/access.js';
 import { clientConfigText } from './client-config.js';
 import { clientDnsAddress } from './dns/service.js';
 import { configFailure, OnboardError } from './onboard-errors.js';
 import { allocateHost, hostCidr, overlaps, peerCapacity, subnetOf } from './onboard-net.js';
 import { checkInitOptions, gatewayFacts, type GatewayFacts, type InitOptions } from './onboard-options.js';
-import { isConfigInterfaceName } from './plan.js';
+import { dnsTargetOf, isConfigInterfaceName } from './plan.js';
 
 export { OnboardError, type OnboardErrorCode } from './onboard-errors.js';
 export { DEFAULT_DOMAIN, DEFAULT_LISTEN_PORT, type InitOptions } from './onboard-options.js';
@@ -56,14 +56,21 @@ export interface PeerInfo {
   address: string | null;
   /** Every AllowedIPs entry, `ADDRESS/PREFIX`. */
   allowedIPs: string[];
-  /** Access rules; empty means the peer may reach all project networks. */
+  /** Access rules as written; empty means the default: the project networks (not the gateway host). */
   allow: string[];
+  /** AllowInbound rules: connections the project may open to the peer (empty: none). */
+  allowInbound: string[];
 }
 
 /** Options of addPeer. */
 export interface AddPeerOptions {
-  /** Access rules `CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]`; none = all project networks. */
+  /**
+   * Access rules `CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]` or `gateway[:PORT[-PORT]][/proto]`; none =
+   * the project networks (not the gateway host), plus the gateway's DNS in every case.
+   */
   allow?: readonly string[];
+  /** AllowInbound rules `PORT[-PORT][/tcp|/udp]` or `icmp`: what the project may open to the laptop. */
+  allowInbound?: readonly string[];
   /**
    * Also write the client config to this path (mode 0600, atomically): `NAME.conf`, NAME a valid
    * interface name, since wgts up and wg-quick up name the interface after the file. Checked
@@ -154,13 +161,14 @@ function peerNameProblem(name: string): string | null {
 }
 
 /**
- * The destination prefix of an access rule, or why it is rejected. A rule must satisfy both the
- * gateway's rule parser (router/access.ts, which enforces it) and the config file's shape check
- * (which reads it back), so both are asked.
+ * The destination prefix of an access rule ('gateway' for the alias), or why it is rejected. A
+ * rule must satisfy both the gateway's rule parser (router/access.ts, which enforces it) and the
+ * config file's shape check (which reads it back), so both are asked.
  */
-function allowDestination(rule: string): Cidr | string {
+function allowDestination(rule: string): Cidr | 'gateway' | string {
   const shape = checkAllowRule(rule);
   if (shape !== null) return `allow ${shape}`;
+  if (ruleAlias(rule) !== null) return 'gateway';
   const parsed = parseAccessRule(rule);
   if (!parsed.ok) return parsed.error;
   const { addr, cidr } = parsed.value;
@@ -208,6 +216,7 @@ function peerInfo(p: PeerConfig): PeerInfo {
     address: host ? host.address : null,
     allowedIPs: p.allowedIPs.map(formatCidr),
     allow: [...p.allow],
+    allowInbound: [...(p.allowInbound ?? [])],
   };
 }
 
@@ -227,11 +236,17 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
   const badName = peerNameProblem(name);
   if (badName !== null) throw new OnboardError('bad-name', `peer name: ${badName}`);
   const rules = [...(opts.allow ?? [])];
-  const destinations: Cidr[] = [];
+  const destinations: (Cidr | null)[] = [];
   for (const rule of rules) {
     const d = allowDestination(rule);
-    if (typeof d === 'string') throw new OnboardError('bad-allow', d);
-    destinations.push(d);
+    if (d === 'gateway') destinations.push(null);
+    else if (typeof d === 'string') throw new OnboardError('bad-allow', d);
+    else destinations.push(d);
+  }
+  const inbound = [...(opts.allowInbound ?? [])];
+  for (const rule of inbound) {
+    const bad = checkInboundRule(rule);
+    if (bad !== null) throw new OnboardError('bad-allow', `allow-inbound ${bad}`);
   }
   if (opts.out !== undefined) await checkOutPath(file, opts.out, name, opts.force === true);
 
@@ -243,7 +258,8 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
     const facts = gatewayFacts(config, file);
     const { networks } = facts.gateway;
     rules.forEach((rule, i) => {
-      if (!networks.some((n) => overlaps(n, destinations[i]))) {
+      const d = destinations[i];
+      if (d !== null && d !== undefined && !networks.some((n) => overlaps(n, d))) {
         throw new OnboardError('bad-allow', `allow rule '${rule}' is outside the project networks (${networks.map(formatCidr).join(', ')})`);
       }
     });
@@ -267,6 +283,7 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
     }
     const peerHosts = [hostCidr(alloc.v4, 4), ...(alloc.v6 === undefined ? [] : [hostCidr(alloc.v6, 6)])];
     const peer: PeerConfig = { name, publicKey: clientPublic, presharedKey: psk, allowedIPs: peerHosts, allow: rules };
+    if (inbound.length > 0) peer.allowInbound = inbound;
     return { doc: addPeerSection(doc, peer), value: { facts, alloc, peerHosts, dnsServer } };
   });
 
@@ -301,8 +318,8 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
   return result;
 }
 
-/** The peers of a config file, in file order. Throws OnboardError 'no-file' or 'config'. */
-export async function listPeers(file: string): Promise<PeerInfo[]> {
+/** The parsed config file; OnboardError 'no-file' or 'config'. */
+async function readParsed(file: string): Promise<WgtsConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -312,7 +329,38 @@ export async function listPeers(file: string): Promise<PeerInfo[]> {
   }
   const r = parseConfig(text, file);
   if (!r.ok) throw configFailure(r.errors);
-  return r.config.peers.map(peerInfo);
+  return r.config;
+}
+
+/** The peers of a config file, in file order. Throws OnboardError 'no-file' or 'config'. */
+export async function listPeers(file: string): Promise<PeerInfo[]> {
+  return (await readParsed(file)).peers.map(peerInfo);
+}
+
+/** What every peer of a gateway file reaches by default: the project networks and the DNS address. */
+export interface GatewayAccess {
+  /** The Network = prefixes (what a peer without Allow lines reaches, the gateway host excepted). */
+  networks: string[];
+  /** `ADDRESS:PORT` of the gateway's DNS (every peer reaches it), null without a tunnel address. */
+  dns: string | null;
+  /** The tunnel addresses the `gateway` alias of Allow rules stands for. */
+  gateway: string[];
+}
+
+/** The peers of a gateway file and the gateway's default access. Throws OnboardError. */
+export async function listGatewayPeers(file: string): Promise<{ peers: PeerInfo[]; access: GatewayAccess | null }> {
+  const config = await readParsed(file);
+  const g = config.gateway;
+  let access: GatewayAccess | null = null;
+  if (g) {
+    const dns = dnsTargetOf(config);
+    access = {
+      networks: g.networks.map(formatCidr),
+      dns: dns ? (dns.address.includes(':') ? `[${dns.address}]:${dns.port}` : `${dns.address}:${dns.port}`) : null,
+      gateway: config.interface.addresses.map((a) => a.address),
+    };
+  }
+  return { peers: config.peers.map(peerInfo), access };
 }
 
 /**

@@ -1,7 +1,7 @@
 // What `wgts up` derives from a parsed config before touching anything: the interface name, what
-// it refuses (full tunnel, hooks), the routes, masquerade rules, forwarding sysctls and DNS
-// listener of a gateway. Pure functions (loadConfig apart, which reads the file), so the runtime
-// only carries out their results.
+// it refuses (full tunnels, routing loops, hooks), the routes, host firewall rules (masquerade,
+// FORWARD and INPUT accepts), forwarding sysctls and DNS listener of a gateway. Pure functions
+// (loadConfig apart, which reads the file), so the runtime only carries out their results.
 import { promises as fsp } from 'node:fs';
 import { basename } from 'node:path';
 import { DNS_PORT, formatCidr, formatIP, parseIP, type Cidr } from '../config/ip.js';
@@ -10,7 +10,7 @@ import { parseConfig } from '../config/parse.js';
 import { isValidInterfaceName } from '../device/uapi/server.js';
 import type { DnsTarget } from './access.js';
 import { clientDnsAddress, dnsServiceOf } from './dns/service.js';
-import type { MasqueradeRule } from './netcfg.js';
+import type { FirewallRule } from './iptables.js';
 
 /** Default MTU of a wgts interface (wg-quick computes one from the route; 1420 fits 1500 links). */
 export const DEFAULT_MTU = 1420;
@@ -71,13 +71,14 @@ export async function exposedMode(path: string): Promise<string | null> {
 export function checkUpConfig(config: WgtsConfig, file: string): string[] {
   const errors: string[] = [];
   const i = config.interface;
-  for (const p of config.peers) {
-    for (const c of p.allowedIPs) {
-      if (c.prefix === 0) {
-        const at = p.source ? `${file}:${p.source.line}` : file;
-        errors.push(`${at}: AllowedIPs ${formatCidr(c)} of peer ${p.name ?? p.publicKey} is a full tunnel (all traffic through the VPN), which wgts up does not support yet; list the networks to route instead`);
-      }
-    }
+  for (const family of [4, 6] as const) {
+    const all = config.peers.flatMap((p) => p.allowedIPs.filter((c) => c.family === family).map((c) => ({ p, c })));
+    if (!coversAddressSpace(all.map((x) => x.c), family)) continue;
+    const zero = all.find((x) => x.c.prefix === 0);
+    const first = (zero ?? all[0]).p;
+    const at = first.source ? `${file}:${first.source.line}` : file;
+    const what = zero ? `AllowedIPs ${formatCidr(zero.c)} of peer ${first.name ?? first.publicKey} is` : `AllowedIPs ${all.map((x) => formatCidr(x.c)).join(', ')} together cover every IPv${family} address:`;
+    errors.push(`${at}: ${what} a full tunnel (all traffic through the VPN), which wgts up does not support yet; list the networks to route instead`);
   }
   const hooks = (['preUp', 'postUp', 'preDown', 'postDown'] as const).filter((k) => i[k].length > 0);
   for (const k of hooks) errors.push(`${file}: ${k[0].toUpperCase()}${k.slice(1)} hooks are not supported by wgts up`);
@@ -125,14 +126,96 @@ export function routesFor(config: WgtsConfig): string[] {
   return [...out];
 }
 
+/** Whether `cidrs` (of one family) together cover every address of it (0.0.0.0/1 + 128.0.0.0/1, ::/0, ...). */
+export function coversAddressSpace(cidrs: readonly Cidr[], family: 4 | 6): boolean {
+  const bits = family === 4 ? 32 : 128;
+  const ranges: [bigint, bigint][] = [];
+  for (const c of cidrs) {
+    if (c.family !== family) continue;
+    const b = networkBytes(c);
+    if (!b) continue;
+    let start = 0n;
+    for (const x of b) start = (start << 8n) | BigInt(x);
+    ranges.push([start, start + (1n << BigInt(bits - c.prefix)) - 1n]);
+  }
+  ranges.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  let next = 0n;
+  for (const [s, e] of ranges) {
+    if (s > next) return false;
+    if (e + 1n > next) next = e + 1n;
+  }
+  return next === 1n << BigInt(bits);
+}
+
+/**
+ * Peers whose routed AllowedIPs hold their own Endpoint: the tunnel's datagrams would be routed
+ * into the tunnel (wg-quick avoids that with policy routing, which wgts up does not do).
+ * `endpoints` are the resolved `IP:PORT` / `[IP]:PORT` texts by public key.
+ */
+export function endpointLoops(config: WgtsConfig, endpoints: ReadonlyMap<string, string>, file: string): string[] {
+  const routed = new Set(routesFor(config));
+  const out: string[] = [];
+  for (const p of config.peers) {
+    const ep = endpoints.get(p.publicKey);
+    if (ep === undefined) continue;
+    const host = ep.startsWith('[') ? ep.slice(1, ep.indexOf(']')) : ep.slice(0, ep.lastIndexOf(':'));
+    const family = host.includes(':') ? 6 : 4;
+    const inside = p.allowedIPs.find((c) => routed.has(formatCidr(c)) && covers(c, { family, address: host, prefix: family === 4 ? 32 : 128 }));
+    if (inside) {
+      const at = p.source ? `${file}:${p.source.line}` : file;
+      out.push(`${at}: the Endpoint ${ep} of peer ${p.name ?? p.publicKey} is inside its AllowedIPs ${formatCidr(inside)}: the tunnel would carry its own packets; route a narrower set of networks`);
+    }
+  }
+  return out;
+}
+
 /** Masquerade rules of a gateway config: each tunnel subnet to each project network of its family. */
-export function masqueradeRulesFor(config: WgtsConfig): MasqueradeRule[] {
+export function masqueradeRulesFor(config: WgtsConfig): FirewallRule[] {
   const g = config.gateway;
   if (!g || !g.masquerade) return [];
-  const rules: MasqueradeRule[] = [];
+  const rules: FirewallRule[] = [];
   for (const a of config.interface.addresses) {
     for (const n of g.networks) {
-      if (n.family === a.family) rules.push({ family: a.family, source: subnetOf(a), dest: formatCidr(n) });
+      if (n.family === a.family) {
+        rules.push({ family: a.family, table: 'nat', chain: 'POSTROUTING', spec: ['-s', subnetOf(a), '-d', formatCidr(n), '-j', 'MASQUERADE'] });
+      }
+    }
+  }
+  return rules;
+}
+
+/**
+ * Every host firewall rule of a gateway on interface `ifname`: masquerade; FORWARD accepts from
+ * the tunnel to each project network and for established/related packets back to it (and, when a
+ * peer has AllowInbound, from each project network to the tunnel: the data path decides which of
+ * those reach a laptop); INPUT accepts for the WireGuard ListenPort (UDP, `listenFamilies`) and the
+ * DNS `listeners` on the tunnel. They are inserted
+ * first in their chains, so a FORWARD or INPUT chain that drops by default (Docker, ufw) does not
+ * silently swallow the tunnel's traffic.
+ */
+export function firewallRulesFor(config: WgtsConfig, ifname: string, listeners: readonly DnsTarget[],
+  listenFamilies: readonly (4 | 6)[] = [4, 6]): FirewallRule[] {
+  const g = config.gateway;
+  if (!g) return [];
+  const rules: FirewallRule[] = [...masqueradeRulesFor(config)];
+  const inbound = config.peers.some((p) => (p.allowInbound ?? []).length > 0);
+  for (const n of g.networks) {
+    rules.push({ family: n.family, table: 'filter', chain: 'FORWARD', spec: ['-i', ifname, '-d', formatCidr(n), '-j', 'ACCEPT'] });
+    if (inbound) rules.push({ family: n.family, table: 'filter', chain: 'FORWARD', spec: ['-o', ifname, '-s', formatCidr(n), '-j', 'ACCEPT'] });
+  }
+  for (const family of [...new Set(g.networks.map((n) => n.family))]) {
+    rules.push({ family, table: 'filter', chain: 'FORWARD', spec: ['-o', ifname, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'] });
+  }
+  const port = config.interface.listenPort;
+  if (port !== undefined && port !== 0) {
+    for (const family of listenFamilies) {
+      rules.push({ family, table: 'filter', chain: 'INPUT', spec: ['-p', 'udp', '-m', 'udp', '--dport', String(port), '-j', 'ACCEPT'] });
+    }
+  }
+  for (const t of listeners) {
+    const family = t.address.includes(':') ? 6 : 4;
+    for (const proto of ['udp', 'tcp']) {
+      rules.push({ family, table: 'filter', chain: 'INPUT', spec: ['-i', ifname, '-d', t.address, '-p', proto, '-m', proto, '--dport', String(t.port), '-j', 'ACCEPT'] });
     }
   }
   return rules;
@@ -148,13 +231,21 @@ export function dnsTargetOf(config: WgtsConfig): DnsTarget | null {
 }
 
 /**
- * The address:port peers send DNS to, which the access rules always let through: the listener,
- * or for a wildcard listener (ListenDns = 0.0.0.0:53) the tunnel address of its family.
+ * Every address:port the gateway's DNS answers laptops on, which the access rules always let
+ * through and the host firewall opens: each listen address, and for a wildcard listener
+ * (ListenDns = 0.0.0.0:53 or [::]:53) the tunnel addresses it covers (`::` is dual-stack: all).
  */
-export function dnsExemptionOf(config: WgtsConfig, listen: DnsTarget): DnsTarget {
-  if (listen.address !== '0.0.0.0' && listen.address !== '::') return listen;
-  const own = config.interface.addresses.find((a) => a.family === (listen.address === '::' ? 6 : 4));
-  return own ? { address: own.address, port: listen.port } : listen;
+export function dnsExemptionsOf(config: WgtsConfig): DnsTarget[] {
+  const svc = dnsServiceOf(config);
+  if (svc === null) return [];
+  const tunnel = config.interface.addresses;
+  const out = new Map<string, DnsTarget>();
+  for (const l of svc.listen) {
+    const addrs = l === '0.0.0.0' ? tunnel.filter((a) => a.family === 4).map((a) => a.address)
+      : l === '::' ? tunnel.map((a) => a.address) : [l];
+    for (const address of addrs) out.set(address, { address, port: svc.port });
+  }
+  return [...out.values()];
 }
 
 /** The DNS responder's host table: name -> addresses. */

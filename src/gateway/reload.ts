@@ -82,6 +82,24 @@ function deviceLines(i: InterfaceConfig): string[] {
   ];
 }
 
+/** The `set=1` body that removes the peers with these base64 public keys (`remove=true` each). */
+export function removalSetBody(publicKeys: readonly string[]): string {
+  if (publicKeys.length === 0) return '';
+  return `${publicKeys.flatMap((k) => [`public_key=${hex(k)}`, 'remove=true']).join('\n')}\n\n`;
+}
+
+/**
+ * The `set=1` body that brings a device whose state is uncertain (an earlier body failed part-way)
+ * to `config` without replacing it: every device key and every peer in full. Peers the config does
+ * not hold are not touched (removalSetBody). Setting a value the device already has changes nothing:
+ * sessions of existing peers stay.
+ */
+export function syncSetBody(config: WgtsConfig, endpoints: ResolvedEndpoints): string {
+  const lines = deviceLines(config.interface);
+  for (const p of config.peers) lines.push(...peerLines(p, endpoints, 'all'));
+  return `${lines.join('\n')}\n\n`;
+}
+
 /** The `set=1` body that makes a device exactly `config` (replace_peers, like `wg setconf`). */
 export function deviceSetBody(config: WgtsConfig, endpoints: ResolvedEndpoints): string {
   const lines = [...deviceLines(config.interface), 'replace_peers=true'];
@@ -103,7 +121,7 @@ export function reloadSetBody(diff: ConfigDiff, after: WgtsConfig, endpoints: Re
   for (const p of diff.peersRemoved) lines.push(`public_key=${hex(p.publicKey)}`, 'remove=true');
   for (const p of diff.peersAdded) lines.push(...peerLines(p, endpoints, 'all'));
   for (const c of diff.peersChanged) {
-    const fields = new Set<string>(c.fields.filter((f) => f !== 'name' && f !== 'allow'));
+    const fields = new Set<string>(c.fields.filter((f) => f !== 'name' && f !== 'allow' && f !== 'allowInbound'));
     if (fields.size > 0) lines.push(...peerLines(c.after, endpoints, fields));
   }
   return lines.length === 0 ? '' : `${lines.join('\n')}\n\n`;

@@ -1,38 +1,55 @@
 // `wgts up FILE`: one interface run from a config file, in the foreground, until it is stopped.
 //
-// Start: parse and check the file (errors as FILE:LINE), resolve peer endpoints, open the interface
-// (runInterface: TUN, UDP, UAPI socket), apply [Interface]/[Peer] as a UAPI set body, then the host
-// side (addresses, MTU, link up, routes). With a [Gateway] section: forwarding sysctls, masquerade,
-// the DNS responder on the gateway's tunnel address and the access rules as the device's inbound
-// filter. Without one (a laptop): split DNS for the DNS = line. Then the Prometheus endpoint when
-// [Gateway] has Metrics, the status file and the watch on the config file (live reload).
+// Start: parse and check the file (errors as FILE:LINE; full tunnels, routing loops and routes that
+// would overlap the host's own are refused before anything changes; a gateway needs iptables and
+// no other nftables table dropping forwarded packets), resolve peer endpoints, open the interface
+// (runInterface: TUN, UDP, UAPI socket). A gateway arms its access control before the first peer
+// exists (policies by public key, the gateway host's own addresses, the device's peer events and
+// both filters), then [Interface]/[Peer] go in as a UAPI set body, then the host side (addresses,
+// MTU, link up, routes; stale wgts firewall rules of any interface whose owner no longer runs are
+// swept). A gateway adds forwarding sysctls (left on at exit), its firewall rules (masquerade,
+// FORWARD and INPUT accepts, tagged wgts:IF:PID) and the DNS responder; a laptop sets split DNS.
+// Then the Prometheus endpoint when [Gateway] has Metrics, the status file and the watch on the
+// config file (live reload).
+//
+// Reload, fail-closed: the new file's access policies apply first, in memory (tightenings and
+// removed peers at once), then peers the file no longer holds leave the device in a UAPI body of
+// their own, then the rest of the device, routes and host rules. A step that fails does not stop
+// the others; the reload is reported failed (log, status file, `wgts show`) and tried again with
+// a growing delay (1 s doubling to 60 s) until it succeeds, re-sending every peer in full.
 //
 // Stop (SIGINT / SIGTERM via runUp, UAPI socket deleted, TUN deleted, start failure): everything
 // recorded on the NetConfig undo stack is taken back, the interface is closed, and the status file
-// is removed last, so its disappearance tells `wgts down` the cleanup is complete.
-import { promises as fsp } from 'node:fs';
+// is removed last, so its disappearance tells `wgts down` the cleanup is complete. An uncaught
+// exception stops the same way; whatever is left when the process exits anyway is undone
+// synchronously from its 'exit' handler.
+import { existsSync, promises as fsp, rmSync } from 'node:fs';
 import { basename, resolve as resolvePath } from 'node:path';
-import { diffConfigs } from '../config/diff.js';
+import { diffConfigs, type ConfigDiff } from '../config/diff.js';
 import { formatCidr, formatHostPort } from '../config/ip.js';
 import type { WgtsConfig } from '../config/model.js';
 import { parseConfig } from '../config/parse.js';
-import { keyFromBase64 } from '../crypto/keys.js';
+import { keyToBase64 } from '../crypto/keys.js';
 import { createLogger, type Logger } from '../device/log.js';
 import { applySet } from '../device/uapi/protocol.js';
 import { runInterface, type RunningInterface } from '../io/interface.js';
-import { compileAccess, PeerAccess, type CompiledAccess, type DnsTarget } from './access.js';
+import { compileAccess, gatewayAliases, PeerAccess, type CompiledAccess } from './access.js';
 import { DnsResponder } from './dns/responder.js';
 import { dnsServiceOf } from './dns/service.js';
+import { forwardBlockers, missingIptables, ruleKey, sweepStaleRules, type FirewallRule } from './iptables.js';
+import { LocalAddresses } from './localaddr.js';
 import type { InterfaceMetrics, MetricsServer, MetricsSource } from './metrics.js';
-import { NetConfig } from './netcfg.js';
+import { NetConfig, runCommand } from './netcfg.js';
 import {
-  checkUpConfig, DEFAULT_MTU, DNS_TTL, dnsExemptionOf, dnsKey, dnsTargetOf, forwardingSysctls, hostsOf, interfaceNameOf,
-  loadConfig, masqueradeRulesFor, routesFor, UpError,
+  checkUpConfig, DEFAULT_MTU, DNS_TTL, dnsExemptionsOf, dnsKey, endpointLoops, firewallRulesFor, forwardingSysctls,
+  hostsOf, interfaceNameOf, loadConfig, routesFor, UpError,
 } from './plan.js';
 import {
-  deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, resolveEndpoints, watchConfigFile, type ConfigWatch, type HostLookup,
+  deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, removalSetBody, resolveEndpoints, syncSetBody,
+  watchConfigFile, type ConfigWatch, type HostLookup,
 } from './reload.js';
-import { STATUS_DIR, StatusWriter, type InterfaceStatus } from './status.js';
+import { readStatus, STATUS_DIR, statusPath, StatusWriter, type InterfaceStatus, type ReloadStatus } from './status.js';
+import { which } from './lab-ns.js';
 
 /** Whether an IP literal is a loopback address (127.0.0.0/8, ::1, IPv4-mapped loopback). */
 export function isLoopback(host: string): boolean {
@@ -41,6 +58,9 @@ export function isLoopback(host: string): boolean {
 
 /** The undo-stack entry that stops the metrics server. */
 const METRICS_UNDO = 'metrics';
+/** First wait before a failed reload is tried again (ms); it doubles up to RELOAD_RETRY_MAX_MS. */
+export const RELOAD_RETRY_FIRST_MS = 1000;
+export const RELOAD_RETRY_MAX_MS = 60_000;
 
 /** Messages of a running interface: progress to stdout, problems to stderr. */
 export interface RuntimeLog {
@@ -64,6 +84,50 @@ export interface UpOptions {
   lookup?: HostLookup;
 }
 
+/** The tunnel addresses of a config (IP literals): what the `gateway` alias of Allow rules names. */
+function tunnelAddresses(config: WgtsConfig): string[] {
+  return config.interface.addresses.map((a) => a.address);
+}
+
+/**
+ * The families whose INPUT chain gets an accept for the ListenPort: those of the config, and IPv6
+ * too where the host has it and ip6tables (laptops may reach a v4 tunnel over an IPv6 endpoint).
+ */
+function listenFamilies(config: WgtsConfig): (4 | 6)[] {
+  const families = new Set<4 | 6>([4, ...config.interface.addresses.map((a) => a.family), ...(config.gateway?.networks ?? []).map((n) => n.family)]);
+  if (existsSync('/proc/net/if_inet6') && which('ip6tables') !== null) families.add(6);
+  return [...families].sort();
+}
+
+/**
+ * What must hold before `wgts up` changes anything: its routes overlap none of the host's own
+ * (a project network that is also the laptop's LAN or a Docker network would be shadowed, or
+ * shadow it), and a gateway finds iptables and no other nftables table dropping forwarded packets.
+ */
+async function preflight(config: WgtsConfig, ifname: string, path: string): Promise<string[]> {
+  const problems: string[] = [];
+  const net = new NetConfig(ifname);
+  const conflicts = await net.routeConflicts(routesFor(config)).catch((e: unknown) => {
+    problems.push(`cannot read the routing table: ${e instanceof Error ? e.message : String(e)}`);
+    return [];
+  });
+  for (const c of conflicts) {
+    problems.push(`${path}: the route ${c.route} of ${ifname} overlaps the existing route ${c.overlaps}: refused, `
+      + 'since one would shadow the other (is the project network also this host\'s LAN, a Docker or another VPN network?)');
+  }
+  const g = config.gateway;
+  if (g) {
+    const families = [...new Set([...g.networks.map((n) => n.family), ...config.interface.addresses.map((a) => a.family)])];
+    const missing = missingIptables(families);
+    if (missing !== null) problems.push(missing);
+    if (which('nft') !== null) {
+      const ruleset = await runCommand('nft', ['-j', 'list', 'ruleset']).catch(() => '');
+      problems.push(...forwardBlockers(ruleset, ifname));
+    }
+  }
+  return problems;
+}
+
 /** A running `wgts up`. */
 export class InterfaceRuntime {
   /** Resolves with the reason once the runtime has stopped and cleaned up. */
@@ -71,9 +135,9 @@ export class InterfaceRuntime {
   private resolveStopped: (why: string) => void = () => undefined;
   private stopping: Promise<void> | null = null;
   private readonly net: NetConfig;
-  private readonly access = new PeerAccess();
+  /** Access control of a gateway (null for a laptop). */
+  private readonly access: PeerAccess | null;
   private dns: DnsResponder | null = null;
-  private dnsAt: DnsTarget | null = null;
   /** dnsKey() of the running responder: a different key needs a new responder. */
   private dnsKey = '';
   private watch: ConfigWatch | null = null;
@@ -83,12 +147,22 @@ export class InterfaceRuntime {
   /** formatHostPort() of the address the metrics server listens on, '' when none runs. */
   private metricsAt = '';
   private routes = new Set<string>();
+  /** Host firewall rules in place, by ruleKey. */
+  private rules = new Map<string, FirewallRule>();
   private reloads: Promise<void> = Promise.resolve();
+  /** What the device and the host were last brought to completely (the base of the next diff). */
+  private applied: WgtsConfig;
+  /** A reload failed part-way: the next one re-sends every peer in full. */
+  private dirty = false;
+  private reloadState: ReloadStatus;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelay = RELOAD_RETRY_FIRST_MS;
 
   private constructor(
     readonly ifname: string,
     /** The config file as given (in messages); the status file records its absolute path. */
     readonly path: string,
+    /** The file as last read and accepted (live-applicable part): names and access policies. */
     private config: WgtsConfig,
     private text: string,
     private readonly iface: RunningInterface,
@@ -97,6 +171,9 @@ export class InterfaceRuntime {
     private readonly opts: UpOptions,
   ) {
     this.net = new NetConfig(ifname);
+    this.access = config.gateway ? new PeerAccess() : null;
+    this.applied = config;
+    this.reloadState = { ok: true, at: Date.now(), attempts: 0, errors: [] };
     this.stopped = new Promise((r) => { this.resolveStopped = r; });
   }
 
@@ -107,10 +184,12 @@ export class InterfaceRuntime {
     const { config, text, warnings } = await loadConfig(path);
     for (const w of warnings) log.error(`warning: ${w}`);
     const problems = checkUpConfig(config, path);
-    const compiled = compileAccess(config.peers, path);
+    const compiled = compileAccess(config.peers, path, gatewayAliases(tunnelAddresses(config)));
     if (!compiled.ok || problems.length > 0) throw new UpError([...problems, ...(compiled.ok ? [] : compiled.errors)]);
     const resolved = await resolveEndpoints(config.peers, opts.lookup);
     if (!resolved.ok) throw new UpError(resolved.errors);
+    const blocked = [...endpointLoops(config, resolved.endpoints, path), ...(await preflight(config, ifname, path))];
+    if (blocked.length > 0) throw new UpError(blocked);
 
     const deviceLog = createLogger(ifname);
     let iface: RunningInterface;
@@ -121,9 +200,10 @@ export class InterfaceRuntime {
     }
     const rt = new InterfaceRuntime(ifname, path, config, text, iface, log, deviceLog, opts);
     try {
+      await rt.armAccess(compiled.rules);
       const r = await applySet(deviceSetBody(config, resolved.endpoints), iface.target);
       if (r.errno !== 0) throw new UpError([`configuring ${ifname} failed: ${'message' in r ? r.message : `errno ${r.errno}`}`]);
-      await rt.configureHost(compiled.rules);
+      await rt.configureHost();
     } catch (e) {
       await rt.stop('start failed');
       throw e instanceof UpError ? e : new UpError([e instanceof Error ? e.message : String(e)]);
@@ -132,22 +212,38 @@ export class InterfaceRuntime {
     return rt;
   }
 
-  private async configureHost(rules: CompiledAccess): Promise<void> {
+  /**
+   * A gateway's access control, in place before the first peer exists: the file's policies by
+   * public key, the networks, the DNS exemption, the host's own addresses (followed from now on),
+   * and the device's peer events and filters in both directions.
+   */
+  private async armAccess(policies: CompiledAccess): Promise<void> {
+    const a = this.access;
+    const g = this.config.gateway;
+    if (!a || !g) return;
+    a.setNetworks(g.networks);
+    a.setDnsTargets(dnsExemptionsOf(this.config));
+    const locals = await LocalAddresses.start(runCommand, (addrs) => a.setLocalAddresses(addrs),
+      (e) => this.log.error(`${e.message} (the access rules keep the last known addresses)`));
+    this.net.undo.push('local-addresses', () => locals.close(), () => locals.close());
+    a.setPolicies(policies);
+    const device = this.iface.device;
+    device.peerEvents = a;
+    device.inboundFilter = a.filter;
+    device.outboundFilter = a.outboundFilter;
+  }
+
+  private async configureHost(): Promise<void> {
     const c = this.config;
     const net = this.net;
-    if (c.gateway) {
-      // Before anything can reach the TUN: the access rules of the peers applySet just created.
-      this.access.apply(rules, (key) => this.peerId(key));
-      this.iface.device.inboundFilter = this.access.filter;
-    }
     for (const a of c.interface.addresses) await net.addAddress(formatCidr(a));
     await net.setMtu(c.interface.mtu ?? DEFAULT_MTU);
     await net.linkUp();
     await this.syncRoutes(c);
+    const swept = await sweepStaleRules(runCommand, (name) => readStatus(name, this.opts.statusDir ?? STATUS_DIR)?.pid ?? null);
+    for (const [name, n] of swept) this.log.info(`removed ${n} firewall rule(s) of ${name} left by a wgts that no longer runs`);
     if (c.gateway) {
-      const stale = await net.removeStaleRules([...new Set(masqueradeRulesFor(c).map((r) => r.family))]);
-      if (stale > 0) this.log.info(`removed ${stale} masquerade rule(s) left by an earlier run`);
-      await this.syncGateway(c, null);
+      await this.syncGateway(c);
     } else if (c.interface.dns.length > 0) {
       const how = await net.setSplitDns(c.interface.dns, c.interface.dnsSearch);
       if (how.kind === 'manual') this.log.info(how.instructions);
@@ -161,13 +257,25 @@ export class InterfaceRuntime {
     this.log.info(`up: ${c.peers.length} peer(s), listening on UDP ${this.iface.udp.port}${pub ? '' : ' (no private key)'}${c.gateway ? ', gateway' : ''}`);
   }
 
-  /** Device id of the peer with this base64 public key, -1 when the device has none. */
-  private peerId(publicKey: string): number {
-    const k = keyFromBase64(publicKey);
-    return k ? this.iface.device.engine.peerIdOf(k) : -1;
+  /** Whether the device has exactly the peers of `config` (by public key). */
+  private deviceMatches(config: WgtsConfig): boolean {
+    const have = this.devicePeerKeys().sort().join(',');
+    return have === config.peers.map((p) => p.publicKey).sort().join(',');
   }
 
-  /** Adds the routes `config` needs that are missing, deletes those it no longer needs. */
+  /** Base64 public keys of the peers the device has now. */
+  private devicePeerKeys(): string[] {
+    const engine = this.iface.device.engine;
+    return engine.peerIds().flatMap((id) => {
+      const info = engine.peerInfo(id);
+      return info ? [keyToBase64(info.publicKey)] : [];
+    });
+  }
+
+  /**
+   * Adds the routes `config` needs that are missing (refusing any that would overlap a route of the
+   * host), deletes those it no longer needs.
+   */
   private async syncRoutes(config: WgtsConfig): Promise<void> {
     const want = new Set(routesFor(config));
     for (const r of this.routes) {
@@ -175,32 +283,33 @@ export class InterfaceRuntime {
       await this.net.deleteRoute(r).catch((e: unknown) => this.log.error(`route ${r}: ${String(e)}`));
       this.routes.delete(r);
     }
-    for (const r of want) {
-      if (this.routes.has(r)) continue;
-      await this.net.replaceRoute(r);
+    const missing = [...want].filter((r) => !this.routes.has(r));
+    const conflicts = await this.net.routeConflicts(missing);
+    const refused = new Set(conflicts.map((c) => c.route));
+    for (const r of missing) {
+      if (refused.has(r)) continue;
+      await this.net.addRoute(r);
       this.routes.add(r);
+    }
+    if (conflicts.length > 0) {
+      throw new Error(conflicts.map((c) => `route ${c.route} refused: it overlaps the existing route ${c.overlaps}`).join('; '));
     }
   }
 
-  /** Brings forwarding, masquerade, DNS and the DNS exception of the access filter to `config`. */
-  private async syncGateway(config: WgtsConfig, before: WgtsConfig | null): Promise<void> {
+  /** Brings forwarding, the host firewall rules, DNS and the DNS exemption of the access rules to `config`. */
+  private async syncGateway(config: WgtsConfig): Promise<void> {
     const g = config.gateway;
     if (!g) return;
-    for (const [name, value] of forwardingSysctls(config)) await this.net.setSysctl(name, value);
-    const want = masqueradeRulesFor(config);
-    const wantKeys = new Set(want.map((r) => NetConfig.ruleKey(r)));
-    for (const r of before ? masqueradeRulesFor(before) : []) {
-      if (!wantKeys.has(NetConfig.ruleKey(r))) await this.net.removeMasquerade(r);
+    for (const [name, value] of forwardingSysctls(config)) {
+      const before = await this.net.setSysctl(name, value, false);
+      if (before !== null) this.log.info(`${name} = ${value} (was ${before}; left at ${value} on exit: Docker or another gateway may depend on it)`);
     }
-    for (const r of want) await this.net.addMasquerade(r);
 
     const svc = dnsServiceOf(config);
-    const target = dnsTargetOf(config);
     const key = dnsKey(config);
     if (key !== this.dnsKey) {
       if (this.dns) await this.dns.close();
       this.dns = null;
-      this.dnsAt = null;
       this.dnsKey = '';
       if (svc) {
         const dns = new DnsResponder({
@@ -215,7 +324,6 @@ export class InterfaceRuntime {
         });
         await dns.listen(svc.listen, svc.port);
         this.dns = dns;
-        this.dnsAt = target;
         this.dnsKey = key;
         const at = svc.listen.map((host) => formatHostPort({ host, port: svc.port })).join(', ');
         this.log.info(`DNS on ${at}${g.domain ? ` for ${g.domain}` : ''}, ${hostsOf(config).size} host(s), answering ${svc.clients.join(', ')}; other names: ${dns.describeUpstream()}`);
@@ -228,14 +336,32 @@ export class InterfaceRuntime {
       const now = this.dns.describeUpstream();
       if (now !== was) this.log.info(`DNS: other names: ${now}`);
     }
-    this.access.setDnsTarget(this.dnsAt && dnsExemptionOf(config, this.dnsAt));
+    const exemptions = this.dns ? dnsExemptionsOf(config) : [];
+    this.access?.setDnsTargets(exemptions);
+
+    const want = new Map(firewallRulesFor(config, this.ifname, exemptions, listenFamilies(config)).map((r) => [ruleKey(r), r]));
+    for (const [k, r] of this.rules) {
+      if (want.has(k)) continue;
+      await this.net.removeRule(r);
+      this.rules.delete(k);
+    }
+    for (const [k, r] of want) {
+      if (this.rules.has(k)) continue;
+      await this.net.addRule(r);
+      this.rules.set(k, r);
+    }
   }
 
   private snapshot(): InterfaceStatus {
-    const denied = this.access.deniedByPeer();
+    const denied = this.access?.deniedByPeer() ?? new Map<string, number>();
+    const refused = this.access?.refusedByPeer() ?? new Map<string, number>();
+    const names = new Map(this.config.peers.map((p) => [p.publicKey, p.name]));
     const peers: InterfaceStatus['peers'] = {};
-    for (const p of this.config.peers) {
-      peers[p.publicKey] = p.name !== undefined ? { name: p.name, denied: denied.get(p.publicKey) ?? 0 } : { denied: denied.get(p.publicKey) ?? 0 };
+    // The peers the device really has (a removal that failed shows), named from the file.
+    for (const key of this.devicePeerKeys()) {
+      const name = names.get(key);
+      const counts = { denied: denied.get(key) ?? 0, refused: refused.get(key) ?? 0 };
+      peers[key] = name !== undefined ? { name, ...counts } : counts;
     }
     const s: InterfaceStatus = {
       version: 1,
@@ -245,7 +371,8 @@ export class InterfaceRuntime {
       role: this.config.gateway ? 'gateway' : 'client',
       updated: Date.now(),
       peers,
-      counters: { ...this.iface.device.counters },
+      counters: { ...this.iface.device.counters, ...(this.access ? { flowTableFull: this.access.firewall.flows.counters.full, flowsEvicted: this.access.firewall.flows.counters.evicted } : {}) },
+      reload: { ...this.reloadState, errors: [...this.reloadState.errors] },
     };
     if (this.dns) s.dns = { ...this.dns.counters };
     return s;
@@ -257,7 +384,8 @@ export class InterfaceRuntime {
       ifname: this.ifname,
       device: this.iface.device,
       names: () => new Map(this.config.peers.flatMap((p): [string, string][] => (p.name !== undefined ? [[p.publicKey, p.name]] : []))),
-      denied: () => this.access.deniedByPeer(),
+      denied: () => this.access?.deniedByPeer() ?? new Map(),
+      refused: () => this.access?.refusedByPeer() ?? new Map(),
       dns: () => this.dns?.counters ?? null,
     };
   }
@@ -298,61 +426,110 @@ export class InterfaceRuntime {
   /** Queues a reload of the config file (reloads run one at a time). */
   scheduleReload(): void {
     this.reloads = this.reloads.then(() => this.reload()).catch((e: unknown) => {
-      this.log.error(`reload failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.failed([`reload failed: ${e instanceof Error ? e.message : String(e)}`], true);
     });
   }
 
   /**
-   * Re-reads the config file and applies what changed: peers, access rules, routes, DNS hosts,
-   * masquerade. A file that does not parse or check is reported and the running config kept.
+   * Re-reads the config file and applies it, fail-closed (see the module comment). A file that
+   * does not parse or check is reported (the running config is kept until the file changes); a
+   * step that fails makes the reload failed and tried again.
    */
   private async reload(): Promise<void> {
     if (this.stopping) return;
+    this.cancelRetry();
     let text: string;
     try {
       text = await fsp.readFile(this.path, 'utf8');
     } catch (e) {
-      this.log.error(`cannot read ${this.path} (keeping the running config): ${e instanceof Error ? e.message : String(e)}`);
+      this.failed([`cannot read ${this.path}: ${e instanceof Error ? e.message : String(e)}`], true);
       return;
     }
-    if (text === this.text) return;
+    // An unchanged file still brings back a device changed behind its back (`wg set`): peers the
+    // file holds are re-sent in full, peers it does not hold are removed.
+    if (text === this.text && this.reloadState.ok && this.deviceMatches(this.config)) return;
+    if (!this.deviceMatches(this.config)) this.dirty = true;
     const parsed = parseConfig(text, this.path);
     if (!parsed.ok) {
-      for (const e of parsed.errors) this.log.error(e.message);
-      this.log.error('config not applied: keeping the running config');
+      this.failed(parsed.errors.map((e) => e.message), false);
       return;
     }
-    const next = liveApplicable(this.config, parsed.config);
+    const next = liveApplicable(this.applied, parsed.config);
     const problems = checkUpConfig(parsed.config, this.path);
-    const compiled = compileAccess(next.peers, this.path);
+    const compiled = compileAccess(next.peers, this.path, gatewayAliases(tunnelAddresses(next)));
     if (!compiled.ok) problems.push(...compiled.errors);
-    const diff = diffConfigs(this.config, parsed.config);
-    const resolved = await resolveEndpoints(peersNeedingEndpoints(diff), this.opts.lookup);
-    if (!resolved.ok) problems.push(...resolved.errors);
-    if (problems.length > 0 || !compiled.ok || !resolved.ok) {
-      for (const p of problems) this.log.error(p);
-      this.log.error('config not applied: keeping the running config');
+    if (problems.length > 0 || !compiled.ok) {
+      this.failed(problems, false);
       return;
     }
     if (this.stopping) return;
-    const before = this.config;
+    const wasFailing = !this.reloadState.ok;
+
+    // 1. In memory, cannot fail: the file's access policies, before any peer or rule changes.
     this.text = text;
     this.config = next;
-    // Not part of diffConfigs: a Metrics-only change leaves `diff` empty.
-    await this.syncMetrics(next).catch((e: unknown) => {
-      this.log.error(`${e instanceof Error ? e.message : String(e)} (tried again on the next change of the file)`);
-    });
-    if (diff.empty) return;
-    const body = reloadSetBody(diff, next, resolved.endpoints);
-    if (body !== '') {
-      const r = await applySet(body, this.iface.target);
-      if (r.errno !== 0) this.log.error(`applying the change to ${this.ifname} failed: ${'message' in r ? r.message : `errno ${r.errno}`}`);
+    if (this.access && next.gateway) {
+      this.access.setPolicies(compiled.rules);
+      this.access.setNetworks(next.gateway.networks);
     }
-    // In the same turn of the event loop as applySet: no packet of a new peer passes unfiltered.
-    if (next.gateway) this.access.apply(compiled.rules, (key) => this.peerId(key));
-    await this.syncRoutes(next);
-    await this.syncGateway(next, before);
-    if (!!parsed.config.gateway !== !!before.gateway) this.log.error('the [Gateway] section appeared or disappeared: restart wgts up to apply that');
+    const errors: string[] = [];
+    const target = this.iface.target;
+    const uapiError = (r: Awaited<ReturnType<typeof applySet>>): string => ('message' in r ? r.message : `errno ${r.errno}`);
+
+    // 2. Peers the file no longer holds leave the device, in a body of their own.
+    const keep = new Set(next.peers.map((p) => p.publicKey));
+    const gone = this.devicePeerKeys().filter((k) => !keep.has(k));
+    if (gone.length > 0) {
+      const r = await applySet(removalSetBody(gone), target);
+      if (r.errno !== 0) errors.push(`removing peers from ${this.ifname} failed: ${uapiError(r)}`);
+    }
+
+    // 3. The rest of the device: keys, port, new and changed peers (all of them after a failure).
+    const diff = diffConfigs(this.applied, parsed.config);
+    const resolved = await resolveEndpoints(this.dirty ? next.peers : peersNeedingEndpoints(diff), this.opts.lookup);
+    if (!resolved.ok) {
+      errors.push(...resolved.errors);
+    } else {
+      const loops = endpointLoops(next, resolved.endpoints, this.path);
+      if (loops.length > 0) {
+        errors.push(...loops);
+      } else {
+        const body = this.dirty ? syncSetBody(next, resolved.endpoints) : reloadSetBody({ ...diff, peersRemoved: [] }, next, resolved.endpoints);
+        if (body !== '') {
+          const r = await applySet(body, target);
+          if (r.errno !== 0) errors.push(`applying the change to ${this.ifname} failed: ${uapiError(r)}`);
+        }
+      }
+    }
+
+    // 4. The host: routes, gateway rules and DNS, metrics. Each step runs even when another failed.
+    const steps: [string, () => Promise<void>][] = [
+      ['routes', () => this.syncRoutes(next)],
+      ['gateway', () => this.syncGateway(next)],
+      ['metrics', () => this.syncMetrics(next)],
+    ];
+    for (const [what, step] of steps) {
+      if (this.stopping) return;
+      try {
+        await step();
+      } catch (e) {
+        errors.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    if (errors.length > 0) {
+      this.dirty = true;
+      this.failed(errors, true);
+      return;
+    }
+    this.applied = next;
+    this.dirty = false;
+    this.succeeded(diff, parsed.config, wasFailing);
+  }
+
+  private succeeded(diff: ConfigDiff, file: WgtsConfig, recovered: boolean): void {
+    this.reloadState = { ok: true, at: Date.now(), attempts: 0, errors: [] };
+    this.retryDelay = RELOAD_RETRY_FIRST_MS;
+    if (!!file.gateway !== !!this.applied.gateway) this.log.error('the [Gateway] section appeared or disappeared: restart wgts up to apply that');
     if (diff.interfaceFields.length > 0) this.log.error(`changed ${diff.interfaceFields.join(', ')} of [Interface]: restart wgts up to apply`);
     const names = (ps: readonly { name?: string; publicKey: string }[]): string => ps.map((p) => p.name ?? p.publicKey).join(', ');
     const parts: string[] = [];
@@ -360,7 +537,36 @@ export class InterfaceRuntime {
     if (diff.peersRemoved.length) parts.push(`removed ${names(diff.peersRemoved)}`);
     if (diff.peersChanged.length) parts.push(`changed ${names(diff.peersChanged.map((c) => c.after))}`);
     if (diff.gatewayFields.length) parts.push(`gateway ${diff.gatewayFields.join(', ')}`);
-    this.log.info(`reloaded ${basename(this.path)}${parts.length ? `: ${parts.join('; ')}` : ''}`);
+    if (parts.length > 0 || recovered) this.log.info(`reloaded ${basename(this.path)}${parts.length ? `: ${parts.join('; ')}` : ''}${recovered ? ' (the earlier failure is resolved)' : ''}`);
+    void this.status?.write().catch(() => undefined);
+  }
+
+  /**
+   * Records a failed reload: logged, in the status file, and with `retry` tried again after a
+   * delay that doubles up to RELOAD_RETRY_MAX_MS (without: when the file changes).
+   */
+  private failed(errors: readonly string[], retry: boolean): void {
+    if (this.stopping) return;
+    for (const e of errors) this.log.error(e);
+    const attempts = this.reloadState.ok ? 1 : this.reloadState.attempts + 1;
+    const state: ReloadStatus = { ok: false, at: Date.now(), attempts, errors: [...errors] };
+    if (retry) {
+      const delay = this.retryDelay;
+      this.retryDelay = Math.min(delay * 2, RELOAD_RETRY_MAX_MS);
+      state.nextRetry = Date.now() + delay;
+      this.log.error(`reload of ${basename(this.path)} failed (attempt ${attempts}): peers removed from the file are cut off and rules tightened already; trying the rest again in ${(delay / 1000).toFixed(0)} s`);
+      this.cancelRetry();
+      this.retryTimer = setTimeout(() => { this.retryTimer = null; this.scheduleReload(); }, delay);
+    } else {
+      this.log.error('config not applied: keeping the running config (the file is read again when it changes)');
+    }
+    this.reloadState = state;
+    void this.status?.write().catch(() => undefined);
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
   }
 
   /** Stops the interface and undoes everything (idempotent; resolves when done). */
@@ -369,10 +575,23 @@ export class InterfaceRuntime {
     return this.stopping;
   }
 
+  /**
+   * For the process's 'exit' handler: undoes synchronously what an interrupted stop left (firewall
+   * rules, restored sysctls, the namespace resolv.conf) and removes the status file.
+   */
+  undoSync(): void {
+    this.net.undo.unwindSync((key, e) => this.log.error(`undo ${key}: ${e instanceof Error ? e.message : String(e)}`));
+    rmSync(statusPath(this.ifname, this.opts.statusDir ?? STATUS_DIR), { force: true });
+  }
+
   private async shutdown(reason: string): Promise<void> {
+    this.cancelRetry();
     this.watch?.close();
     await this.reloads.catch(() => undefined);
-    this.iface.device.inboundFilter = null;
+    this.cancelRetry();
+    const device = this.iface.device;
+    device.inboundFilter = null;
+    device.outboundFilter = null;
     if (this.dns) await this.dns.close().catch((e: unknown) => this.log.error(`closing DNS: ${String(e)}`));
     this.dns = null;
     await this.net.undo.unwind((key, e) => this.log.error(`undo ${key}: ${e instanceof Error ? e.message : String(e)}`));
@@ -385,7 +604,9 @@ export class InterfaceRuntime {
 
 /**
  * `wgts up FILE` in the foreground: starts, stops on SIGINT / SIGTERM (or when the interface goes
- * away), reloads on SIGHUP as on a file change. Resolves with the exit code.
+ * away), reloads on SIGHUP as on a file change. An uncaught exception or unhandled rejection stops
+ * it as a signal would (exit code 1); whatever the process leaves behind when it exits anyway is
+ * undone from its 'exit' handler. Resolves with the exit code.
  */
 export async function runUp(path: string, opts: UpOptions = {}): Promise<number> {
   // Handlers go in first: a signal during the start must stop the interface once it is up,
@@ -399,14 +620,26 @@ export async function runUp(path: string, opts: UpOptions = {}): Promise<number>
   const onInt = onSignal('SIGINT');
   const onTerm = onSignal('SIGTERM');
   const onHup = (): void => rt?.scheduleReload();
+  const onFatal = (e: unknown): void => {
+    process.stderr.write(`wgts: fatal: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    process.exitCode = 1;
+    stopWhy ??= 'uncaught exception';
+    // The exit handler undoes the rest if the orderly stop cannot finish in time.
+    setTimeout(() => process.exit(1), 5000).unref();
+    if (rt) void rt.stop(stopWhy).finally(() => process.exit(1));
+  };
+  const onExit = (): void => rt?.undoSync();
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   process.on('SIGHUP', onHup);
+  process.on('uncaughtException', onFatal);
+  process.on('unhandledRejection', onFatal);
+  process.on('exit', onExit);
   try {
     rt = await InterfaceRuntime.start(path, opts);
     if (stopWhy !== null) void rt.stop(stopWhy);
     await rt.stopped;
-    return 0;
+    return stopWhy === 'uncaught exception' ? 1 : 0;
   } catch (e) {
     const lines = e instanceof UpError ? e.messages : [e instanceof Error ? e.message : String(e)];
     for (const l of lines) process.stderr.write(`${l}\n`);
@@ -415,5 +648,8 @@ export async function runUp(path: string, opts: UpOptions = {}): Promise<number>
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     process.off('SIGHUP', onHup);
+    process.off('uncaughtException', onFatal);
+    process.off('unhandledRejection', onFatal);
+    process.off('exit', onExit);
   }
 }

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { keyFromHex, keyToBase64, publicKey } from '../crypto/keys.js';
 import { DEFAULT_SOCKET_DIR } from '../device/uapi/server.js';
-import { readStatus, STATUS_DIR } from './status.js';
+import { readStatus, STATUS_DIR, type ReloadStatus } from './status.js';
 
 /** One peer as `wgts show` reports it. Keys are base64; times are Unix seconds. */
 export interface ShowPeer {
@@ -25,8 +25,10 @@ export interface ShowPeer {
   txBytes: number;
   /** Seconds, 0 when off. */
   persistentKeepalive: number;
-  /** Packets refused by the access rules; null when no `wgts up` status is available. */
+  /** Packets from the peer refused by the access rules; null when no `wgts up` status is available. */
   denied: number | null;
+  /** Packets to the peer refused (no flow it started, no AllowInbound); null without a status. */
+  refused: number | null;
 }
 
 /** One interface as `wgts show` reports it. */
@@ -42,6 +44,8 @@ export interface ShowInterface {
   counters: Record<string, number> | null;
   /** DNS counters of a gateway's `wgts up` (status file), absent otherwise. */
   dns?: Record<string, number>;
+  /** The last reload of the config file (wgts up), null without a status. */
+  reload: ReloadStatus | null;
   peers: ShowPeer[];
 }
 
@@ -88,7 +92,7 @@ const hexToBase64 = (h: string): string => {
 
 /** Parses a `get=1` reply into the interface view (without status-file data). Throws on errno != 0. */
 export function parseGetReply(name: string, text: string): ShowInterface {
-  const iface: ShowInterface = { name, publicKey: null, listenPort: 0, fwmark: 0, config: null, counters: null, peers: [] };
+  const iface: ShowInterface = { name, publicKey: null, listenPort: 0, fwmark: 0, config: null, counters: null, reload: null, peers: [] };
   let peer: ShowPeer | null = null;
   for (const line of text.split('\n')) {
     if (line === '') continue;
@@ -105,7 +109,7 @@ export function parseGetReply(name: string, text: string): ShowInterface {
       continue;
     }
     if (key === 'public_key') {
-      peer = { publicKey: hexToBase64(value), name: null, hasPresharedKey: false, endpoint: null, allowedIps: [], latestHandshake: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: 0, denied: null };
+      peer = { publicKey: hexToBase64(value), name: null, hasPresharedKey: false, endpoint: null, allowedIps: [], latestHandshake: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: 0, denied: null, refused: null };
       iface.peers.push(peer);
       continue;
     }
@@ -140,10 +144,12 @@ export async function showInterface(ifname: string, dirs: { socketDir?: string; 
     iface.config = status.config;
     iface.counters = status.counters;
     if (status.dns) iface.dns = status.dns;
+    iface.reload = status.reload ?? null;
     for (const p of iface.peers) {
       const s = status.peers[p.publicKey];
       p.name = s?.name ?? null;
       p.denied = s?.denied ?? 0;
+      p.refused = s?.refused ?? 0;
     }
   }
   return iface;
@@ -198,8 +204,14 @@ export function formatShow(iface: ShowInterface, nowSec: number = Math.floor(Dat
   if (iface.listenPort) out.push(`  listening port: ${iface.listenPort}`);
   if (iface.fwmark) out.push(`  fwmark: 0x${iface.fwmark.toString(16)}`);
   if (iface.config) out.push(`  config: ${iface.config}`);
+  if (iface.reload && !iface.reload.ok) {
+    const next = iface.reload.nextRetry === undefined ? 'when the file changes' : `in ${Math.max(0, Math.ceil((iface.reload.nextRetry - nowSec * 1000) / 1000))} s`;
+    out.push(`  reload: FAILED (${iface.reload.attempts} attempt${iface.reload.attempts === 1 ? '' : 's'}; next try ${next}):`);
+    for (const e of iface.reload.errors) out.push(`    ${e}`);
+  }
   if (iface.counters && iface.counters.filtered) out.push(`  denied packets: ${iface.counters.filtered}`);
   if (iface.dns) out.push(`  dns: ${dnsLine(iface.dns)}`);
+  if (iface.counters && iface.counters.outboundFiltered) out.push(`  refused packets (to peers): ${iface.counters.outboundFiltered}`);
   const peers = [...iface.peers].sort((a, b) => b.latestHandshake - a.latestHandshake);
   for (const p of peers) {
     out.push('', `peer: ${p.publicKey}`);
@@ -211,6 +223,7 @@ export function formatShow(iface: ShowInterface, nowSec: number = Math.floor(Dat
     if (p.rxBytes || p.txBytes) out.push(`  transfer: ${prettyBytes(p.rxBytes)} received, ${prettyBytes(p.txBytes)} sent`);
     if (p.persistentKeepalive) out.push(`  persistent keepalive: every ${prettyDuration(p.persistentKeepalive)}`);
     if (p.denied) out.push(`  denied packets: ${p.denied}`);
+    if (p.refused) out.push(`  refused packets: ${p.refused}`);
   }
   return `${out.join('\n')}\n`;
 }

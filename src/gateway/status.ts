@@ -15,8 +15,23 @@ export const STATUS_INTERVAL_MS = 1000;
 /** One peer in the status file. */
 export interface PeerStatus {
   name?: string;
-  /** Packets refused by the access rules since the peer was configured. */
+  /** Packets from the peer refused by its access rules since the peer was configured. */
   denied: number;
+  /** Packets to the peer refused (not part of a flow it started, no AllowInbound rule). */
+  refused?: number;
+}
+
+/** How the last reload of the config file went. */
+export interface ReloadStatus {
+  ok: boolean;
+  /** Unix time (ms) of the last attempt. */
+  at: number;
+  /** Failed attempts in a row (0 when ok). */
+  attempts: number;
+  /** What failed (empty when ok). */
+  errors: string[];
+  /** Unix time (ms) of the next attempt, when one is scheduled. */
+  nextRetry?: number;
 }
 
 /** The content of a status file. */
@@ -37,6 +52,8 @@ export interface InterfaceStatus {
   counters: Record<string, number>;
   /** DNS responder counters (gateway only). */
   dns?: Record<string, number>;
+  /** The last reload (absent in files of older versions). */
+  reload?: ReloadStatus;
 }
 
 /** The status file path of `ifname`. */
@@ -59,7 +76,7 @@ function numbers(v: unknown): Record<string, number> | null {
 /** Checks the shape of parsed JSON; null when it is not a status file. */
 export function toStatus(v: unknown): InterfaceStatus | null {
   if (!isRecord(v) || v.version !== 1) return null;
-  const { interface: name, pid, config, role, updated, peers, counters, dns } = v;
+  const { interface: name, pid, config, role, updated, peers, counters, dns, reload } = v;
   if (typeof name !== 'string' || typeof pid !== 'number' || typeof config !== 'string' || typeof updated !== 'number') return null;
   if (role !== 'gateway' && role !== 'client') return null;
   const c = numbers(counters);
@@ -67,7 +84,9 @@ export function toStatus(v: unknown): InterfaceStatus | null {
   const ps: Record<string, PeerStatus> = {};
   for (const [key, p] of Object.entries(peers)) {
     if (!isRecord(p) || typeof p.denied !== 'number' || (p.name !== undefined && typeof p.name !== 'string')) return null;
-    ps[key] = typeof p.name === 'string' ? { name: p.name, denied: p.denied } : { denied: p.denied };
+    if (p.refused !== undefined && typeof p.refused !== 'number') return null;
+    const counts = typeof p.refused === 'number' ? { denied: p.denied, refused: p.refused } : { denied: p.denied };
+    ps[key] = typeof p.name === 'string' ? { name: p.name, ...counts } : counts;
   }
   const out: InterfaceStatus = { version: 1, interface: name, pid, config, role, updated, peers: ps, counters: c };
   if (dns !== undefined) {
@@ -75,6 +94,19 @@ export function toStatus(v: unknown): InterfaceStatus | null {
     if (d === null) return null;
     out.dns = d;
   }
+  if (reload !== undefined) {
+    const r = toReload(reload);
+    if (r === null) return null;
+    out.reload = r;
+  }
+  return out;
+}
+
+function toReload(v: unknown): ReloadStatus | null {
+  if (!isRecord(v) || typeof v.ok !== 'boolean' || typeof v.at !== 'number' || typeof v.attempts !== 'number') return null;
+  if (!Array.isArray(v.errors) || !v.errors.every((e) => typeof e === 'string')) return null;
+  const out: ReloadStatus = { ok: v.ok, at: v.at, attempts: v.attempts, errors: v.errors as string[] };
+  if (typeof v.nextRetry === 'number') out.nextRetry = v.nextRetry;
   return out;
 }
 

@@ -144,7 +144,7 @@ class InterfaceTarget implements UapiTarget {
   }
 
   createPeer(publicKey: Uint8Array): UapiPeer {
-    const id = this.device.engine.addPeer(publicKey);
+    const id = this.device.addPeer(publicKey);
     if (id < 0) throw new UapiError(UapiErrno.INVAL, 'cannot add our own public key as a peer');
     this.log.verbose(`${peerLabel(keyToBase64(publicKey))} - UAPI: Created`);
     return this.handle(id);

@@ -85,6 +85,8 @@ export function readSrc(buf: Uint8Array, off: number, len: number, out: Uint32Ar
 
 /** Protocol found by the last transport() call (module scratch: keeps the walk allocation-free). */
 let walkedProto = -1;
+/** Fragment id found by the last transport() call (IPv4 16 bits, IPv6 32 bits), -1 when not a fragment. */
+let walkedFrag = -1;
 
 /** Smallest complete transport header of a protocol in an IPvN packet, 0 for those not read. */
 function minTransport(proto: number, version: number): number {
@@ -100,6 +102,7 @@ function minTransport(proto: number, version: number): number {
  */
 function transport(buf: Uint8Array, off: number, len: number): number {
   walkedProto = -1;
+  walkedFrag = -1;
   const v = ipVersion(buf, off, len);
   let proto: number;
   let at: number;
@@ -107,7 +110,9 @@ function transport(buf: Uint8Array, off: number, len: number): number {
   if (v === 4) {
     proto = buf[off + 9];
     walkedProto = proto;
-    if ((((buf[off + 6] << 8) | buf[off + 7]) & 0x1fff) !== 0) return -1; // non-first fragment
+    const flags = (buf[off + 6] << 8) | buf[off + 7];
+    if ((flags & 0x3fff) !== 0) walkedFrag = (buf[off + 4] << 8) | buf[off + 5]; // MF set or offset != 0
+    if ((flags & 0x1fff) !== 0) return -1; // non-first fragment
     at = off + ((buf[off] & 15) << 2);
     end = off + ((buf[off + 2] << 8) | buf[off + 3]);
   } else if (v === 6) {
@@ -119,9 +124,13 @@ function transport(buf: Uint8Array, off: number, len: number): number {
       const size = proto === 44 ? 8 : proto === 51 ? (buf[at + 1] + 2) << 2 : (buf[at + 1] + 1) << 3;
       if (at + size > end) return -1;
       const nextProto = buf[at];
-      if (proto === 44 && (((buf[at + 2] << 8) | buf[at + 3]) & 0xfff8) !== 0) {
-        walkedProto = nextProto; // non-first fragment: protocol known, no transport header
-        return -1;
+      if (proto === 44) {
+        const offsetAndM = (buf[at + 2] << 8) | buf[at + 3];
+        if (offsetAndM !== 0) walkedFrag = addrWord(buf, at + 4) >>> 0; // offset != 0 or M set
+        if ((offsetAndM & 0xfff8) !== 0) {
+          walkedProto = nextProto; // non-first fragment: protocol known, no transport header
+          return -1;
+        }
       }
       proto = nextProto;
       at += size;
@@ -132,6 +141,28 @@ function transport(buf: Uint8Array, off: number, len: number): number {
   }
   const need = minTransport(proto, v);
   return need !== 0 && at + need <= end ? at : -1;
+}
+
+/**
+ * Offset in buf of the first transport header (see transport() above: -1 for an invalid packet,
+ * a non-first fragment, a protocol not read into, a header cut short). One walk serves every field
+ * a caller needs: lastProtocol() and lastFragmentId() then describe the same packet.
+ */
+export function transportOffset(buf: Uint8Array, off: number, len: number): number {
+  return transport(buf, off, len);
+}
+
+/** The upper-layer protocol found by the last transportOffset() (or any other reader here), -1 if invalid. */
+export function lastProtocol(): number {
+  return walkedProto;
+}
+
+/**
+ * The fragment id of the packet the last transportOffset() read (IPv4 identification, IPv6
+ * Fragment header identification), or -1 when it is not a fragment (no MF flag, offset 0).
+ */
+export function lastFragmentId(): number {
+  return walkedFrag;
 }
 
 /**

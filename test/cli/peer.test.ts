@@ -200,27 +200,38 @@ test('peer add --qr prints the config and a terminal QR code of exactly that con
 
 test('peer list (table and --json) and peer remove by name or key', () => {
   const file = init();
-  ok(['peer', 'add', file, 'alice', '--allow', '10.124.0.10:3000/tcp']);
+  ok(['peer', 'add', file, 'alice', '--allow', '10.124.0.10:3000/tcp', '--allow', 'gateway:22/tcp']);
   ok(['peer', 'add', file, 'bob']);
-  ok(['peer', 'add', file, 'carol']);
+  ok(['peer', 'add', file, 'carol', '--allow-inbound', '8080/tcp', '--allow-inbound', 'icmp']);
   const peers = parseFile(file).peers;
+  assert.equal(peers[2].allowInbound, ['8080/tcp', 'icmp'], 'AllowInbound lines in the gateway file');
   const table = ok(['peer', 'list', file]).split('\n');
-  assert.match(table[0], /^NAME\s+ADDRESS\s+PUBLIC KEY\s+ALLOW$/);
-  assert.match(table[1], new RegExp(`^alice\\s+10\\.123\\.0\\.2\\s+${peers[0].publicKey.replace(/[+/]/g, '\\$&')}\\s+10\\.124\\.0\\.10:3000/tcp$`));
-  assert.match(table[2], /^bob\s+10\.123\.0\.3\s+\S{44}\s+all networks$/);
-  assert.is(table.length, 5, 'header, three peers, final newline');
+  assert.match(table[0], /^NAME\s+ADDRESS\s+PUBLIC KEY\s+REACHES\s+INBOUND$/);
+  assert.match(table[1], new RegExp(`^alice\\s+10\\.123\\.0\\.2\\s+${peers[0].publicKey.replace(/[+/]/g, '\\$&')}\\s+10\\.124\\.0\\.10:3000/tcp, gateway:22/tcp\\s+-$`));
+  assert.match(table[2], /^bob\s+10\.123\.0\.3\s+\S{44}\s+10\.124\.0\.0\/24 \(default\)\s+-$/);
+  assert.match(table[3], /^carol\s+10\.123\.0\.4\s+\S{44}\s+10\.124\.0\.0\/24 \(default\)\s+8080\/tcp, icmp$/);
+  assert.is(table[4], '');
+  assert.is(table.slice(5).join('\n'), "Every peer also reaches the gateway's DNS (10.123.0.1:53), and nothing else: not the gateway host (any of its addresses) unless a rule\n"
+    + 'names it (gateway:22/tcp = 10.123.0.1), and no network behind it that is not listed.\n'
+    + 'INBOUND: connections the project may open to the laptop; answers to what the laptop starts always pass.\n');
+  const help = ok(['peer', 'add', '--help']);
+  assert.match(help.replace(/\s+/g, ' '), 'Without --allow the laptop reaches the project networks (Network =) only: not the gateway host (none of its addresses) and no other network behind it. DNS on the gateway is always allowed');
+  assert.match(help.replace(/\s+/g, ' '), 'gateway[:PORT[-PORT]][/proto]');
+  fails(['peer', 'add', file, 'dan', '--allow-inbound', '22/sctp'], /inbound rule '22\/sctp'/);
+  fails(['peer', 'add', file, 'dan', '--allow', 'gatway:22/tcp'], /'gatway' is neither an address nor 'gateway'/);
   const text = readFileSync(file, 'utf8');
   for (const p of peers) assert.not.ok(table.join('\n').includes(p.presharedKey ?? '?'), 'no preshared keys listed');
   assert.ok(text.includes(peers[0].presharedKey ?? '?'));
 
   const json: unknown = JSON.parse(ok(['peer', 'list', file, '--json']));
   assert.equal(json, [
-    { name: 'alice', publicKey: peers[0].publicKey, address: '10.123.0.2', allowedIPs: ['10.123.0.2/32'], allow: ['10.124.0.10:3000/tcp'] },
-    { name: 'bob', publicKey: peers[1].publicKey, address: '10.123.0.3', allowedIPs: ['10.123.0.3/32'], allow: [] },
-    { name: 'carol', publicKey: peers[2].publicKey, address: '10.123.0.4', allowedIPs: ['10.123.0.4/32'], allow: [] },
+    { name: 'alice', publicKey: peers[0].publicKey, address: '10.123.0.2', allowedIPs: ['10.123.0.2/32'], allow: ['10.124.0.10:3000/tcp', 'gateway:22/tcp'], allowInbound: [] },
+    { name: 'bob', publicKey: peers[1].publicKey, address: '10.123.0.3', allowedIPs: ['10.123.0.3/32'], allow: [], allowInbound: [] },
+    { name: 'carol', publicKey: peers[2].publicKey, address: '10.123.0.4', allowedIPs: ['10.123.0.4/32'], allow: [], allowInbound: ['8080/tcp', 'icmp'] },
   ]);
 
-  assert.match(ok(['peer', 'remove', file, 'bob']), /^removed peer bob \(10\.123\.0\.3, public key \S{44}\)\n$/);
+  assert.is(ok(['peer', 'remove', file, 'bob']), `removed peer bob from ${file} (10.123.0.3, public key ${peers[1].publicKey})\n`
+    + `no running gateway uses ${file}: nothing to cut off (\`wgts up ${file}\` starts without bob)\n`);
   assert.match(ok(['peer', 'remove', file, peers[0].publicKey]), /^removed peer alice /);
   assert.equal((JSON.parse(ok(['peer', 'list', file, '--json'])) as { name: string }[]).map((p) => p.name), ['carol']);
   const before = readFileSync(file, 'utf8');

@@ -33,17 +33,20 @@ test('formatting helpers: durations, sizes, `wg show` layout', () => {
   assert.is(prettyBytes(2048), '2.00 KiB');
   assert.is(prettyBytes(3.5 * 1024 * 1024), '3.50 MiB');
   const iface: ShowInterface = {
-    name: 'gw0', publicKey: 'PUB', listenPort: 51820, fwmark: 0, config: '/etc/wgts/gw0.conf', counters: { filtered: 3 },
+    name: 'gw0', publicKey: 'PUB', listenPort: 51820, fwmark: 0, config: '/etc/wgts/gw0.conf', counters: { filtered: 3, outboundFiltered: 7 },
+    reload: { ok: false, at: 1_000_000, attempts: 2, errors: ['applying the change to gw0 failed: errno -98'], nextRetry: 1_067_400 },
     peers: [
-      { publicKey: 'OLD', name: null, hasPresharedKey: false, endpoint: null, allowedIps: [], latestHandshake: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: 0, denied: 0 },
-      { publicKey: 'NEW', name: 'alice', hasPresharedKey: true, endpoint: '10.200.0.2:4000', allowedIps: ['10.123.0.2/32'], latestHandshake: 1000, rxBytes: 2048, txBytes: 10, persistentKeepalive: 25, denied: 3 },
+      { publicKey: 'OLD', name: null, hasPresharedKey: false, endpoint: null, allowedIps: [], latestHandshake: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: 0, denied: 0, refused: 0 },
+      { publicKey: 'NEW', name: 'alice', hasPresharedKey: true, endpoint: '10.200.0.2:4000', allowedIps: ['10.123.0.2/32'], latestHandshake: 1000, rxBytes: 2048, txBytes: 10, persistentKeepalive: 25, denied: 3, refused: 7 },
     ],
   };
   assert.is(formatShow(iface, 1065), [
-    'interface: gw0', '  public key: PUB', '  private key: (hidden)', '  listening port: 51820', '  config: /etc/wgts/gw0.conf', '  denied packets: 3',
+    'interface: gw0', '  public key: PUB', '  private key: (hidden)', '  listening port: 51820', '  config: /etc/wgts/gw0.conf',
+    '  reload: FAILED (2 attempts; next try in 3 s):', '    applying the change to gw0 failed: errno -98',
+    '  denied packets: 3', '  refused packets (to peers): 7',
     '', 'peer: NEW', '  name: alice', '  preshared key: (hidden)', '  endpoint: 10.200.0.2:4000', '  allowed ips: 10.123.0.2/32',
     '  latest handshake: 1 minute, 5 seconds ago', '  transfer: 2.00 KiB received, 10 B sent', '  persistent keepalive: every 25 seconds', '  denied packets: 3',
-    '', 'peer: OLD', '  allowed ips: (none)', '',
+    '  refused packets: 7', '', 'peer: OLD', '  allowed ips: (none)', '',
   ].join('\n'));
 });
 
@@ -56,7 +59,7 @@ test('parseGetReply: keys become base64, secrets are reduced to a public key / a
   assert.is(s.peers.length, 1);
   assert.equal(s.peers[0], {
     publicKey: Buffer.alloc(32, 0x11).toString('base64'), name: null, hasPresharedKey: false, endpoint: '10.0.0.2:5',
-    allowedIps: ['10.0.0.2/32', 'fd00::2/128'], latestHandshake: 1700000000, rxBytes: 20, txBytes: 10, persistentKeepalive: 25, denied: null,
+    allowedIps: ['10.0.0.2/32', 'fd00::2/128'], latestHandshake: 1700000000, rxBytes: 20, txBytes: 10, persistentKeepalive: 25, denied: null, refused: null,
   });
   assert.not.ok(JSON.stringify(s).includes(priv), 'no private key in the result');
   assert.throws(() => parseGetReply('wg9', 'errno=-22\n\n'), /errno -22/);
@@ -100,7 +103,7 @@ test('config errors: FILE:LINE on stderr, exit 1, nothing created', () => {
   }
 });
 
-test('full tunnel (0.0.0.0/0, ::/0) is rejected with a clear message at the peer line', () => {
+test('full tunnel (0.0.0.0/0, ::/0, 0.0.0.0/1 + 128.0.0.0/1, ::/1 + 8000::/1) is rejected with a clear message at the peer line', () => {
   const ns = new Netns('upfull');
   try {
     const ifname = uniqueIfname('uf');
@@ -110,6 +113,12 @@ test('full tunnel (0.0.0.0/0, ::/0) is rejected with a clear message at the peer
     assert.match(r.stderr, `${f}:5: AllowedIPs 0.0.0.0/0`);
     assert.match(r.stderr, `${f}:5: AllowedIPs ::/0`);
     assert.match(r.stderr, /full tunnel .* not support/);
+    assert.not.ok(linkExists(ns, ifname));
+    const halves = confFile(ifname, `[Interface]\nPrivateKey = ${genkey().priv}\nAddress = 10.9.0.2/32\n\n[Peer]\nPublicKey = ${genkey().pub}\nEndpoint = 127.0.0.1:51820\nAllowedIPs = 0.0.0.0/1, 128.0.0.0/1, ::/1, 8000::/1\n`);
+    const h = ns.tryExec(process.execPath, [wgtsScript, 'up', halves]);
+    assert.is(h.status, 1);
+    assert.match(h.stderr, `${halves}:5: AllowedIPs 0.0.0.0/1, 128.0.0.0/1 together cover every IPv4 address: a full tunnel`);
+    assert.match(h.stderr, `${halves}:5: AllowedIPs ::/1, 8000::/1 together cover every IPv6 address: a full tunnel`);
     assert.not.ok(linkExists(ns, ifname));
   } finally {
     ns.delete();
@@ -247,13 +256,13 @@ test('warnings: a config with a private key readable by others; Metrics on a non
   }
 });
 
-test('gateway: deleting the TUN stops it and undoes forwarding + masquerade; rules a killed run left are removed by the next', async () => {
+test('gateway: deleting the TUN stops it and undoes masquerade (forwarding stays on); rules a killed run left are removed by `down`', async () => {
   const ns = new Netns('upgw');
   const ifname = uniqueIfname('ug');
   guardResolvConf(ns);
   const f = confFile(ifname, `[Interface]\nPrivateKey = ${genkey().priv}\nAddress = 10.123.0.1/24\n\n[Gateway]\nNetwork = 10.124.0.0/24\nListenDns = 10.123.0.1:53\n\n[Peer]\nPublicKey = ${genkey().pub}\nAllowedIPs = 10.123.0.2/32\n`);
   const nat = (): string => ns.exec('iptables', ['-t', 'nat', '-S', 'POSTROUTING']);
-  const rule = `-A POSTROUTING -s 10.123.0.0/24 -d 10.124.0.0/24 -m comment --comment "wgts:${ifname}" -j MASQUERADE`;
+  const rule = (pid: number | undefined): string => `-A POSTROUTING -s 10.123.0.0/24 -d 10.124.0.0/24 -m comment --comment "wgts:${ifname}:${pid}" -j MASQUERADE`;
   const forward = (): string => ns.exec('cat', ['/proc/sys/net/ipv4/ip_forward']).trim();
   const start = async (): Promise<{ exit: () => number | null; out: () => string; kill: (s: NodeJS.Signals) => void; pid: number | undefined }> => {
     let exit: number | null = null;
@@ -270,31 +279,35 @@ test('gateway: deleting the TUN stops it and undoes forwarding + masquerade; rul
     assert.is(forward(), '0');
     const a = await start();
     assert.is(a.exit(), null, a.out());
-    assert.match(nat(), rule);
+    assert.match(nat(), rule(a.pid));
     assert.is(forward(), '1');
+    assert.match(a.out(), 'net.ipv4.ip_forward = 1 (was 0; left at 1 on exit: Docker or another gateway may depend on it)');
     assert.match(ns.exec('ss', ['-lun']), '10.123.0.1:53', 'DNS on ListenDns');
     ns.exec('ip', ['link', 'del', ifname]);
     await waitFor(() => a.exit() !== null, 5000, 25, 'exit after TUN deletion');
     assert.is(a.exit(), 0);
     assert.not.match(nat(), 'wgts:');
-    assert.is(forward(), '0');
+    assert.not.match(ns.exec('iptables', ['-S']), 'wgts:');
+    assert.is(forward(), '1', 'not turned off: something else may depend on it');
     assert.not.ok(existsSync(statusPath(ifname)));
 
     // A run killed with SIGKILL cannot clean up; the next run removes its rule before adding its own.
     const b = await start();
     b.kill('SIGKILL');
     await waitFor(() => b.exit() !== null, 5000, 25, 'killed');
-    assert.match(nat(), rule);
+    assert.match(nat(), rule(b.pid));
     assert.ok(existsSync(statusPath(ifname)), 'a killed run leaves its status file');
-    // `down` sees the stale socket and status file (their process is gone) and clears them at once.
+    // `down` sees the stale socket and status file (their process is gone) and clears them at once,
+    // and the firewall rules the killed run left (masquerade, 2 FORWARD, 2 INPUT).
     const t0 = Date.now();
     const d = ns.tryExec(process.execPath, [wgtsScript, 'down', ifname]);
     assert.is(d.status, 0, d.stderr);
+    assert.match(d.stdout, `removed 5 firewall rule(s) of ${ifname} left by a wgts that no longer runs`);
     assert.ok(Date.now() - t0 < 5000);
     assert.not.ok(existsSync(statusPath(ifname)));
     assert.not.ok(existsSync(socketPath(ifname)));
+    assert.not.match(ns.exec('iptables', ['-S']), 'wgts:');
     const c = await start();
-    assert.match(c.out(), 'removed 1 masquerade rule(s) left by an earlier run');
     assert.is(readStatus(ifname)?.pid, c.pid);
     assert.is(nat().split('\n').filter((l) => l.includes(`wgts:${ifname}`)).length, 1);
     c.kill('SIGTERM');

@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { formatConfig } from '../../src/config/write.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { FULL, key, mustParse } from './helpers/fixtures.js';
 
@@ -186,6 +187,32 @@ test('all errors are reported at once, in line order, with CRLF line numbers int
   const r = parseConfig(text, '/etc/wireguard/wg0.conf');
   assert.ok(!r.ok && r.errors[0].file === '/etc/wireguard/wg0.conf' && r.errors[0].line === 3 && r.errors[0].code === 'bad-value');
   assert.ok(!r.ok && r.errors[0].reason === "bad ListenPort: '99999' is not a port (0-65535)");
+});
+
+test('Allow with the gateway alias and AllowInbound: accepted shapes, rejected ones at FILE:LINE, written back', () => {
+  const key = 'E2BQCujzbmiDhCnqzhnXLkrb6MSUu2IoEaK528eMZRI=';
+  const good = parseConfig(`[Interface]\n\n[Peer]\nPublicKey = ${key}\nAllow = gateway:22/tcp, GATEWAY/icmp, gateway\nAllowInbound = 8080/tcp\nAllowInbound = 5000-5010, icmp, 53/UDP\n`, 'g.conf');
+  assert.ok(good.ok);
+  if (!good.ok) return;
+  const p = good.config.peers[0];
+  assert.equal(p.allow, ['gateway:22/tcp', 'GATEWAY/icmp', 'gateway']);
+  assert.equal(p.allowInbound, ['8080/tcp', '5000-5010', 'icmp', '53/UDP']);
+  assert.equal(p.source?.allowInboundLines, [6, 7, 7, 7]);
+  assert.match(formatConfig(good.config), 'Allow = gateway:22/tcp\nAllow = GATEWAY/icmp\nAllow = gateway\nAllowInbound = 8080/tcp\nAllowInbound = 5000-5010\nAllowInbound = icmp\nAllowInbound = 53/UDP\n');
+  for (const [line, why] of [
+    ['Allow = gw:22/tcp', "'gw' is neither an address nor 'gateway'"],
+    ['Allow = gateway:0/tcp', "bad port or port range '0'"],
+    ['Allow = gateway:22/icmp', 'icmp takes no port'],
+    ['AllowInbound = 22/icmp', "inbound rule '22/icmp'"],
+    ['AllowInbound = 90-80', "bad port or port range '90-80'"],
+    ['AllowInbound = ssh', "bad port or port range 'ssh'"],
+  ]) {
+    const r = parseConfig(`[Interface]\n\n[Peer]\nPublicKey = ${key}\n${line}\n`, 'g.conf');
+    assert.not.ok(r.ok, line);
+    if (r.ok) continue;
+    assert.match(r.errors[0].message, `g.conf:5: bad ${line.split(' = ')[0]}: `);
+    assert.match(r.errors[0].message, why);
+  }
 });
 
 test('comments may follow any line; values keep inner spaces and may contain =', () => {

@@ -67,6 +67,8 @@ function assertDemo(r: Run, laptopLine: RegExp): void {
   assert.match(r.out, '✔ db:5432 banner: db 10.124.0.11:5432 ready; client 10.124.0.1 ');
   assert.match(r.out, /✔ iperf3 laptop -> app, 1 s: [1-9][0-9]* Mbit\/s/);
   assert.match(r.out, /✔ ping app: 5\/5 replies/);
+  assert.match(r.out, 'inbound: app opens a connection to a service on the laptop (10.123.0.2:5432), with a route to the tunnel');
+  assert.match(r.out, /inbound[^]*✔ app -> 10\.123\.0\.2:5432 refused: no connection within 1500 ms\n[^]*✔ wgts show wgtslab-gw: peer laptop, refused packets: [1-9][^]*✔ meanwhile the laptop -> curl -s http:\/\/app:3000\/: hello from app/);
   assert.match(r.out, 'access rule: the laptop switches to profile "limited" (--allow 10.124.0.10:3000/tcp)');
   assert.match(r.out, /access rule[^]*✔ curl -s http:\/\/app:3000\/: hello from app[^]*✔ db:5432 blocked: no connection within 1500 ms\n[^]*✔ app:3001 blocked: no connection within 1500 ms\n/);
   assert.match(r.out, /✔ wgts show wgtslab-gw: peer limited, denied packets: [1-9]/);
@@ -156,7 +158,7 @@ test('--keep leaves a working lab (a second lab is refused), --clean removes it'
 });
 
 test('a failing check: ✘ on its line, exit 1, the lab is still removed', async () => {
-  // A curl that answers something else, first in PATH: the lab's two curl checks must fail.
+  // A curl that answers something else, first in PATH: the lab's three curl checks must fail.
   const bin = mkdtempSync(join(tmpdir(), 'wgts-labtest-'));
   writeFileSync(join(bin, 'curl'), '#!/bin/sh\necho "not the app"\n', { mode: 0o755 });
   try {
@@ -165,7 +167,8 @@ test('a failing check: ✘ on its line, exit 1, the lab is still removed', async
     assert.match(r.out, /^ *\d+\. ✘ curl -s http:\/\/app:3000\/: not the app$/m);
     assert.match(r.out, /✔ getent hosts app: 10\.124\.0\.10 /, 'the other checks still ran');
     assert.match(r.out, /✔ db:5432 blocked/);
-    assert.match(r.out, /\n2 of 18 checks failed in [\d.]+ s; lab removed/);
+    assert.match(r.out, /✘ meanwhile the laptop -> curl -s http:\/\/app:3000\/: not the app/);
+    assert.match(r.out, /\n3 of 21 checks failed in [\d.]+ s; lab removed/);
     assertGone('after a failed check');
   } finally {
     rmSync(bin, { recursive: true, force: true });

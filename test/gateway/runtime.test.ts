@@ -17,15 +17,20 @@ import * as assert from 'uvu/assert';
 import { parseConfig } from '../../src/config/parse.js';
 import { diffConfigs } from '../../src/config/diff.js';
 import type { WgtsConfig } from '../../src/config/model.js';
-import { currentNetnsName, NetConfig, resolvConf, splitRule, UndoStack } from '../../src/gateway/netcfg.js';
-import { deviceSetBody, liveApplicable, reloadSetBody } from '../../src/gateway/reload.js';
-import { checkUpConfig, covers, dnsExemptionOf, dnsTargetOf, masqueradeRulesFor, routesFor, subnetOf } from '../../src/gateway/plan.js';
+import { cidrsOverlap, currentNetnsName, NetConfig, parseRoutes, resolvConf, UndoStack } from '../../src/gateway/netcfg.js';
+import { forwardBlockers, parseTag, ruleArgs, ruleTag, splitRule } from '../../src/gateway/iptables.js';
+import { parseLocalAddresses } from '../../src/gateway/localaddr.js';
+import { deviceSetBody, liveApplicable, reloadSetBody, removalSetBody, syncSetBody } from '../../src/gateway/reload.js';
+import {
+  checkUpConfig, covers, coversAddressSpace, dnsExemptionsOf, dnsTargetOf, endpointLoops, firewallRulesFor, masqueradeRulesFor, routesFor, subnetOf,
+} from '../../src/gateway/plan.js';
 import { showInterface } from '../../src/gateway/show.js';
 import { readStatus, statusPath, type InterfaceStatus } from '../../src/gateway/status.js';
-import { Netns, sh, sleep, waitFor } from '../helpers/netns.js';
+import { Netns, sleep, waitFor } from '../helpers/netns.js';
 import { repoRoot, socketPath, uniqueIfname } from '../helpers/wg.js';
 import { startUp, type UpProc, wgts, wgtsOk } from '../helpers/up.js';
 import { GUARD_RESOLV_CONF, guardResolvConf, resolvPath, wgQuick } from '../helpers/stock-laptop.js';
+import { internetBridge } from '../helpers/topology.js';
 
 const PRIV = 'EN4an5hpf8oZAKGvsqGpt8EX3Sq0OIdPFpEcL/cFNWI=';
 const KEY_A = 'E2BQCujzbmiDhCnqzhnXLkrb6MSUu2IoEaK528eMZRI=';
@@ -42,10 +47,10 @@ function parsed(text: string): WgtsConfig {
 test('routes: AllowedIPs outside the interface subnets; full tunnel rejected; masquerade pairs', () => {
   const gw = parsed(`[Interface]\nPrivateKey = ${PRIV}\nAddress = 10.123.0.1/24, fd12::1/64\n\n[Gateway]\nNetwork = 10.124.0.0/24, 10.125.0.0/16, fd24::/64\n\n[Peer]\nPublicKey = ${KEY_A}\nAllowedIPs = 10.123.0.2/32, fd12::2/128\n\n[Peer]\nPublicKey = ${KEY_B}\nAllowedIPs = 10.123.0.3/32, 192.168.7.0/24\n`);
   assert.equal(routesFor(gw), ['192.168.7.0/24']);
-  assert.equal(masqueradeRulesFor(gw), [
-    { family: 4, source: '10.123.0.0/24', dest: '10.124.0.0/24' },
-    { family: 4, source: '10.123.0.0/24', dest: '10.125.0.0/16' },
-    { family: 6, source: 'fd12::/64', dest: 'fd24::/64' },
+  assert.equal(masqueradeRulesFor(gw).map((r) => `${r.family} ${r.table} ${r.chain} ${r.spec.join(' ')}`), [
+    '4 nat POSTROUTING -s 10.123.0.0/24 -d 10.124.0.0/24 -j MASQUERADE',
+    '4 nat POSTROUTING -s 10.123.0.0/24 -d 10.125.0.0/16 -j MASQUERADE',
+    '6 nat POSTROUTING -s fd12::/64 -d fd24::/64 -j MASQUERADE',
   ]);
   assert.equal(checkUpConfig(gw, 'gw.conf'), []);
   const laptop = parsed(`[Interface]\nPrivateKey = ${PRIV}\nAddress = 10.123.0.2/32\nDNS = 10.123.0.1, zerops\n\n[Peer]\nPublicKey = ${KEY_A}\nAllowedIPs = 10.124.0.0/24, 10.123.0.1/32\nEndpoint = 10.200.0.1:51820\n`);
@@ -57,9 +62,14 @@ test('routes: AllowedIPs outside the interface subnets; full tunnel rejected; ma
   const hooks = parsed(`[Interface]\nPrivateKey = ${PRIV}\nPostUp = echo hi\nTable = 1234\n`);
   assert.equal(checkUpConfig(hooks, 'h.conf'), ['h.conf: PostUp hooks are not supported by wgts up', 'h.conf: Table = 1234 is not supported by wgts up (only auto or off)']);
   assert.equal(dnsTargetOf(gw), { address: '10.123.0.1', port: 53 });
-  assert.equal(dnsExemptionOf(gw, { address: '0.0.0.0', port: 53 }), { address: '10.123.0.1', port: 53 });
-  assert.equal(dnsExemptionOf(gw, { address: '::', port: 5353 }), { address: 'fd12::1', port: 5353 });
-  assert.equal(dnsExemptionOf(gw, { address: '10.123.0.1', port: 53 }), { address: '10.123.0.1', port: 53 });
+  // DNS listens on every tunnel address: the access rules let each through, not only the one
+  // client configs name (a laptop may ask the IPv6 one)
+  assert.equal(dnsExemptionsOf(gw), [{ address: '10.123.0.1', port: 53 }, { address: 'fd12::1', port: 53 }]);
+  const only = (listen: string): WgtsConfig => ({ ...gw, gateway: { ...(gw.gateway as NonNullable<WgtsConfig['gateway']>), listenDns: { host: listen, port: 53 } } });
+  assert.equal(dnsExemptionsOf(only('0.0.0.0')), [{ address: '10.123.0.1', port: 53 }]);
+  assert.equal(dnsExemptionsOf(only('::')), [{ address: '10.123.0.1', port: 53 }, { address: 'fd12::1', port: 53 }]);
+  assert.equal(dnsExemptionsOf(only('fd12::1')), [{ address: 'fd12::1', port: 53 }]);
+  assert.equal(dnsExemptionsOf(laptop), []);
   assert.is(dnsTargetOf(laptop), null);
   const masqOff = parsed(`[Interface]\nPrivateKey = ${PRIV}\nAddress = 10.123.0.1/24\n\n[Gateway]\nNetwork = 10.124.0.0/24\nMasquerade = false\n`);
   assert.equal(masqueradeRulesFor(masqOff), []);
@@ -67,6 +77,70 @@ test('routes: AllowedIPs outside the interface subnets; full tunnel rejected; ma
   assert.ok(covers({ family: 4, address: '10.123.0.1', prefix: 24 }, { family: 4, address: '10.123.0.128', prefix: 25 }));
   assert.not.ok(covers({ family: 4, address: '10.123.0.1', prefix: 24 }, { family: 4, address: '10.123.0.0', prefix: 23 }));
   assert.not.ok(covers({ family: 4, address: '10.123.0.1', prefix: 24 }, { family: 6, address: '::', prefix: 120 }));
+});
+
+test('full tunnels in any spelling are refused; a peer whose Endpoint is inside its routes is a loop', () => {
+  const v4 = (a: string, p: number): { family: 4; address: string; prefix: number } => ({ family: 4, address: a, prefix: p });
+  const v6 = (a: string, p: number): { family: 6; address: string; prefix: number } => ({ family: 6, address: a, prefix: p });
+  assert.ok(coversAddressSpace([v4('0.0.0.0', 1), v4('128.0.0.0', 1)], 4));
+  assert.ok(coversAddressSpace([v4('0.0.0.0', 2), v4('64.0.0.0', 2), v4('128.0.0.0', 1), v4('10.0.0.0', 8)], 4));
+  assert.not.ok(coversAddressSpace([v4('0.0.0.0', 1), v4('128.0.0.0', 2)], 4), 'a quarter missing');
+  assert.not.ok(coversAddressSpace([v4('0.0.0.0', 1), v4('128.0.0.0', 1)], 6), 'other family');
+  assert.ok(coversAddressSpace([v6('::', 1), v6('8000::', 1)], 6));
+  assert.ok(coversAddressSpace([v6('::', 0)], 6));
+  assert.not.ok(coversAddressSpace([v6('::', 1), v6('8000::', 2)], 6));
+  const split = parsed(`[Interface]\nPrivateKey = ${PRIV}\nAddress = 10.123.0.2/32\n\n[Peer]\nPublicKey = ${KEY_A}\nAllowedIPs = 0.0.0.0/1, 128.0.0.0/1\nEndpoint = 10.200.0.1:51820\n`);
+  assert.match(checkUpConfig(split, 'l.conf').join('\n'), /^l\.conf:5: AllowedIPs 0\.0\.0\.0\/1, 128\.0\.0\.0\/1 together cover every IPv4 address: a full tunnel/);
+  const split6 = parsed(`[Interface]\nPrivateKey = ${PRIV}\n\n[Peer]\nPublicKey = ${KEY_A}\nAllowedIPs = ::/1\n\n[Peer]\nPublicKey = ${KEY_B}\nAllowedIPs = 8000::/1\n`);
+  assert.match(checkUpConfig(split6, 'l.conf').join('\n'), /every IPv6 address: a full tunnel/, 'two peers together');
+  const loop = parsed(`[Interface]\nPrivateKey = ${PRIV}\nAddress = 10.123.0.2/32\n\n[Peer]\nPublicKey = ${KEY_A}\nAllowedIPs = 10.200.0.0/16\nEndpoint = 10.200.0.1:51820\n`);
+  assert.match(endpointLoops(loop, new Map([[KEY_A, '10.200.0.1:51820']]), 'l.conf').join('\n'), /^l\.conf:5: the Endpoint 10\.200\.0\.1:51820 of peer .* is inside its AllowedIPs 10\.200\.0\.0\/16/);
+  assert.equal(endpointLoops(loop, new Map([[KEY_A, '10.201.0.1:51820']]), 'l.conf'), []);
+});
+
+test('gateway firewall rules: masquerade, FORWARD accepts (inbound ones only with AllowInbound), INPUT for DNS; tags', () => {
+  const gw = parsed(`[Interface]\nPrivateKey = ${PRIV}\nAddress = 10.123.0.1/24\nListenPort = 51820\n\n[Gateway]\nNetwork = 10.124.0.0/24\n\n[Peer]\nPublicKey = ${KEY_A}\nAllowedIPs = 10.123.0.2/32\n`);
+  const text = (c: WgtsConfig): string[] => firewallRulesFor(c, 'gw0', [{ address: '10.123.0.1', port: 53 }]).map((r) => `${r.table} ${r.chain} ${r.spec.join(' ')}`);
+  assert.equal(text(gw), [
+    'nat POSTROUTING -s 10.123.0.0/24 -d 10.124.0.0/24 -j MASQUERADE',
+    'filter FORWARD -i gw0 -d 10.124.0.0/24 -j ACCEPT',
+    'filter FORWARD -o gw0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    'filter INPUT -p udp -m udp --dport 51820 -j ACCEPT',
+    'filter INPUT -p udp -m udp --dport 51820 -j ACCEPT',
+    'filter INPUT -i gw0 -d 10.123.0.1 -p udp -m udp --dport 53 -j ACCEPT',
+    'filter INPUT -i gw0 -d 10.123.0.1 -p tcp -m tcp --dport 53 -j ACCEPT',
+  ]);
+  const inbound = { ...gw, peers: gw.peers.map((p) => ({ ...p, allowInbound: ['8080/tcp'] })) };
+  assert.ok(text(inbound).includes('filter FORWARD -o gw0 -s 10.124.0.0/24 -j ACCEPT'));
+  const [fwd] = firewallRulesFor(gw, 'gw0', []).filter((r) => r.chain === 'FORWARD');
+  assert.equal(ruleArgs(fwd, 'wgts:gw0:42', 'add'), ['-w', '5', '-t', 'filter', '-I', 'FORWARD', '1', '-i', 'gw0', '-d', '10.124.0.0/24', '-j', 'ACCEPT', '-m', 'comment', '--comment', 'wgts:gw0:42']);
+  assert.is(ruleTag('gw0', 42), 'wgts:gw0:42');
+  assert.equal(parseTag('wgts:gw0:42'), { ifname: 'gw0', pid: 42 });
+  assert.equal(parseTag('wgts:gw0'), { ifname: 'gw0', pid: null }, 'rules of older versions');
+  assert.is(parseTag('docker'), null);
+});
+
+test('host facts: routes of `ip -j route`, overlaps, local addresses, nftables chains that drop forwarding', () => {
+  const routes = parseRoutes('[{"dst":"default","gateway":"192.168.1.1","dev":"eth0"},{"dst":"10.124.0.0/16","dev":"eth0","protocol":"kernel"},{"dst":"172.17.0.1","dev":"docker0"},{"type":"unreachable","dst":"10.9.0.0/24"}]', 4);
+  assert.equal(routes.map((r) => r.text), ['0.0.0.0/0 dev eth0', '10.124.0.0/16 dev eth0 proto kernel', '172.17.0.1/32 dev docker0', 'unreachable 10.9.0.0/24']);
+  assert.ok(cidrsOverlap({ family: 4, address: '10.124.0.0', prefix: 24 }, { family: 4, address: '10.124.0.0', prefix: 16 }));
+  assert.ok(cidrsOverlap({ family: 4, address: '10.0.0.0', prefix: 8 }, { family: 4, address: '10.124.5.0', prefix: 24 }));
+  assert.not.ok(cidrsOverlap({ family: 4, address: '10.124.0.0', prefix: 24 }, { family: 4, address: '10.125.0.0', prefix: 24 }));
+  assert.equal(parseLocalAddresses('[{"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1"},{"family":"inet6","local":"::1"}]},{"ifname":"eth0","addr_info":[{"family":"inet6","local":"fe80::1"}]}]'),
+    ['127.0.0.1', '::1', 'fe80::1']);
+  const nft = (policy: string, extra = ''): string => JSON.stringify({ nftables: [
+    { chain: { family: 'inet', table: 'filter', name: 'forward', hook: 'forward', policy } },
+    ...(extra ? [{ rule: { family: 'inet', table: 'filter', chain: 'forward', expr: [{ match: { left: { meta: { key: 'iifname' } }, right: extra } }, { accept: null }] } }] : []),
+    { chain: { family: 'ip', table: 'filter', name: 'FORWARD', hook: 'forward', policy: 'drop' } },
+  ] });
+  const blocked = forwardBlockers(nft('drop'), 'gw0');
+  assert.is(blocked.length, 1, 'iptables-nft\'s own ip filter FORWARD is handled with iptables rules');
+  assert.match(blocked[0], "the nftables chain 'forward' of table 'inet filter' (hook forward) drops forwarded packets by default");
+  assert.match(blocked[0], 'nft insert rule inet filter forward iifname "gw0" accept');
+  assert.equal(forwardBlockers(nft('accept'), 'gw0'), []);
+  assert.equal(forwardBlockers(nft('drop', 'gw0'), 'gw0'), [], 'a table that lets gw0 through');
+  assert.is(forwardBlockers(nft('drop', 'gw1'), 'gw0').length, 1);
+  assert.equal(forwardBlockers('not json', 'gw0'), []);
 });
 
 test('UAPI bodies: whole config at start; only the difference on reload (remove wipes, update_only changes)', () => {
@@ -78,7 +152,10 @@ test('UAPI bodies: whole config at start; only the difference on reload (remove 
   assert.is(reloadSetBody(diffConfigs(a, b), b, new Map([[KEY_B, '10.200.0.12:4000']])), `public_key=${hexA}\nremove=true\npublic_key=${hexB}\npreshared_key=${'0'.repeat(64)}\nendpoint=10.200.0.12:4000\nreplace_allowed_ips=true\nallowed_ip=10.123.0.3/32\npersistent_keepalive_interval=0\n\n`);
   const b2 = parsed(`[Interface]\nPrivateKey = ${PRIV}\nListenPort = 51821\n\n[Peer]\nName = bobby\nPublicKey = ${KEY_B}\nEndpoint = laptop.example:4000\nAllowedIPs = 10.123.0.3/32, 10.9.0.0/16\nAllow = 10.124.0.10/32\n`);
   assert.is(reloadSetBody(diffConfigs(b, b2), b2, new Map()), `listen_port=51821\npublic_key=${hexB}\nupdate_only=true\nreplace_allowed_ips=true\nallowed_ip=10.123.0.3/32\nallowed_ip=10.9.0.0/16\n\n`);
-  assert.is(reloadSetBody(diffConfigs(b2, { ...b2, peers: b2.peers.map((p) => ({ ...p, name: 'x', allow: [] })) }), b2, new Map()), '', 'Name and Allow are not device settings');
+  assert.is(reloadSetBody(diffConfigs(b2, { ...b2, peers: b2.peers.map((p) => ({ ...p, name: 'x', allow: [], allowInbound: ['22'] })) }), b2, new Map()), '', 'Name, Allow and AllowInbound are not device settings');
+  assert.is(removalSetBody([KEY_A, KEY_B]), `public_key=${hexA}\nremove=true\npublic_key=${hexB}\nremove=true\n\n`);
+  assert.is(removalSetBody([]), '');
+  assert.is(syncSetBody(b, new Map([[KEY_B, '10.200.0.12:4000']])), `private_key=${Buffer.from(PRIV, 'base64').toString('hex')}\nlisten_port=51820\nfwmark=0\npublic_key=${hexB}\npreshared_key=${'0'.repeat(64)}\nendpoint=10.200.0.12:4000\nreplace_allowed_ips=true\nallowed_ip=10.123.0.3/32\npersistent_keepalive_interval=0\n\n`, 'no replace_peers: sessions stay');
 });
 
 test('liveApplicable: peers and device keys apply live; [Interface] wg-quick keys and [Gateway] presence wait for a restart', () => {
@@ -109,6 +186,16 @@ test('netcfg pieces: undo order and early take, iptables -S splitting, resolv.co
   await u.unwind((k) => failed.push(k));
   assert.equal(done, ['a', 'c']);
   assert.equal(failed, ['b']);
+  assert.equal(u.keys(), []);
+  // The synchronous unwind of an exit handler: sync variants only, newest first, failures reported.
+  const syncDone: string[] = [];
+  u.push('x', () => { throw new Error('the async variant must not run'); }, () => { syncDone.push('x'); });
+  u.push('y', async () => undefined);
+  u.push('z', () => undefined, () => { throw new Error('boom'); });
+  const syncFailed: string[] = [];
+  u.unwindSync((k) => syncFailed.push(k));
+  assert.equal(syncDone, ['x']);
+  assert.equal(syncFailed, ['z']);
   assert.equal(u.keys(), []);
   assert.equal(splitRule('POSTROUTING -s 10.123.0.0/24 -d 10.124.0.0/24 -m comment --comment "wgts:gw 0" -j MASQUERADE'),
     ['POSTROUTING', '-s', '10.123.0.0/24', '-d', '10.124.0.0/24', '-m', 'comment', '--comment', 'wgts:gw 0', '-j', 'MASQUERADE']);
@@ -247,16 +334,7 @@ test('setup: project network, gateway and laptops on an internet bridge; gateway
   lapB = new Netns('lapB');
   lapC = new Netns('lapC');
   gw.link(proj, { ifname: 'proj0', addrs: ['10.124.0.1/24'] }, { ifname: 'eth0', addrs: ['10.124.0.10/24', '10.124.0.11/24'] });
-  gw.exec('ip', ['link', 'add', 'br0', 'type', 'bridge']);
-  gw.exec('ip', ['addr', 'add', '10.200.0.1/24', 'dev', 'br0']);
-  gw.exec('ip', ['link', 'set', 'br0', 'up']);
-  laptops().forEach((lap, i) => {
-    sh('ip', ['link', 'add', `vl${i}`, 'netns', gw.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lap.name]);
-    gw.exec('ip', ['link', 'set', `vl${i}`, 'master', 'br0', 'up']);
-    lap.exec('ip', ['addr', 'add', `10.200.0.${10 + i}/24`, 'dev', 'eth0']);
-    lap.exec('ip', ['link', 'set', 'eth0', 'up']);
-    guardResolvConf(lap);
-  });
+  internetBridge(gw, laptops(), 'vl');
 
   const servers = proj.spawn(process.execPath, ['-e', SERVERS]);
   let said = '';
@@ -276,7 +354,9 @@ test('gateway up: masquerade rule, forwarding, DNS, status file', async () => {
   console.log(`  gateway up in ${Date.now() - t0} ms (node start included)`);
   await waitFor(() => g.out().includes('DNS on 10.123.0.1:53 for zerops, 2 host(s)'), 3000, 25, 'DNS start logged');
   const nat = gw.exec('iptables', ['-t', 'nat', '-S', 'POSTROUTING']);
-  assert.match(nat, `-A POSTROUTING -s 10.123.0.0/24 -d 10.124.0.0/24 -m comment --comment "wgts:${gwIf}" -j MASQUERADE`);
+  assert.match(nat, new RegExp(`-A POSTROUTING -s 10\\.123\\.0\\.0/24 -d 10\\.124\\.0\\.0/24 -m comment --comment "wgts:${gwIf}:${g.pid()}" -j MASQUERADE`));
+  assert.match(gw.exec('iptables', ['-S', 'FORWARD']), `-A FORWARD -d 10.124.0.0/24 -i ${gwIf} -m comment --comment "wgts:${gwIf}:${g.pid()}" -j ACCEPT`);
+  assert.match(gw.exec('iptables', ['-S', 'INPUT']), `-A INPUT -d 10.123.0.1/32 -i ${gwIf} -p udp -m udp --dport 53 -m comment --comment "wgts:${gwIf}:${g.pid()}" -j ACCEPT`);
   assert.is(gw.exec('cat', ['/proc/sys/net/ipv4/ip_forward']).trim(), '1');
   const s = gwStatus();
   assert.is(s.role, 'gateway');
@@ -353,7 +433,8 @@ test('restricted peer (--allow 10.124.0.10:3000/tcp): app:3000 yes, db:5432 and 
 
 test('live removal cuts the peer off within seconds, without restarting the gateway', async () => {
   const g = procs[0];
-  wgtsOk(['peer', 'remove', gwFile, 'carol']);
+  const said = wgtsOk(['peer', 'remove', gwFile, 'carol']);
+  assert.match(said, new RegExp(`the running gateway ${gwIf} \\(pid ${g.pid()}\\) cut carol off \\(\\d+ ms\\)`), 'the command waited for the gateway');
   const t0 = Date.now();
   // The start of the first request that fails: the peer was cut off before it (and after the last success).
   let cut = -1;
@@ -410,7 +491,8 @@ test('down: wg-quick down, wgts down laptop, wgts down gateway; every change und
   assert.is(g.exit(), 0);
   await waitFor(() => g.out().includes('down (UAPI socket removed)'), 3000, 50, 'shutdown logged');
   assert.not.match(gw.exec('iptables', ['-t', 'nat', '-S', 'POSTROUTING']), 'wgts:');
-  assert.is(gw.exec('cat', ['/proc/sys/net/ipv4/ip_forward']).trim(), '0');
+  assert.not.match(gw.exec('iptables', ['-S']), 'wgts:', 'no FORWARD or INPUT rule left');
+  assert.is(gw.exec('cat', ['/proc/sys/net/ipv4/ip_forward']).trim(), '1', 'forwarding stays on (Docker or another gateway may depend on it)');
   assert.not.ok(existsSync(statusPath(gwIf)));
   assert.not.ok(existsSync(socketPath(gwIf)));
   assert.is(gw.tryExec('ip', ['link', 'show', gwIf]).status, 1);

@@ -1,6 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AccessTable, formatAccessRule, parseAccessRule, type AccessRule } from '../../src/router/access.js';
+import {
+  AccessTable, formatAccessRule, formatInboundRule, MODE_DEFAULT, MODE_NONE, MODE_RULES, parseAccessRule, parseAccessRules,
+  parseInboundRule, ruleAlias, type AccessRule,
+} from '../../src/router/access.js';
 import { formatAddr } from '../../src/router/prefix.js';
 
 function rule(text: string): AccessRule {
@@ -111,19 +114,91 @@ function allowed(t: AccessTable, peer: number, pkt: Uint8Array): boolean {
   return t.allowsPacket(peer, pkt, 0, pkt.length);
 }
 
-test('no rules = allow all; empty rule list = deny all; clearPeer restores allow-all', () => {
+test('modes: never set = nothing; rules (empty = exemptions only); default = networks minus excluded; clearPeer = nothing', () => {
   const t = new AccessTable();
-  assert.is(t.hasRules(3), false);
-  assert.ok(allowed(t, 3, v4(6, 22)));
-  assert.ok(allowed(t, 3, new Uint8Array(3)), 'no rules: not even parsed');
+  t.setExemptions([rule('10.123.0.1:53/udp')]);
+  t.setDefaultRules([rule('10.124.0.0/24'), rule('fd00::/64')]);
+  const dns = v4(17, 53, [10, 123, 0, 1]);
+  assert.is(t.modeOf(3), MODE_NONE);
+  assert.is(allowed(t, 3, v4(6, 22)), false, 'a peer never set reaches nothing');
+  assert.is(allowed(t, 3, dns), false, 'not even the exemptions');
   t.setRules(3, []);
-  assert.ok(t.hasRules(3));
+  assert.is(t.modeOf(3), MODE_RULES);
   assert.is(allowed(t, 3, v4(6, 22)), false);
-  assert.ok(allowed(t, 2, v4(6, 22)), 'other peers unaffected');
-  t.clearPeer(3);
-  assert.is(t.hasRules(3), false);
-  assert.ok(allowed(t, 3, v4(6, 22)));
-  t.clearPeer(1000); // nothing set: no effect, no error
+  assert.ok(allowed(t, 3, dns), 'exemptions hold for rules mode');
+  t.setDefault(2);
+  assert.is(t.modeOf(2), MODE_DEFAULT);
+  assert.ok(allowed(t, 2, v4(6, 22)), 'default: the networks');
+  assert.ok(allowed(t, 2, v6(6, 22)), 'IPv6 network');
+  assert.is(allowed(t, 2, v4(6, 22, [10, 125, 0, 1])), false, 'not other networks');
+  assert.ok(allowed(t, 2, dns), 'exemptions hold for default mode');
+  t.setExcluded([Uint8Array.of(10, 124, 0, 10), Uint8Array.of(0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10)]);
+  assert.is(allowed(t, 2, v4(6, 22)), false, 'an excluded (gateway host) address inside a network');
+  assert.is(allowed(t, 2, v6(6, 22)), false, 'an excluded IPv6 address');
+  assert.ok(allowed(t, 2, v4(6, 22, [10, 124, 0, 11])), 'the rest of the network');
+  assert.ok(allowed(t, 2, v6(6, 22, 0x11)));
+  t.setRules(4, [rule('10.124.0.10:22/tcp')]);
+  assert.ok(allowed(t, 4, v4(6, 22)), 'an explicit rule reaches an excluded address');
+  t.setExcluded([Uint8Array.of(10, 123, 0, 1)]);
+  assert.ok(allowed(t, 2, dns), 'the exemption wins over the exclusion');
+  t.clearPeer(2);
+  assert.is(t.modeOf(2), MODE_NONE);
+  assert.is(allowed(t, 2, v4(6, 22, [10, 124, 0, 11])), false);
+  t.clearPeer(1000); // never set: no effect, no error
+  assert.is(allowed(t, 3, new Uint8Array(3)), false, 'garbage is refused');
+});
+
+test('inbound rules: ports by protocol, icmp = echo requests, none for peers in mode none', () => {
+  const t = new AccessTable();
+  t.setDefault(1);
+  assert.is(t.allowsInbound(1, 6, 22, false), false, 'no inbound rules: nothing');
+  t.setInbound(1, ['8080/tcp', '5000-5010', 'icmp'].map((x) => {
+    const r = parseInboundRule(x);
+    if (!r.ok) throw new Error(r.error);
+    return r.value;
+  }));
+  assert.ok(t.allowsInbound(1, 6, 8080, false));
+  assert.is(t.allowsInbound(1, 17, 8080, false), false, 'udp to a tcp rule');
+  assert.ok(t.allowsInbound(1, 17, 5005, false));
+  assert.ok(t.allowsInbound(1, 6, 5010, false));
+  assert.is(t.allowsInbound(1, 6, 5011, false), false);
+  assert.ok(t.allowsInbound(1, 1, -1, true), 'echo request');
+  assert.is(t.allowsInbound(1, 1, -1, false), false, 'other icmp');
+  assert.is(t.allowsInbound(1, 47, -1, false), false, 'other protocols');
+  t.setInbound(1, []);
+  assert.is(t.allowsInbound(1, 6, 8080, false), false);
+  t.setInbound(2, [{ proto: 'tcp', portLo: 1, portHi: 2 }]);
+  assert.is(t.allowsInbound(2, 6, 1, false), false, 'peer 2 is in mode none');
+  assert.throws(() => t.setInbound(2, [{ proto: 'tcp', portLo: 3, portHi: 2 }]), RangeError);
+  for (const [text, canonical] of [['80', '80'], ['80-90/UDP', '80-90/udp'], ['ICMP', 'icmp'], ['22/tcp', '22/tcp']]) {
+    const r = parseInboundRule(text);
+    assert.ok(r.ok, text);
+    if (r.ok) assert.is(formatInboundRule(r.value), canonical);
+  }
+  for (const bad of ['', '0x10', '70000', '90-80', '22/sctp', '22/icmp', 'tcp', '22-']) {
+    const r = parseInboundRule(bad);
+    assert.not.ok(r.ok, bad);
+    if (!r.ok) assert.ok(r.error.includes(`"${bad}"`), r.error);
+  }
+});
+
+test('aliases: gateway[:ports][/proto] stands for each of its addresses; IPv6 text is never an alias', () => {
+  const aliases = new Map([['gateway', [Uint8Array.of(10, 123, 0, 1), Uint8Array.of(0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)]]]);
+  const r = parseAccessRules('gateway:22/tcp', aliases);
+  assert.ok(r.ok);
+  if (r.ok) assert.equal(r.value.map(formatAccessRule), ['10.123.0.1/32:22/tcp', '[fd00::1]/128:22/tcp']);
+  const g = parseAccessRules('Gateway/icmp', aliases);
+  assert.ok(g.ok);
+  if (g.ok) assert.equal(g.value.map(formatAccessRule), ['10.123.0.1/32/icmp', 'fd00::1/128/icmp']);
+  const plain = parseAccessRules('10.124.0.0/24', aliases);
+  assert.ok(plain.ok && plain.value.length === 1);
+  const unknown = parseAccessRules('db:5432/tcp', aliases);
+  assert.not.ok(unknown.ok);
+  if (!unknown.ok) assert.match(unknown.error, 'unknown name "db" (gateway or an address)');
+  const badPort = parseAccessRules('gateway:99999/tcp', aliases);
+  assert.not.ok(badPort.ok);
+  if (!badPort.ok) assert.match(badPort.error, /^access rule "gateway:99999\/tcp": bad port "99999"/);
+  for (const v6 of ['fd00::1', 'fd00::/64', 'abc:1::/64:80/tcp', 'beef', '[fd00::1]:22/tcp']) assert.is(ruleAlias(v6), null, v6);
 });
 
 test('rules by network, protocol and port range', () => {
@@ -168,8 +243,8 @@ test('allows(): protocol and port given directly; unreadable port matches only p
   assert.is(t.allows(5, 4, dst, 6, -1), false, 'TCP fragment without a port');
   assert.ok(t.allows(5, 4, dst, 17, -1), 'UDP fragment: the udp rule has no ports');
   assert.is(t.allows(5, 6, dst, 17, 53), false, 'family must match');
-  assert.ok(t.allows(6, 4, dst, 6, 1), 'peer 6 has no rules');
-  assert.ok(t.allows(-1, 4, dst, 6, 1), 'no such peer: no rules');
+  assert.is(t.allows(6, 4, dst, 6, 1), false, 'peer 6 is in mode none');
+  assert.is(t.allows(-1, 4, dst, 6, 1), false, 'no such peer');
 });
 
 test('setRules: typed rules are normalized; misuse throws RangeError', () => {
@@ -183,7 +258,7 @@ test('setRules: typed rules are normalized; misuse throws RangeError', () => {
   assert.throws(() => t.setRules(1, [{ addr: new Uint8Array(5), cidr: 8, proto: 'any', portLo: 0, portHi: 65535 }]), RangeError);
   assert.throws(() => t.setRules(1, [{ addr: new Uint8Array(4), cidr: 33, proto: 'any', portLo: 0, portHi: 65535 }]), RangeError);
   assert.throws(() => t.setRules(1, [{ addr: new Uint8Array(4), cidr: 8, proto: 'tcp', portLo: 9, portHi: 8 }]), RangeError);
-  assert.is(t.hasRules(1), false, 'a failed setRules leaves the peer unchanged');
+  assert.is(t.modeOf(1), MODE_NONE, 'a failed setRules leaves the peer unchanged');
 });
 
 test.run();

@@ -6,10 +6,14 @@ import {
   ipPacketLength,
   ipProtocol,
   ipVersion,
+  lastFragmentId,
+  lastProtocol,
   MAX_EXTENSION_HEADERS,
   readDst,
   readSrc,
+  transportOffset,
 } from '../../src/router/packet.js';
+import { packet as build } from '../helpers/packets.js';
 
 // Hand-built packets. Transport headers carry just the fields the router reads.
 
@@ -102,6 +106,29 @@ test('IPv4 fragments: first one has the port, later ones only the protocol', () 
   assert.is(dstPort(Uint8Array.from(ipv4({ proto: 17, body: udp(4500), moreFragments: true })), 0, 32), 4500);
   const later = ipv4({ proto: 17, body: [1, 2, 3, 4, 5, 6, 7, 8], fragOffset: 185 });
   assert.equal(view(later), { version: 4, length: 28, proto: 17, port: -1, icmp: -1 });
+});
+
+test('transportOffset, lastProtocol, lastFragmentId: one walk describes the packet (IPv4 and IPv6 fragments)', () => {
+  const whole = build({ src: '10.0.0.1', dst: '10.0.0.2', proto: 17, sport: 1, dport: 2 });
+  assert.is(transportOffset(whole, 0, whole.length), 20);
+  assert.is(lastProtocol(), 17);
+  assert.is(lastFragmentId(), -1, 'not a fragment');
+  const first = build({ src: '10.0.0.1', dst: '10.0.0.2', proto: 17, sport: 1, dport: 2, frag: { id: 0xbeef, offset: 0, more: true } });
+  assert.is(transportOffset(first, 0, first.length), 20, 'a first fragment has its transport header');
+  assert.is(lastFragmentId(), 0xbeef);
+  const later = build({ src: '10.0.0.1', dst: '10.0.0.2', proto: 6, frag: { id: 7, offset: 100, more: false } });
+  assert.is(transportOffset(later, 0, later.length), -1);
+  assert.is(lastProtocol(), 6);
+  assert.is(lastFragmentId(), 7, 'the last fragment too (offset set, no MF)');
+  const first6 = build({ src: 'fd00::1', dst: 'fd00::2', proto: 17, sport: 1, dport: 2, frag: { id: 0xdeadbeef, offset: 0, more: true } });
+  assert.is(transportOffset(first6, 0, first6.length), 48, 'after the Fragment header');
+  assert.is(lastFragmentId(), 0xdeadbeef, 'all 32 bits, unsigned');
+  const later6 = build({ src: 'fd00::1', dst: 'fd00::2', proto: 17, frag: { id: 3, offset: 50, more: true } });
+  assert.is(transportOffset(later6, 0, later6.length), -1);
+  assert.is(lastProtocol(), 17);
+  assert.is(lastFragmentId(), 3);
+  assert.is(transportOffset(new Uint8Array(8), 0, 8), -1);
+  assert.is(lastFragmentId(), -1, 'reset by every walk');
 });
 
 test('IPv4 invalid or truncated headers', () => {

@@ -1,0 +1,53 @@
+// Did the running gateway apply an edit of its config file? `wgts peer remove` asks after writing
+// the file: it finds the `wgts up` processes running that file (their status files name it, their
+// pid is alive) and polls each one's UAPI socket until the removed public key is gone from the
+// interface, or a timeout passes (then the status file's reload errors say why).
+import { readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive } from '../config/lock.js';
+import { parseGetReply, uapiRequest } from './show.js';
+import { readStatus, STATUS_DIR, type InterfaceStatus } from './status.js';
+
+/** How long `peer remove` waits for a running gateway to drop the peer (ms). */
+export const APPLY_TIMEOUT_MS = 10_000;
+const POLL_MS = 50;
+
+/** The status of every live `wgts up` running the config file `file`. */
+export function runningFor(file: string, statusDir = STATUS_DIR): InterfaceStatus[] {
+  let names: string[];
+  try {
+    names = readdirSync(statusDir).filter((n) => n.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  const path = resolve(file);
+  return names.flatMap((n) => {
+    const s = readStatus(n.slice(0, -5), statusDir);
+    return s !== null && s.config === path && processAlive(s.pid) ? [s] : [];
+  });
+}
+
+/** What became of a removal at one running gateway. */
+export type RemovalOutcome =
+  | { kind: 'applied'; ifname: string; pid: number; ms: number }
+  | { kind: 'timeout'; ifname: string; pid: number; why: string };
+
+/** Waits until the interface `ifname` no longer has `publicKey` (base64), at most `timeoutMs`. */
+export async function waitForPeerGone(s: InterfaceStatus, publicKey: string, timeoutMs = APPLY_TIMEOUT_MS,
+  statusDir = STATUS_DIR): Promise<RemovalOutcome> {
+  const t0 = Date.now();
+  let lastError = '';
+  while (Date.now() - t0 < timeoutMs) {
+    try {
+      const iface = parseGetReply(s.interface, await uapiRequest(s.interface, 'get=1\n\n'));
+      if (!iface.peers.some((p) => p.publicKey === publicKey)) return { kind: 'applied', ifname: s.interface, pid: s.pid, ms: Date.now() - t0 };
+    } catch (e) {
+      lastError = e instanceof Error ? e.message : String(e);
+    }
+    await sleep(POLL_MS);
+  }
+  const reload = readStatus(s.interface, statusDir)?.reload;
+  const why = reload && !reload.ok ? `its reload failed: ${reload.errors.join('; ')}` : lastError !== '' ? lastError : 'the peer is still on the interface';
+  return { kind: 'timeout', ifname: s.interface, pid: s.pid, why };
+}
