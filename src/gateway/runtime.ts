@@ -19,6 +19,7 @@ import { parseConfig } from '../config/parse.js';
 import { keyFromBase64 } from '../crypto/keys.js';
 import { createLogger, type Logger } from '../device/log.js';
 import { applySet } from '../device/uapi/protocol.js';
+import { crashInProgress, EXIT_CRASH, exitCleanlyOnCrash } from '../io/crash.js';
 import { runInterface, type RunningInterface } from '../io/interface.js';
 import { compileAccess, PeerAccess, type CompiledAccess, type DnsTarget } from './access.js';
 import { DnsResponder } from './dns/responder.js';
@@ -100,8 +101,12 @@ export class InterfaceRuntime {
     this.stopped = new Promise((r) => { this.resolveStopped = r; });
   }
 
-  /** Starts `wgts up` for the config file at `path`; throws UpError (nothing left changed) on failure. */
-  static async start(path: string, opts: UpOptions = {}): Promise<InterfaceRuntime> {
+  /**
+   * Starts `wgts up` for the config file at `path`; throws UpError (nothing left changed) on
+   * failure. `created` learns the runtime as soon as it exists, before the host is configured (so
+   * a crash during the start can still undo what was done).
+   */
+  static async start(path: string, opts: UpOptions = {}, created?: (rt: InterfaceRuntime) => void): Promise<InterfaceRuntime> {
     const ifname = interfaceNameOf(path);
     const log = opts.log ?? consoleLog(ifname);
     const { config, text, warnings } = await loadConfig(path);
@@ -120,6 +125,7 @@ export class InterfaceRuntime {
       throw new UpError([`cannot create interface ${ifname}: ${e instanceof Error ? e.message : String(e)}`]);
     }
     const rt = new InterfaceRuntime(ifname, path, config, text, iface, log, deviceLog, opts);
+    created?.(rt);
     try {
       const r = await applySet(deviceSetBody(config, resolved.endpoints), iface.target);
       if (r.errno !== 0) throw new UpError([`configuring ${ifname} failed: ${'message' in r ? r.message : `errno ${r.errno}`}`]);
@@ -385,12 +391,17 @@ export class InterfaceRuntime {
 
 /**
  * `wgts up FILE` in the foreground: starts, stops on SIGINT / SIGTERM (or when the interface goes
- * away), reloads on SIGHUP as on a file change. Resolves with the exit code.
+ * away), reloads on SIGHUP as on a file change. Resolves with the exit code. An uncaught
+ * exception logs, undoes everything (as a stop does) and exits with EXIT_CRASH (io/crash.ts).
  */
 export async function runUp(path: string, opts: UpOptions = {}): Promise<number> {
   // Handlers go in first: a signal during the start must stop the interface once it is up,
   // not kill the process half-configured.
   let rt: InterfaceRuntime | null = null;
+  let label = path;
+  try { label = interfaceNameOf(path); } catch { /* reported by the start */ }
+  const crashLog = opts.log?.error ?? ((m: string): void => { process.stderr.write(`wgts: ${label}: ${m}\n`); });
+  const noCrashHandler = exitCleanlyOnCrash(crashLog, async () => { if (rt) await rt.stop('crashed'); });
   let stopWhy: string | null = null;
   const onSignal = (sig: string) => (): void => {
     stopWhy ??= `received ${sig}`;
@@ -403,10 +414,10 @@ export async function runUp(path: string, opts: UpOptions = {}): Promise<number>
   process.on('SIGTERM', onTerm);
   process.on('SIGHUP', onHup);
   try {
-    rt = await InterfaceRuntime.start(path, opts);
+    rt = await InterfaceRuntime.start(path, opts, (created) => { rt = created; });
     if (stopWhy !== null) void rt.stop(stopWhy);
     await rt.stopped;
-    return 0;
+    return crashInProgress() ? EXIT_CRASH : 0;
   } catch (e) {
     const lines = e instanceof UpError ? e.messages : [e instanceof Error ? e.message : String(e)];
     for (const l of lines) process.stderr.write(`${l}\n`);
@@ -415,5 +426,6 @@ export async function runUp(path: string, opts: UpOptions = {}): Promise<number>
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     process.off('SIGHUP', onHup);
+    noCrashHandler();
   }
 }
