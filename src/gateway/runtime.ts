@@ -17,6 +17,7 @@ import { formatCidr, formatHostPort } from '../config/ip.js';
 import type { WgtsConfig } from '../config/model.js';
 import { parseConfig } from '../config/parse.js';
 import { keyFromBase64 } from '../crypto/keys.js';
+import { dropCounts } from '../device/drops.js';
 import { createLogger, type Logger } from '../device/log.js';
 import { applySet } from '../device/uapi/protocol.js';
 import { crashInProgress, EXIT_CRASH, exitCleanlyOnCrash } from '../io/crash.js';
@@ -252,6 +253,8 @@ export class InterfaceRuntime {
       updated: Date.now(),
       peers,
       counters: { ...this.iface.device.counters },
+      drops: Object.fromEntries(dropCounts(this.iface.device)),
+      udp: { ...this.iface.udp.stats },
     };
     if (this.dns) s.dns = { ...this.dns.counters };
     return s;
