@@ -110,9 +110,9 @@ export class InterfaceRuntime {
   static async start(path: string, opts: UpOptions = {}, created?: (rt: InterfaceRuntime) => void): Promise<InterfaceRuntime> {
     const ifname = interfaceNameOf(path);
     const log = opts.log ?? consoleLog(ifname);
-    const { config, text, warnings } = await loadConfig(path);
+    const { config, doc, text, warnings } = await loadConfig(path);
     for (const w of warnings) log.error(`warning: ${w}`);
-    const problems = checkUpConfig(config, path);
+    const problems = checkUpConfig(config, path, doc);
     const compiled = compileAccess(config.peers, path);
     if (!compiled.ok || problems.length > 0) throw new UpError([...problems, ...(compiled.ok ? [] : compiled.errors)]);
     const resolved = await resolveEndpoints(config.peers, opts.lookup);
@@ -332,7 +332,7 @@ export class InterfaceRuntime {
       return;
     }
     const next = liveApplicable(this.config, parsed.config);
-    const problems = checkUpConfig(parsed.config, this.path);
+    const problems = checkUpConfig(parsed.config, this.path, parsed.doc);
     const compiled = compileAccess(next.peers, this.path);
     if (!compiled.ok) problems.push(...compiled.errors);
     const diff = diffConfigs(this.config, parsed.config);
