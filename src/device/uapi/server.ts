@@ -30,7 +30,9 @@
 // errno=-5 (what wireguard-go answers for a line over 64 KiB, after applying the lines before it)
 // and the connection is closed; set bodies being collected on all connections together may hold
 // at most maxBufferedBytes (beyond: errno=-12, closed); at most maxConnections connections are
-// served at once; a connection silent for idleTimeoutMs is closed, and a set body it left
+// served at once: at the limit, the connection that has been silent longest makes room for the new
+// one (so idle clients cannot lock `wg` out), and when all of them have sent something within the
+// last second the new one is refused instead; a connection silent for idleTimeoutMs is closed, and a set body it left
 // unfinished is discarded, not applied, and answered errno=-110 (wireguard-go has no idle limit
 // and no bound on the length of an operation line).
 
@@ -53,7 +55,7 @@ export interface UapiServerOptions {
   maxSetBytes?: number;
   /** Bytes of set bodies all connections together may hold while collecting them (default 64 MiB). */
   maxBufferedBytes?: number;
-  /** Connections served at once; more are closed at once (default 64). */
+  /** Connections served at once; at the limit the longest-silent one is closed for a new one (default 64). */
   maxConnections?: number;
   /** A connection that sends nothing for this long is closed (default 30 000 ms; 0 = never). */
   idleTimeoutMs?: number;
@@ -175,7 +177,7 @@ export class UapiServer extends EventEmitter {
   /** Last time a server error (failed accept) was logged, and how many were not logged since. */
   private lastErrorLog = -Infinity;
   private quietErrors = 0;
-  private readonly connections = new Set<Socket>();
+  private readonly connections = new Map<Socket, UapiConnection>();
   /** The tail of the operation chain: operations of all connections run one at a time. */
   private pending: Promise<void> = Promise.resolve();
   private readonly serialize: Serializer = (task) => {
@@ -226,6 +228,20 @@ export class UapiServer extends EventEmitter {
     this.watch();
   }
 
+  /**
+   * At the connection limit: closes the connection silent for the longest time, if that is more
+   * than EVICT_AFTER_SILENT_MS; false when every connection is busy.
+   */
+  private evictSilent(): boolean {
+    let oldest: [Socket, UapiConnection] | null = null;
+    for (const entry of this.connections) if (oldest === null || entry[1].lastActive < oldest[1].lastActive) oldest = entry;
+    if (oldest === null || performance.now() - oldest[1].lastActive < EVICT_AFTER_SILENT_MS) return false;
+    this.logger?.error(`UAPI: ${this.maxConnections} connections open, closing the one silent longest`);
+    this.connections.delete(oldest[0]);
+    oldest[1].idle(performance.now() - oldest[1].lastActive);
+    return true;
+  }
+
   /** A failed accept (EMFILE, ENFILE, ENOBUFS, ...): logged at most once a second. */
   private serverError(e: Error): void {
     const now = performance.now();
@@ -245,7 +261,7 @@ export class UapiServer extends EventEmitter {
     const server = this.server;
     if (server === null) return;
     this.server = null;
-    for (const c of this.connections) c.destroy();
+    for (const c of this.connections.keys()) c.destroy();
     if (!this.isOurs()) {
       // libuv unlinks the bound path when the handle closes: the path now names another
       // process's socket (or nothing), so the handle stays open but deaf and unreferenced
@@ -303,21 +319,24 @@ export class UapiServer extends EventEmitter {
   }
 
   private accept(socket: Socket): void {
-    if (this.connections.size >= this.maxConnections) {
-      this.logger?.error(`UAPI: too many connections (${this.maxConnections}), refusing one`);
+    if (this.connections.size >= this.maxConnections && !this.evictSilent()) {
+      this.logger?.error(`UAPI: too many busy connections (${this.maxConnections}), refusing one`);
       socket.destroy();
       return;
     }
-    this.connections.add(socket);
-    socket.on('close', () => this.connections.delete(socket));
     socket.on('error', () => socket.destroy());
     const conn = new UapiConnection(socket, this.target, this.serialize, this.maxLineBytes, this.maxSetBytes, this.budget, this.logger);
+    this.connections.set(socket, conn);
+    socket.on('close', () => this.connections.delete(socket));
     if (this.idleTimeoutMs > 0) {
       socket.setTimeout(this.idleTimeoutMs);
       socket.on('timeout', () => conn.idle(this.idleTimeoutMs));
     }
   }
 }
+
+/** A connection silent for less than this is busy: never evicted for a newcomer (ms). */
+const EVICT_AFTER_SILENT_MS = 1000;
 
 /** Runs tasks one at a time in submission order; a task's failure does not stop the next. */
 type Serializer = (task: () => void | Promise<void>) => void;
@@ -332,6 +351,8 @@ class UapiConnection {
   private partialBytes = 0;
   /** 'op': reading an operation line; 'get': `get=1\n` read, waiting for its '\n'; 'set': in a body. */
   private mode: 'op' | 'get' | 'set' | 'closed' = 'op';
+  /** performance.now() of the last bytes received (or of the connection's start). */
+  lastActive = performance.now();
   private setLines: string[] = [];
   private setBytes = 0;
 
@@ -357,7 +378,7 @@ class UapiConnection {
     if (this.mode === 'closed') return;
     if (this.mode === 'set' || this.partialBytes > 0) {
       const what = this.mode === 'set' ? 'set operation' : 'operation line';
-      this.logger?.error(`UAPI: ${what} unfinished after ${ms} ms of silence, discarded`);
+      this.logger?.error(`UAPI: ${what} unfinished after ${Math.round(ms)} ms of silence, discarded`);
       if (this.mode === 'set') this.serialize(() => this.reply({ errno: ETIMEDOUT, message: `set operation unfinished after ${ms} ms of silence` }));
     }
     this.close();
@@ -370,6 +391,7 @@ class UapiConnection {
   }
 
   private onData(data: Buffer): void {
+    this.lastActive = performance.now();
     let at = 0;
     while (at < data.length && this.mode !== 'closed') {
       if (this.mode === 'get') {

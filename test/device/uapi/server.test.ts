@@ -237,7 +237,7 @@ test('operations of all connections run one at a time, also around an asynchrono
   await server.close();
 });
 
-test('connections beyond maxConnections are closed, the others keep working', async () => {
+test('at maxConnections a newcomer evicts the longest-silent connection, or is refused when all are busy', async () => {
   const { server } = await start({ maxConnections: 2 });
   const open = await Promise.all(
     [0, 1].map(
@@ -249,7 +249,15 @@ test('connections beyond maxConnections are closed, the others keep working', as
   );
   await new Promise((resolve) => setTimeout(resolve, 50));
   const r = await talk(server.path, ['get=1\n\n'], { replies: 0 });
-  assert.equal(r, { text: '', closed: true });
+  assert.equal(r, { text: '', closed: true }, 'both others spoke (connected) within the last second: refused');
+  // Once they have been silent for over a second, a newcomer closes the one silent longest.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const closes = open.map((c) => new Promise<boolean>((resolve) => {
+    c.once('close', () => resolve(true));
+    setTimeout(() => resolve(false), 1000);
+  }));
+  assert.is((await talk(server.path, ['get=1\n\n'])).text, 'errno=0\n\n', 'served by evicting a silent connection');
+  assert.is((await Promise.all(closes)).filter(Boolean).length, 1, 'one silent connection was closed, the other stays');
   for (const s of open) s.destroy();
   await waitFor(async () => (await talk(server.path, ['get=1\n\n'])).text === 'errno=0\n\n', 5000, 20, 'a free slot');
   await server.close();
