@@ -8,6 +8,8 @@ import type { CryptoBackend } from '../../src/crypto/types.js';
 import {
   COOKIE_REPLY_SIZE, INITIATION_SIZE, INIT_OFF_MAC1, LABEL_MAC1, MSG_COOKIE_REPLY, MSG_DATA, MSG_INITIATION, MSG_RESPONSE, RESPONSE_SIZE,
 } from '../../src/noise/constants.js';
+import { writeU32 } from '../../src/noise/messages.js';
+import { prng } from '../../test/helpers/prng.js';
 
 /** Every category, with its share of the flood in thousandths (they add up to 1000). */
 export const CATEGORIES = {
@@ -66,25 +68,6 @@ const SIZE = [0, INITIATION_SIZE, RESPONSE_SIZE, COOKIE_REPLY_SIZE, 32] as const
 const MAX_LEN = 1472;
 const POOL = 1 << 20;
 
-/** mulberry32: a fast, well-mixed 32-bit PRNG; plenty for choosing bytes to throw at a parser. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
-function putU32(b: Uint8Array, off: number, v: number): void {
-  b[off] = v & 0xff;
-  b[off + 1] = (v >>> 8) & 0xff;
-  b[off + 2] = (v >>> 16) & 0xff;
-  b[off + 3] = (v >>> 24) & 0xff;
-}
-
 /** Datagram factory: next(buf) writes one datagram at buf[0..] and returns its length. */
 export class Corpus {
   /** Category of the datagram the last next() wrote. */
@@ -128,7 +111,7 @@ export class Corpus {
     const len = 32 + (this.rand() % (MAX_LEN - 31));
     this.fill(b, len);
     this.header(b, MSG_DATA);
-    putU32(b, 4, receiver);
+    writeU32(b, 4, receiver);
     return len;
   }
 
@@ -216,7 +199,7 @@ export class Corpus {
       case 'cookie-reply-live': {
         this.fill(b, COOKIE_REPLY_SIZE);
         this.header(b, MSG_COOKIE_REPLY);
-        putU32(b, 4, c === 'cookie-reply-live' ? (this.live() ?? this.rand()) : this.rand());
+        writeU32(b, 4, c === 'cookie-reply-live' ? (this.live() ?? this.rand()) : this.rand());
         return COOKIE_REPLY_SIZE;
       }
       case 'response-nobody': {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keyFromBase64 } from '../../src/crypto/keys.js';
 import { readStatus } from '../../src/gateway/status.js';
+import { readU32 } from '../../src/noise/messages.js';
 import { Netns, sleep, waitFor } from '../../src/io/netns.js';
 import { type IperfStream, iperfStream, median, memoryKiB, mib, udpCounters } from '../../test/helpers/measure.js';
 import { startUp, type UpProc } from '../../test/helpers/up.js';
@@ -178,7 +179,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     });
     const initiation = payloads.find((p) => p[0] === 1 && p.length === 148) ?? null;
     const data = payloads.filter((p) => p[0] === 4 && p.length > 32).slice(0, 2000);
-    const live = [...new Set(data.map((p) => (p[4]! | (p[5]! << 8) | (p[6]! << 16) | (p[7]! << 24)) >>> 0))];
+    const live = [...new Set(data.map((p) => readU32(p, 4)))];
     o.log(`  captured on the peer's link: ${data.length} valid data messages, ${live.length} live receiver index(es), initiation ${initiation ? 'yes' : 'no'}`);
     if (data.length === 0) throw new Error('no data messages captured');
     const stream = iperf as IperfStream | null;

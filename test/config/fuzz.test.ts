@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { parseConfig } from '../../src/config/parse.js';
 import { compileAccess } from '../../src/gateway/access.js';
 import { checkUpConfig } from '../../src/gateway/plan.js';
+import { prng } from '../helpers/prng.js';
 import { FULL, key } from './helpers/fixtures.js';
 
 const FILE = '/etc/wireguard/fz0.conf';
@@ -25,16 +26,6 @@ const NASTY = [
 const KEYS = ['PrivateKey', 'ListenPort', 'FwMark', 'Address', 'DNS', 'MTU', 'Table', 'PreUp', 'SaveConfig', 'PublicKey', 'PresharedKey', 'AllowedIPs', 'Endpoint',
   'PersistentKeepalive', 'Name', 'Allow', 'Network', 'Domain', 'Host', 'Masquerade', 'Upstream', 'ListenDns', 'Metrics', 'Bogus', 'privatekey', 'ALLOWEDIPS'];
 const HEADERS = ['[Interface]', '[Peer]', '[Gateway]', '[interface]', '[Peer', 'Peer]', '[ Peer ]', '[Nope]', '[]'];
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** One to four random mutations of `text`. */
 function mutate(text: string, r: () => number): string {

@@ -12,22 +12,13 @@ import * as assert from 'uvu/assert';
 import { UapiServer } from '../../../src/device/uapi/server.js';
 import { Netns, sleep } from '../../helpers/netns.js';
 import { memoryKiB } from '../../helpers/measure.js';
+import { prng } from '../../helpers/prng.js';
 import { type Impl, socketPath, startDaemon, uniqueIfname } from '../../helpers/wg.js';
 import { talk } from './client.js';
 import { FakeDevice } from './fake-target.js';
 
 const root = mkdtempSync(join(tmpdir(), 'wgts-uapi-fuzz-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 const KEYS = ['private_key', 'listen_port', 'fwmark', 'replace_peers', 'public_key', 'preshared_key', 'endpoint', 'persistent_keepalive_interval',
   'replace_allowed_ips', 'allowed_ip', 'update_only', 'remove', 'protocol_version', 'bogus', '', 'LISTEN_PORT'];

@@ -11,6 +11,7 @@ import {
   DECAP_REPLY_TO_SOURCE, DROP_BAD_COOKIE_REPLY, DROP_BAD_MAC1, DROP_BAD_SIZE, DROP_DECRYPT_FAILED, DROP_HANDSHAKE_INVALID, DROP_REPLAY,
   DROP_REPLAYED_INITIATION, DROP_RESERVED_NONZERO, DROP_TOO_SHORT, DROP_UNEXPECTED_MESSAGE, DROP_UNKNOWN_INDEX, DROP_UNKNOWN_TYPE, dropReasonName,
 } from '../../../src/noise/codes.js';
+import { readU32 } from '../../../src/noise/messages.js';
 import { CATEGORIES, CATEGORY_NAMES, Corpus, type Category, type CorpusInput } from '../../../scripts/fuzz/corpus.js';
 import { FakeNet, ipv4Packet } from '../../noise/helpers.js';
 
@@ -43,7 +44,7 @@ function session(): { net: FakeNet; input: Omit<CorpusInput, 'seed'> } {
   for (let i = 0; i < 300; i++) net.send(net.a, ipv4Packet(60 + (i % 1300), i));
   const toB = net.wire.filter((e) => e.from === 'a');
   const data = toB.filter((e) => e.kind === 'data').map((e) => e.data);
-  const live = [...new Set(data.map((d) => (d[4]! | (d[5]! << 8) | (d[6]! << 16) | (d[7]! << 24)) >>> 0))];
+  const live = [...new Set(data.map((d) => readU32(d, 4)))];
   const initiation = toB.find((e) => e.kind === 'initiation')?.data ?? null;
   assert.ok(data.length >= 290 && live.length === 1 && initiation !== null, 'a session with traffic on the wire');
   assert.is(net.b.received.length, 300);
