@@ -32,9 +32,9 @@
 // at most maxBufferedBytes (beyond: errno=-12, closed); at most maxConnections connections are
 // served at once: at the limit, the connection that has been silent longest makes room for the new
 // one (so idle clients cannot lock `wg` out), and when all of them have sent something within the
-// last second the new one is refused instead; a connection silent for idleTimeoutMs is closed, and a set body it left
-// unfinished is discarded, not applied, and answered errno=-110 (wireguard-go has no idle limit
-// and no bound on the length of an operation line).
+// last second the new one is refused instead; a connection silent for idleTimeoutMs is closed,
+// and a set body it left unfinished is discarded, not applied, and answered errno=-110
+// (wireguard-go has no idle limit, no connection limit and no bound on an operation line).
 
 import { EventEmitter } from 'node:events';
 import { lstatSync, mkdirSync, unlinkSync, watch, type FSWatcher, type Stats } from 'node:fs';
