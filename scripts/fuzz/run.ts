@@ -15,7 +15,7 @@ import { keyFromBase64 } from '../../src/crypto/keys.js';
 import { readStatus } from '../../src/gateway/status.js';
 import { readU32 } from '../../src/noise/messages.js';
 import { Netns, sleep, waitFor } from '../../src/io/netns.js';
-import { type IperfStream, iperfStream, median, memoryKiB, mib, udpCounters } from '../../test/helpers/measure.js';
+import { cpuSeconds, type IperfStream, iperfStream, median, memoryKiB, mib, udpCounters } from '../../test/helpers/measure.js';
 import { startUp, type UpProc } from '../../test/helpers/up.js';
 import { type Daemon, genkey, ping, repoRoot, secretFile, startDaemon, uniqueIfname, wg } from '../../test/helpers/wg.js';
 import type { AttackResult, AttackSpec } from './attacker.js';
@@ -50,6 +50,8 @@ export interface FuzzReport {
   /** Replay phase: rejected as replays / for an unknown or expired session (wgts only). */
   replays: { rejected: number; accepted: number } | null;
   memory: { beforeKiB: number; afterKiB: number; peakKiB: number };
+  /** CPU the target used during the flood, in cores (1 = one core busy all the time). */
+  targetCpu: number;
   /** Mbit/s of the legitimate peer's iperf3: median before, min and median during the flood, median after. */
   throughput: { before: number; duringMin: number; duringMedian: number; after: number; samplesDuring: number };
   alive: boolean;
@@ -198,8 +200,10 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       liveIndices: live, captured: data.map((d) => Buffer.from(d).toString('base64')), initiation: initiation ? Buffer.from(initiation).toString('base64') : null,
     };
     const t0 = Date.now();
+    const cpu0 = cpuSeconds(target.pid);
     const flood = await runAttacker(nsX, dir, { ...base, mode: 'flood', count: o.count, rounds: 0, rate: 0, seconds: o.floodSeconds });
     const t1 = Date.now();
+    const targetCpu = (cpuSeconds(target.pid) - cpu0) / ((t1 - t0) / 1000);
     o.log(`  flood: ${flood.sent} datagrams in ${(flood.elapsedMs / 1000).toFixed(1)} s (${Math.round(flood.sent / (flood.elapsedMs / 1000))}/s)`);
     await settleStatus();
     const snmp1 = udpCounters(target.pid);
@@ -238,6 +242,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       drops: o.target === 'wgts' ? moved(drops0, drops1) : null,
       replays,
       memory: { beforeKiB: memBefore.rss, afterKiB: memAfter?.rss ?? NaN, peakKiB: memAfter?.peak ?? NaN },
+      targetCpu,
       throughput: throughputAround(stream, tBefore, t0, t1, t2),
       alive,
       pingAfter,
@@ -272,7 +277,8 @@ export function formatReport(r: FuzzReport): string[] {
     `${r.target}: flood of ${r.flood.sent.toLocaleString('en')} datagrams in ${(r.flood.elapsedMs / 1000).toFixed(1)} s (${rate(r.flood.sent, r.flood.elapsedMs)})` +
       `${r.flood.timedOut ? ' [time limit reached]' : ''}; ${r.flood.received} replies came back to the attacker`,
     `  by category: ${Object.entries(r.flood.byCategory).map(([k, v]) => `${k} ${v}`).join(', ')}`,
-    `  target received ${r.received === null ? '(not reported)' : r.received.toLocaleString('en')}; the kernel dropped ${r.kernelDrops.flood.toLocaleString('en')} (receive buffer full)`,
+    `  target received ${r.received === null ? '(not reported)' : r.received.toLocaleString('en')}; the kernel dropped ${r.kernelDrops.flood.toLocaleString('en')} (receive buffer full); ` +
+      `the target used ${r.targetCpu.toFixed(2)} cores during the flood`,
   ];
   if (r.drops) lines.push(`  drops by reason: ${Object.entries(r.drops).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(`  replays of ${r.captured.dataMessages} captured valid data messages: sent ${r.replay.sent.toLocaleString('en')} (kernel dropped ${r.kernelDrops.replay})` +

@@ -17,6 +17,20 @@ export function memoryKiB(pid: number): { rss: number; peak: number } | null {
   return { rss: field('VmRSS'), peak: field('VmHWM') };
 }
 
+/** CPU time (user + system, seconds) process `pid` has used so far; NaN when it is gone. */
+export function cpuSeconds(pid: number): number {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return NaN;
+  }
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields,
+  // in clock ticks (USER_HZ, 100 on Linux).
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+}
+
 /** MiB with one decimal, for reports. */
 export const mib = (kib: number): string => `${(kib / 1024).toFixed(1)} MiB`;
 
