@@ -52,8 +52,8 @@ export interface FuzzReport {
   memory: { beforeKiB: number; afterKiB: number; peakKiB: number };
   /** CPU the target used during the flood, in cores (1 = one core busy all the time). */
   targetCpu: number;
-  /** Mbit/s of the legitimate peer's iperf3: median before, min and median during the flood, median after. */
-  throughput: { before: number; duringMin: number; duringMedian: number; after: number; samplesDuring: number };
+  /** Mbit/s of the legitimate peer's iperf3: median before, min, median and mean during the flood, median after. */
+  throughput: { before: number; duringMin: number; duringMedian: number; duringMean: number; after: number; samplesDuring: number };
   alive: boolean;
   /** The legitimate peer still reaches T by ping after everything. */
   pingAfter: boolean;
@@ -266,7 +266,12 @@ function throughputAround(stream: IperfStream, beforeAt: number, floodFrom: numb
   const during = stream.between(at(floodFrom) + 500, at(floodTo) + 500);
   const after = stream.between(at(end) - 3000, at(end));
   return {
-    before: median(before), duringMin: during.length ? Math.min(...during) : NaN, duringMedian: median(during), after: median(after), samplesDuring: during.length,
+    before: median(before),
+    duringMin: during.length ? Math.min(...during) : NaN,
+    duringMedian: median(during),
+    duringMean: during.length ? during.reduce((a, b) => a + b, 0) / during.length : NaN,
+    after: median(after),
+    samplesDuring: during.length,
   };
 }
 
@@ -285,7 +290,7 @@ export function formatReport(r: FuzzReport): string[] {
     (r.replays ? `, rejected ${r.replays.rejected.toLocaleString('en')}, accepted ${r.replays.accepted}` : ', rejections not reported by this implementation'));
   lines.push(`  memory (RSS): ${mib(r.memory.beforeKiB)} before, ${mib(r.memory.afterKiB)} after (peak ${mib(r.memory.peakKiB)})`);
   const t = r.throughput;
-  lines.push(`  legitimate iperf3: ${t.before.toFixed(0)} Mbit/s before, during the flood min ${t.duringMin.toFixed(0)} / median ${t.duringMedian.toFixed(0)} Mbit/s (${t.samplesDuring} s), ${t.after.toFixed(0)} Mbit/s after`);
+  lines.push(`  legitimate iperf3: ${t.before.toFixed(0)} Mbit/s before, during the flood min ${t.duringMin.toFixed(0)} / median ${t.duringMedian.toFixed(0)} / mean ${t.duringMean.toFixed(0)} Mbit/s (${t.samplesDuring} s), ${t.after.toFixed(0)} Mbit/s after`);
   lines.push(`  alive afterwards: ${r.alive ? 'yes' : 'NO'}; ping from the legitimate peer: ${r.pingAfter ? 'yes' : 'NO'}`);
   return lines;
 }
