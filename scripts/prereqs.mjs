@@ -32,6 +32,9 @@ export const PACKAGES = Object.freeze({
   iperf3: 'iperf3',
   ncat: 'ncat',
   curl: 'curl',
+  tcpdump: 'tcpdump',
+  // limits
+  prlimit: 'util-linux',
   dig: 'dnsutils',
   // tracing and privilege tools some tests wrap a process in
   strace: 'strace',
@@ -61,9 +64,11 @@ const BUILD = ['make', 'g++', 'python3'];
 /** Programs each command runs. */
 export const NEEDS = Object.freeze({
   test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'nft', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'sh',
-    'strace', 'setpriv', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query'],
+    'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query'],
   lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq'],
   bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3'],
+  fuzz: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3', 'tcpdump'],
+  soak: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3'],
 });
 
 const UPDATE_ARGS = ['-qq', 'update'];

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { createWriteStream } from 'node:fs';
 import { createLogger, levelFromEnv, LogLevel } from '../device/log.js';
+import { crashInProgress, EXIT_CRASH, exitCleanlyOnCrash } from '../io/crash.js';
 import { runInterface } from '../io/interface.js';
 import { VERSION } from './version.js';
 
@@ -53,7 +54,10 @@ async function runForeground(ifname: string): Promise<number> {
   const ready = process.env.WGTS_READY_FD === '3' ? createWriteStream('', { fd: 3 }) : null;
   const report = (line: string): void => { if (ready) { ready.write(line); ready.end(); } };
   log.verbose(`Starting wgts-go version ${VERSION}`);
-  let iface;
+  // An uncaught exception: logged (even at LOG_LEVEL=silent: it ends the process), TUN and socket
+  // removed, exit EXIT_CRASH.
+  let iface: Awaited<ReturnType<typeof runInterface>> | undefined;
+  exitCleanlyOnCrash((m) => process.stderr.write(`ERROR: (${ifname}) ${m}\n`), async () => { await iface?.close('crashed'); });
   try {
     iface = await runInterface(ifname, log);
   } catch (e) {
@@ -64,12 +68,13 @@ async function runForeground(ifname: string): Promise<number> {
     return 1;
   }
   report('ready\n');
-  const stop = (why: string): void => { log.verbose(why); void iface.close(); };
+  const running = iface;
+  const stop = (why: string): void => { log.verbose(why); void running.close(); };
   process.once('SIGTERM', () => stop('Received SIGTERM, shutting down'));
   process.once('SIGINT', () => stop('Received SIGINT, shutting down'));
-  const reason = await iface.closed;
+  const reason = await running.closed;
   log.verbose(`Shutting down (${reason})`);
-  return 0;
+  return crashInProgress() ? EXIT_CRASH : 0;
 }
 
 function startBackground(ifname: string, self: readonly string[]): Promise<number> {

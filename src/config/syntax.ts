@@ -2,7 +2,7 @@
 // lines that keep their endings, and classifying one line. A `#` starts a comment anywhere on a
 // line (as in wg and wg-quick, so values cannot contain `#`); keys and values are trimmed; a key
 // ends at the first `=`, so a value may itself contain `=`.
-import type { DocLine } from './model.js';
+import type { ConfigDocument, DocLine, SectionKind } from './model.js';
 
 /** Splits text into lines, each keeping its own ending; a final newline opens no extra line. */
 export function splitLines(text: string): DocLine[] {
@@ -49,4 +49,25 @@ export function lineShape(text: string): LineShape {
   const value = after.trim();
   const valueStart = eq + 1 + (LEADING_SPACE.exec(after)?.[0].length ?? 0);
   return { kind: 'entry', key, value, valueStart, valueEnd: valueStart + value.length };
+}
+
+/**
+ * The 1-based line of the first `key` entry (case-insensitive) in the first section named
+ * `section` of a document, or of that section's header when `key` is null; 0 when absent.
+ */
+export function lineOf(doc: ConfigDocument, section: SectionKind, key: string | null): number {
+  let n = doc.head.length;
+  for (const s of doc.sections) {
+    n += s.leading.length + 1;
+    const header = n;
+    if (s.kind === section && key === null) return header;
+    for (const l of s.body) {
+      n++;
+      if (s.kind !== section || key === null) continue;
+      const shape = lineShape(l.text);
+      if (shape.kind === 'entry' && shape.key.toLowerCase() === key.toLowerCase()) return n;
+    }
+    if (s.kind === section) return 0;
+  }
+  return 0;
 }

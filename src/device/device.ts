@@ -262,10 +262,22 @@ export class Device {
     return next;
   }
 
-  /** Start a handshake or keepalive as configuration asks (endpoint + persistent keepalive set). */
-  kick(id: number, keepalive: boolean): void {
-    if (keepalive) this.engine.sendKeepalive(id, this.now());
-    else this.engine.initiateHandshake(id, this.now());
+  /**
+   * The end of a UAPI peer block (wireguard-go's handlePostConfig): a keepalive when persistent
+   * keepalive was just turned on, then the packets staged for the peer (which starts a handshake
+   * when no session can carry them), without waiting for the retransmit timer.
+   */
+  peerConfigured(id: number, keepaliveTurnedOn: boolean): void {
+    const now = this.now();
+    if (keepaliveTurnedOn) this.engine.sendKeepalive(id, now);
+    this.engine.sendStagedPackets(id, now);
+    this.flushOutbox(null);
+  }
+
+  /** Sends what is staged for every peer (after a private key was set: nothing could leave before). */
+  sendAllStaged(): void {
+    const now = this.now();
+    for (const id of this.engine.peerIds()) this.engine.sendStagedPackets(id, now);
     this.flushOutbox(null);
   }
 

@@ -13,7 +13,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { formatHostPort, type HostPort } from '../config/ip.js';
 import { keyToBase64 } from '../crypto/keys.js';
 import type { DeviceCounters } from '../device/device.js';
-import { DROP_NO_PRIVATE_KEY, DROP_REASON_COUNT, dropReasonName } from '../noise/codes.js';
+import { dropCounts } from '../device/drops.js';
 import type { PeerInfo, WgEngine } from '../noise/engine.js';
 import { DNS_OUTCOMES, type DnsCounters } from './dns/responder.js';
 
@@ -37,19 +37,6 @@ export interface MetricsSource {
   /** Counters of the running DNS responder; null when none runs. */
   dns(): Readonly<DnsCounters> | null;
 }
-
-/**
- * The `reason` label of each device drop counter (kebab case like the engine's reasons); a
- * Record so that a new DeviceCounters field cannot be forgotten here.
- */
-const DEVICE_DROP_REASONS: Readonly<Record<keyof DeviceCounters, string>> = {
-  noRoute: 'no-route',
-  badSource: 'bad-source',
-  noEndpoint: 'no-endpoint',
-  tunWriteDrops: 'tun-write-failed',
-  filtered: 'filtered',
-  outboundFiltered: 'not-a-flow',
-};
 
 /** The `reason` label of each DNS counter that is not a query outcome (kebab case like the drop reasons). */
 const DNS_DROP_REASONS: Readonly<Record<Exclude<keyof DnsCounters, 'queries' | (typeof DNS_OUTCOMES)[number]>, string>> = {
@@ -128,14 +115,7 @@ export class InterfaceMetrics {
       labelNames: ['interface', 'reason'], registers,
       collect() {
         this.reset();
-        const byReason = src.device.engine.dropsByReason;
-        for (let i = -DROP_NO_PRIVATE_KEY; i < DROP_REASON_COUNT; i++) {
-          this.inc({ interface: src.ifname, reason: dropReasonName(-i) }, byReason[i]);
-        }
-        const c = src.device.counters;
-        for (const [field, reason] of Object.entries(DEVICE_DROP_REASONS) as [keyof DeviceCounters, string][]) {
-          this.inc({ interface: src.ifname, reason }, c[field]);
-        }
+        for (const [reason, n] of dropCounts(src.device)) this.inc({ interface: src.ifname, reason }, n);
       },
     });
     new Counter<'interface' | 'outcome'>({

@@ -5,8 +5,9 @@
 import { promises as fsp } from 'node:fs';
 import { basename } from 'node:path';
 import { DNS_PORT, formatCidr, formatIP, parseIP, type Cidr } from '../config/ip.js';
-import type { WgtsConfig } from '../config/model.js';
+import type { ConfigDocument, WgtsConfig } from '../config/model.js';
 import { parseConfig } from '../config/parse.js';
+import { lineOf } from '../config/syntax.js';
 import { isValidInterfaceName } from '../device/uapi/server.js';
 import type { DnsTarget } from './access.js';
 import { clientDnsAddress, dnsServiceOf } from './dns/service.js';
@@ -41,7 +42,7 @@ export function interfaceNameOf(path: string): string {
 }
 
 /** Reads and parses a config file; errors as FILE:LINE: reason. */
-export async function loadConfig(path: string): Promise<{ config: WgtsConfig; text: string; warnings: string[] }> {
+export async function loadConfig(path: string): Promise<{ config: WgtsConfig; doc: ConfigDocument; text: string; warnings: string[] }> {
   let text: string;
   try {
     text = await fsp.readFile(path, 'utf8');
@@ -53,7 +54,7 @@ export async function loadConfig(path: string): Promise<{ config: WgtsConfig; te
   const warnings = r.warnings.map((w) => w.message);
   const exposed = r.config.interface.privateKey !== undefined ? await exposedMode(path) : null;
   if (exposed !== null) warnings.push(exposed);
-  return { config: r.config, text, warnings };
+  return { config: r.config, doc: r.doc, text, warnings };
 }
 
 /**
@@ -67,10 +68,18 @@ export async function exposedMode(path: string): Promise<string | null> {
   return `${path} holds a private key and is accessible to ${who} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${path}`;
 }
 
-/** What `wgts up` does not support in a config (beyond what the parser rejects), as messages. */
-export function checkUpConfig(config: WgtsConfig, file: string): string[] {
+/**
+ * What `wgts up` does not support in a config (beyond what the parser rejects), as messages:
+ * `FILE:LINE: reason` (given the document, for the keys of [Interface]; a peer's problems always
+ * have their line), `FILE: reason` when the line is unknown.
+ */
+export function checkUpConfig(config: WgtsConfig, file: string, doc?: ConfigDocument): string[] {
   const errors: string[] = [];
   const i = config.interface;
+  const at = (key: string | null): string => {
+    const line = doc ? lineOf(doc, 'Interface', key) : 0;
+    return line > 0 ? `${file}:${line}` : file;
+  };
   for (const family of [4, 6] as const) {
     const all = config.peers.flatMap((p) => p.allowedIPs.filter((c) => c.family === family).map((c) => ({ p, c })));
     if (!coversAddressSpace(all.map((x) => x.c), family)) continue;
@@ -81,10 +90,13 @@ export function checkUpConfig(config: WgtsConfig, file: string): string[] {
     errors.push(`${at}: ${what} a full tunnel (all traffic through the VPN), which wgts up does not support yet; list the networks to route instead`);
   }
   const hooks = (['preUp', 'postUp', 'preDown', 'postDown'] as const).filter((k) => i[k].length > 0);
-  for (const k of hooks) errors.push(`${file}: ${k[0].toUpperCase()}${k.slice(1)} hooks are not supported by wgts up`);
-  if (i.saveConfig) errors.push(`${file}: SaveConfig = true is not supported by wgts up`);
-  if (i.table !== undefined && i.table !== 'auto' && i.table !== 'off') errors.push(`${file}: Table = ${i.table} is not supported by wgts up (only auto or off)`);
-  if (config.gateway && i.addresses.length === 0) errors.push(`${file}: a gateway needs an Address in [Interface] (its tunnel address)`);
+  for (const k of hooks) {
+    const name = `${k[0].toUpperCase()}${k.slice(1)}`;
+    errors.push(`${at(name)}: ${name} hooks are not supported by wgts up`);
+  }
+  if (i.saveConfig) errors.push(`${at('SaveConfig')}: SaveConfig = true is not supported by wgts up`);
+  if (i.table !== undefined && i.table !== 'auto' && i.table !== 'off') errors.push(`${at('Table')}: Table = ${i.table} is not supported by wgts up (only auto or off)`);
+  if (config.gateway && i.addresses.length === 0) errors.push(`${at(null)}: a gateway needs an Address in [Interface] (its tunnel address)`);
   return errors;
 }
 

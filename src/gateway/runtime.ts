@@ -30,8 +30,10 @@ import { formatCidr, formatHostPort } from '../config/ip.js';
 import type { WgtsConfig } from '../config/model.js';
 import { parseConfig } from '../config/parse.js';
 import { keyToBase64 } from '../crypto/keys.js';
+import { dropCounts } from '../device/drops.js';
 import { createLogger, type Logger } from '../device/log.js';
 import { applySet } from '../device/uapi/protocol.js';
+import { crashInProgress, EXIT_CRASH, exitCleanlyOnCrash } from '../io/crash.js';
 import { runInterface, type RunningInterface } from '../io/interface.js';
 import { compileAccess, gatewayAliases, PeerAccess, type CompiledAccess } from './access.js';
 import { DnsResponder } from './dns/responder.js';
@@ -177,13 +179,17 @@ export class InterfaceRuntime {
     this.stopped = new Promise((r) => { this.resolveStopped = r; });
   }
 
-  /** Starts `wgts up` for the config file at `path`; throws UpError (nothing left changed) on failure. */
-  static async start(path: string, opts: UpOptions = {}): Promise<InterfaceRuntime> {
+  /**
+   * Starts `wgts up` for the config file at `path`; throws UpError (nothing left changed) on
+   * failure. `created` learns the runtime as soon as it exists, before the host is configured (so
+   * a crash during the start can still undo what was done).
+   */
+  static async start(path: string, opts: UpOptions = {}, created?: (rt: InterfaceRuntime) => void): Promise<InterfaceRuntime> {
     const ifname = interfaceNameOf(path);
     const log = opts.log ?? consoleLog(ifname);
-    const { config, text, warnings } = await loadConfig(path);
+    const { config, doc, text, warnings } = await loadConfig(path);
     for (const w of warnings) log.error(`warning: ${w}`);
-    const problems = checkUpConfig(config, path);
+    const problems = checkUpConfig(config, path, doc);
     const compiled = compileAccess(config.peers, path, gatewayAliases(tunnelAddresses(config)));
     if (!compiled.ok || problems.length > 0) throw new UpError([...problems, ...(compiled.ok ? [] : compiled.errors)]);
     const resolved = await resolveEndpoints(config.peers, opts.lookup);
@@ -199,6 +205,7 @@ export class InterfaceRuntime {
       throw new UpError([`cannot create interface ${ifname}: ${e instanceof Error ? e.message : String(e)}`]);
     }
     const rt = new InterfaceRuntime(ifname, path, config, text, iface, log, deviceLog, opts);
+    created?.(rt);
     try {
       await rt.armAccess(compiled.rules);
       const r = await applySet(deviceSetBody(config, resolved.endpoints), iface.target);
@@ -373,6 +380,8 @@ export class InterfaceRuntime {
       peers,
       counters: { ...this.iface.device.counters, ...(this.access ? { flowTableFull: this.access.firewall.flows.counters.full, flowsEvicted: this.access.firewall.flows.counters.evicted } : {}) },
       reload: { ...this.reloadState, errors: [...this.reloadState.errors] },
+      drops: Object.fromEntries(dropCounts(this.iface.device)),
+      udp: { ...this.iface.udp.stats },
     };
     if (this.dns) s.dns = { ...this.dns.counters };
     return s;
@@ -455,7 +464,7 @@ export class InterfaceRuntime {
       return;
     }
     const next = liveApplicable(this.applied, parsed.config);
-    const problems = checkUpConfig(parsed.config, this.path);
+    const problems = checkUpConfig(parsed.config, this.path, parsed.doc);
     const compiled = compileAccess(next.peers, this.path, gatewayAliases(tunnelAddresses(next)));
     if (!compiled.ok) problems.push(...compiled.errors);
     if (problems.length > 0 || !compiled.ok) {
@@ -604,14 +613,19 @@ export class InterfaceRuntime {
 
 /**
  * `wgts up FILE` in the foreground: starts, stops on SIGINT / SIGTERM (or when the interface goes
- * away), reloads on SIGHUP as on a file change. An uncaught exception or unhandled rejection stops
- * it as a signal would (exit code 1); whatever the process leaves behind when it exits anyway is
- * undone from its 'exit' handler. Resolves with the exit code.
+ * away), reloads on SIGHUP as on a file change. Resolves with the exit code. An uncaught
+ * exception logs, undoes everything (as a stop does) and exits with EXIT_CRASH (io/crash.ts);
+ * whatever the process leaves behind when it exits anyway (process.exit() elsewhere) is undone
+ * synchronously from its 'exit' handler.
  */
 export async function runUp(path: string, opts: UpOptions = {}): Promise<number> {
   // Handlers go in first: a signal during the start must stop the interface once it is up,
   // not kill the process half-configured.
   let rt: InterfaceRuntime | null = null;
+  let label = path;
+  try { label = interfaceNameOf(path); } catch { /* reported by the start */ }
+  const crashLog = opts.log?.error ?? ((m: string): void => { process.stderr.write(`wgts: ${label}: ${m}\n`); });
+  const noCrashHandler = exitCleanlyOnCrash(crashLog, async () => { if (rt) await rt.stop('crashed'); });
   let stopWhy: string | null = null;
   const onSignal = (sig: string) => (): void => {
     stopWhy ??= `received ${sig}`;
@@ -620,26 +634,16 @@ export async function runUp(path: string, opts: UpOptions = {}): Promise<number>
   const onInt = onSignal('SIGINT');
   const onTerm = onSignal('SIGTERM');
   const onHup = (): void => rt?.scheduleReload();
-  const onFatal = (e: unknown): void => {
-    process.stderr.write(`wgts: fatal: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-    process.exitCode = 1;
-    stopWhy ??= 'uncaught exception';
-    // The exit handler undoes the rest if the orderly stop cannot finish in time.
-    setTimeout(() => process.exit(1), 5000).unref();
-    if (rt) void rt.stop(stopWhy).finally(() => process.exit(1));
-  };
   const onExit = (): void => rt?.undoSync();
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   process.on('SIGHUP', onHup);
-  process.on('uncaughtException', onFatal);
-  process.on('unhandledRejection', onFatal);
   process.on('exit', onExit);
   try {
-    rt = await InterfaceRuntime.start(path, opts);
+    rt = await InterfaceRuntime.start(path, opts, (created) => { rt = created; });
     if (stopWhy !== null) void rt.stop(stopWhy);
     await rt.stopped;
-    return stopWhy === 'uncaught exception' ? 1 : 0;
+    return crashInProgress() ? EXIT_CRASH : 0;
   } catch (e) {
     const lines = e instanceof UpError ? e.messages : [e instanceof Error ? e.message : String(e)];
     for (const l of lines) process.stderr.write(`${l}\n`);
@@ -648,8 +652,7 @@ export async function runUp(path: string, opts: UpOptions = {}): Promise<number>
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     process.off('SIGHUP', onHup);
-    process.off('uncaughtException', onFatal);
-    process.off('unhandledRejection', onFatal);
     process.off('exit', onExit);
+    noCrashHandler();
   }
 }

@@ -50,6 +50,10 @@ export interface InterfaceStatus {
   peers: Record<string, PeerStatus>;
   /** Device drop counters (noRoute, badSource, noEndpoint, tunWriteDrops, filtered). */
   counters: Record<string, number>;
+  /** Every drop counter by reason, engine and device (device/drops.ts; as wgts_drops_total). */
+  drops?: Record<string, number>;
+  /** The UDP socket's counters (io/udp.ts UdpStats: rxDatagrams, txDropsFull, ...). */
+  udp?: Record<string, number>;
   /** DNS responder counters (gateway only). */
   dns?: Record<string, number>;
   /** The last reload (absent in files of older versions). */
@@ -76,7 +80,7 @@ function numbers(v: unknown): Record<string, number> | null {
 /** Checks the shape of parsed JSON; null when it is not a status file. */
 export function toStatus(v: unknown): InterfaceStatus | null {
   if (!isRecord(v) || v.version !== 1) return null;
-  const { interface: name, pid, config, role, updated, peers, counters, dns, reload } = v;
+  const { interface: name, pid, config, role, updated, peers, counters, dns, reload, drops, udp } = v;
   if (typeof name !== 'string' || typeof pid !== 'number' || typeof config !== 'string' || typeof updated !== 'number') return null;
   if (role !== 'gateway' && role !== 'client') return null;
   const c = numbers(counters);
@@ -89,10 +93,11 @@ export function toStatus(v: unknown): InterfaceStatus | null {
     ps[key] = typeof p.name === 'string' ? { name: p.name, ...counts } : counts;
   }
   const out: InterfaceStatus = { version: 1, interface: name, pid, config, role, updated, peers: ps, counters: c };
-  if (dns !== undefined) {
-    const d = numbers(dns);
+  for (const [field, value] of [['dns', dns], ['drops', drops], ['udp', udp]] as const) {
+    if (value === undefined) continue;
+    const d = numbers(value);
     if (d === null) return null;
-    out.dns = d;
+    out[field] = d;
   }
   if (reload !== undefined) {
     const r = toReload(reload);

@@ -105,11 +105,14 @@ class PeerHandle implements UapiPeer {
 class InterfaceTarget implements UapiTarget {
   private readonly handles = new Map<number, PeerHandle>();
   private fwmark = 0;
+  /** A private key was set during the current set operation (see setDone). */
+  private keySet = false;
 
   constructor(readonly device: Device, private readonly udp: UdpSocket, private readonly log: Logger) {}
 
   setPrivateKey(key: Uint8Array | null): void {
     for (const id of this.device.engine.setPrivateKey(key)) this.dropPeer(id);
+    if (key !== null) this.keySet = true;
   }
 
   setListenPort(port: number): void {
@@ -155,10 +158,21 @@ class InterfaceTarget implements UapiTarget {
     if (id >= 0) this.dropPeer(id);
   }
 
+  /** wireguard-go's handlePostConfig: keepalive if just turned on, then what is staged for the peer. */
   peerConfigured(peer: UapiPeer, info: { created: boolean; keepaliveTurnedOn: boolean }): void {
-    const id = (peer as PeerHandle).id;
-    if (this.device.endpointOf(id) === null) return;
-    if (info.keepaliveTurnedOn) this.device.kick(id, true);
+    this.device.peerConfigured((peer as PeerHandle).id, info.keepaliveTurnedOn);
+  }
+
+  /**
+   * After a set operation that set a private key: packets staged while there was none (a
+   * persistent keepalive configured first, say) leave now, as the kernel does since 2023
+   * (wireguard-go waits for its retransmit timer, about 5 s). Done at the end of the operation, not
+   * at the private_key line, so that the peers' endpoints of the same body are known by then.
+   */
+  setDone(): void {
+    if (!this.keySet) return;
+    this.keySet = false;
+    this.device.sendAllStaged();
   }
 
   getState(): UapiState {

@@ -458,6 +458,16 @@ export class WgEngine {
     if (p !== undefined) this.keepalive(p, now);
   }
 
+  /**
+   * Send the packets staged for peer `id` (wireguard-go's SendStagedPackets): encrypted into the
+   * outbox when a session can send them, else a handshake initiation (rate limited as always).
+   * The device calls it when a UAPI peer block ends and when a private key was set.
+   */
+  sendStagedPackets(id: number, now: number): void {
+    const p = this.peers[id];
+    if (p !== undefined && p.staged.length > 0) this.sendStaged(p, now);
+  }
+
   // ---- internals: sending ------------------------------------------------------------------
 
   private drop(code: number): number {

@@ -1,13 +1,14 @@
 // The wireguard-go daemon contract of `wgts-go`, judged black-box: background start, the UAPI
 // socket's permissions and life cycle, shutdown on SIGTERM / socket deletion / TUN deletion, a TUN
 // moved to another namespace while UDP stays (IPv6 loopback endpoints), and wg-quick driving it.
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Netns, sh, sleep, waitFor } from '../helpers/netns.js';
-import { genkey, ping, secretFile, socketPath, startDaemon, uniqueIfname, wg, wgtsGoScript } from '../helpers/wg.js';
+import { type Impl, genkey, ping, secretFile, socketPath, startDaemon, uniqueIfname, wg, wgtsGoScript } from '../helpers/wg.js';
 
 const linkExists = (ns: Netns, ifname: string): boolean => ns.tryExec('ip', ['link', 'show', ifname]).status === 0;
 
@@ -37,6 +38,67 @@ test('background start returns once TUN and socket exist; socket 0600 in a 0755 
     for (const pid of pidsOf(ifname)) process.kill(pid, 'SIGKILL');
     ns.delete();
   }
+});
+
+test('under an inherited umask 000 the socket is still 0600 from birth, and ss -xlp (in its namespace: UNIX sockets belong to one) shows its real path', async () => {
+  const ns = new Netns('um');
+  const ifname = uniqueIfname('um');
+  try {
+    ns.exec('sh', ['-c', `umask 000 && exec "$0" "$1"`, wgtsGoScript, ifname], { timeoutMs: 15_000 });
+    assert.is(statSync(socketPath(ifname)).mode & 0o777, 0o600);
+    assert.equal(readdirSync('/var/run/wireguard').filter((f) => f.includes(ifname)), [`${ifname}.sock`], 'no temporary name left');
+    const pid = pidsOf(ifname)[0] as number;
+    const listening = ns.exec('ss', ['-xlpH']).split('\n').filter((l) => l.includes(`pid=${pid},`));
+    assert.is(listening.length, 1, `one listening UNIX socket of the daemon: ${listening.join(' | ')}`);
+    assert.ok((listening[0] as string).includes(` ${socketPath(ifname)} `), `ss shows the real path: ${listening[0]}`);
+    process.kill(pid, 'SIGTERM');
+    await waitFor(() => !existsSync(socketPath(ifname)), 5000, 50, 'clean exit');
+  } finally {
+    for (const pid of pidsOf(ifname)) process.kill(pid, 'SIGKILL');
+    ns.delete();
+  }
+});
+
+/**
+ * Starts `impl`, lowers its RLIMIT_NOFILE (prlimit) to the descriptors it has open plus two, opens
+ * twelve UAPI connections (accept fails with EMFILE from the third), closes them again and asks
+ * `wg show`. Returns whether the daemon survived and then still answered.
+ */
+async function emfile(impl: Impl): Promise<{ alive: boolean; answers: boolean }> {
+  const ns = new Netns('emf');
+  const conns: Socket[] = [];
+  try {
+    const d = await startDaemon(impl, ns, uniqueIfname('em'), { LOG_LEVEL: 'error' });
+    await sleep(300);
+    const pid = d.proc.pid as number; // `ip netns exec` execs the daemon: same pid
+    const open = readdirSync(`/proc/${pid}/fd`).length;
+    sh('prlimit', ['--pid', String(pid), `--nofile=${open + 2}:${open + 2}`]);
+    for (let i = 0; i < 12; i++) {
+      const c = connect(socketPath(d.ifname));
+      c.on('error', () => c.destroy());
+      conns.push(c);
+      await sleep(30);
+    }
+    await sleep(500);
+    for (const c of conns) c.destroy();
+    await sleep(300);
+    const alive = d.proc.exitCode === null && d.proc.signalCode === null;
+    const answers = alive && ns.tryExec('wg', ['show', d.ifname], { timeoutMs: 5000 }).stdout.includes(`interface: ${d.ifname}`);
+    await d.stop();
+    return { alive, answers };
+  } finally {
+    for (const c of conns) c.destroy();
+    ns.delete();
+  }
+}
+
+test('EMFILE on accept does not stop the daemon (prlimit RLIMIT_NOFILE); wireguard-go printed', async () => {
+  const ours = await emfile('wgts');
+  const theirs = await emfile('wireguard-go');
+  console.log(`  EMFILE on UAPI accept: wgts ${ours.alive ? 'kept running' : 'exited'}${ours.answers ? ' and answers wg show' : ''}; ` +
+    `wireguard-go ${theirs.alive ? 'kept running' : 'exited (its accept loop ends the process on any accept error)'}`);
+  assert.ok(ours.alive, 'wgts-go survives EMFILE');
+  assert.ok(ours.answers, 'and serves UAPI again once descriptors are free');
 });
 
 test('a live socket is refused, a stale one replaced', async () => {

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
+import { EXIT_CRASH } from '../../src/io/crash.js';
 import * as assert from 'uvu/assert';
 import { statusPath } from '../../src/gateway/status.js';
 import { Netns, sh, waitFor } from '../helpers/netns.js';
@@ -156,8 +157,8 @@ test('stale rules of ANY interface name are swept by `wgts down` and `wgts up`; 
 test('an uncaught exception or process.exit() still undoes firewall rules, the status file and the namespace resolv.conf', async () => {
   for (const how of ['throw', 'exit'] as const) {
     const g = upOnce(gw, gwFile, { node: inject(how, 2500) });
-    assert.is(g.status, how === 'throw' ? 1 : 3, g.stderr);
-    if (how === 'throw') assert.match(g.stderr, 'wgts: fatal: Error: injected crash');
+    assert.is(g.status, how === 'throw' ? EXIT_CRASH : 3, g.stderr);
+    if (how === 'throw') assert.match(g.stderr, 'fatal: uncaught exception: Error: injected crash');
     assert.match(g.stdout, `${gwIf}: up:`, 'it was up when it failed');
     assert.equal(wgtsRules(gw), [], `${how}: no rule left`);
     assert.not.ok(existsSync(statusPath(gwIf)), `${how}: no status file`);

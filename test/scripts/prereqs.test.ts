@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { LAB_PROGRAMS } from '../../src/gateway/lab.js';
 import { repoRoot } from '../helpers/vectors.js';
 
-type Command = 'test' | 'lab' | 'bench';
+type Command = 'test' | 'lab' | 'bench' | 'fuzz' | 'soak';
 type Decision =
   | { action: 'none' }
   | { action: 'install'; packages: string[]; update: boolean; args: string[]; command: string }
@@ -198,6 +198,16 @@ test('npm run bench: the benchmarks and the helpers they use are covered', () =>
   const all = withHelpers(benchFiles);
   assert.ok(all.some((f) => f.endsWith(join('helpers', 'wg.ts'))), 'the bench imports test/helpers/wg.ts');
   assertListed(programsIn(all), 'bench');
+});
+
+test('npm run fuzz / soak: their scripts and the helpers they use are covered', () => {
+  for (const what of ['fuzz', 'soak'] as const) {
+    const own = files(join(root, 'scripts')).filter((f) => f.includes(`/${what}`));
+    assert.ok(own.length >= 1, `scripts for ${what}`);
+    const all = withHelpers(own);
+    assert.ok(all.some((f) => f.endsWith(join('helpers', 'wg.ts'))), `${what} imports test/helpers/wg.ts`);
+    assertListed(programsIn(all), what);
+  }
 });
 
 test('nothing reads outside the repository (a clone has no shared/ beside it)', () => {

@@ -47,6 +47,8 @@
 //     public_key line, the empty line or end of input. It does not run for the block in which an
 //     error occurred (source: wireguard-go returns before it). Unlike wireguard-go, the "keepalive just
 //     turned on" flag is per peer (wireguard-go carries it over into the next peer's block).
+//     When the whole operation is over, target.setDone() runs (the device then sends what was
+//     staged before a private key existed, as the kernel does; wireguard-go waits for a timer).
 //
 // get=1 reply (observed key order; omitted keys noted)
 //   private_key=<hex>            only when a private key is set
@@ -151,6 +153,12 @@ export interface UapiTarget {
    * packets staged for it.
    */
   peerConfigured(peer: UapiPeer, info: { created: boolean; keepaliveTurnedOn: boolean }): void;
+  /**
+   * Optional: called once when a set operation is over, after its last line was applied (also when
+   * a line failed: the lines before it stay applied). The device sends what waited for the
+   * configuration as a whole (packets staged before a private key was set).
+   */
+  setDone?(): void;
   /** A snapshot of the configuration and counters for a get operation. */
   getState(): UapiState;
 }
@@ -446,6 +454,8 @@ export async function applySetLines(lines: Iterable<string>, target: UapiTarget,
   } catch (e) {
     if (e instanceof UapiError) return { errno: e.errno, message: e.message };
     return { errno: UapiErrno.IO, message: `other UAPI error: ${e instanceof Error ? e.message : String(e)}` };
+  } finally {
+    target.setDone?.();
   }
   if (readError !== undefined) return { errno: UapiErrno.IO, message: `failed to read input: ${readError}` };
   return { errno: 0 };

@@ -4,10 +4,16 @@
 // Socket life cycle (like wireguard-go's ipc/uapi_unix.go and uapi_linux.go): the directory is
 // created 0755; a socket file nobody listens on (connect fails) is a leftover and is replaced,
 // while one that accepts connections belongs to a running daemon and makes listen() fail. The
-// socket is bound under a temporary name, chmod 0600 (wireguard-go creates it 0700 under umask 077:
-// the same access, root only) and renamed into place.
+// socket is bound at its real path with the process umask set to 0177 for the duration of the
+// bind, so the kernel creates the file 0600 (wireguard-go: 0700 under umask 077; the same access,
+// root only) and there is no moment in which another local user could connect whatever umask the
+// daemon inherited; `ss -xlp` and `lsof` show the real path.
 // The file is watched: when it is deleted or replaced, 'socket-removed' is emitted once, and the
-// daemon is expected to shut down as wireguard-go does. close() removes the file if it is still ours.
+// daemon is expected to shut down as wireguard-go does. close() removes the file if it is still
+// ours (libuv unlinks the path it bound when the handle closes, so a path that names someone
+// else's socket by then keeps the handle open, unreferenced and deaf, rather than unlinking it).
+// The listening server keeps a permanent 'error' listener: a failed accept (EMFILE, ENFILE,
+// ENOBUFS) is logged (at most once a second) and serving goes on; it never kills the daemon.
 //
 // Per connection, operations run one after another: `get=1\n\n`, `set=1\n<lines>\n\n`. As in
 // wireguard-go an unknown operation line closes the connection without a reply, `get=1\n` followed
@@ -16,12 +22,22 @@
 // write are all answered (wireguard-go's read-ahead swallows what follows a set), and after a
 // failed set the rest of its body is skipped up to its empty line rather than read as operations.
 // Operations of all connections run one at a time in arrival order (wireguard-go's ipcMutex), so a
-// get never sees a set half applied, even while the target binds a port asynchronously. Bounds: a line longer than maxLineBytes or a set body larger than maxSetBytes is
-// answered errno=-5 (what wireguard-go answers for a line over 64 KiB, after applying the lines
-// before it) and the connection is closed; at most maxConnections connections are served at once.
+// get never sees a set half applied, even while the target binds a port asynchronously; a set body
+// is collected before it is queued, so a client that stops half-way through a request holds up
+// nobody (wireguard-go holds its ipcMutex while it reads a set body: one half-written request
+// blocks every other `wg` command until that client goes away).
+// Bounds: a line longer than maxLineBytes or a set body larger than maxSetBytes is answered
+// errno=-5 (what wireguard-go answers for a line over 64 KiB, after applying the lines before it)
+// and the connection is closed; set bodies being collected on all connections together may hold
+// at most maxBufferedBytes (beyond: errno=-12, closed); at most maxConnections connections are
+// served at once: at the limit, the connection that has been silent longest makes room for the new
+// one (so idle clients cannot lock `wg` out), and when all of them have sent something within the
+// last second the new one is refused instead; a connection silent for idleTimeoutMs is closed,
+// and a set body it left unfinished is discarded, not applied, and answered errno=-110
+// (wireguard-go has no idle limit, no connection limit and no bound on an operation line).
 
 import { EventEmitter } from 'node:events';
-import { chmodSync, lstatSync, mkdirSync, renameSync, unlinkSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { lstatSync, mkdirSync, unlinkSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
@@ -37,8 +53,12 @@ export interface UapiServerOptions {
   maxLineBytes?: number;
   /** Largest accepted set body in bytes (default 16 MiB). */
   maxSetBytes?: number;
-  /** Connections served at once; more are closed at once (default 64). */
+  /** Bytes of set bodies all connections together may hold while collecting them (default 64 MiB). */
+  maxBufferedBytes?: number;
+  /** Connections served at once; at the limit the longest-silent one is closed for a new one (default 64). */
   maxConnections?: number;
+  /** A connection that sends nothing for this long is closed (default 30 000 ms; 0 = never). */
+  idleTimeoutMs?: number;
   /** Receives wireguard-go style messages about failed operations. */
   logger?: Logger;
   /** Fallback check interval when the socket file cannot be watched (default 1000 ms). */
@@ -93,16 +113,39 @@ function removeIfPresent(path: string): void {
   }
 }
 
-function listenOn(server: Server, path: string): Promise<void> {
+/** The umask in force while the socket is bound: the file is born 0600 (srw-------). */
+const BIND_UMASK = 0o177;
+
+/**
+ * Binds and listens on `path` with BIND_UMASK in force. Node binds a pipe synchronously inside
+ * listen() (net.Server -> Pipe.bind, no cluster worker here), so the umask covers exactly the
+ * bind(2) and is restored before anything else runs.
+ */
+function listenPrivately(server: Server, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error): void => reject(e);
     server.once('error', onError);
-    server.listen(path, () => {
-      server.off('error', onError);
-      resolve();
-    });
+    const previous = process.umask(BIND_UMASK);
+    try {
+      server.listen(path, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    } finally {
+      process.umask(previous);
+    }
   });
 }
+
+/** Set-body bytes held by all connections of one server while they collect them. */
+interface Budget {
+  used: number;
+  readonly max: number;
+}
+
+/** Linux errno values a connection answers with beyond the protocol's (negated on the wire). */
+const ENOMEM = -12;
+const ETIMEDOUT = -110;
 
 /** The events of a UapiServer. */
 export interface UapiServer {
@@ -122,6 +165,8 @@ export class UapiServer extends EventEmitter {
   private readonly maxLineBytes: number;
   private readonly maxSetBytes: number;
   private readonly maxConnections: number;
+  private readonly idleTimeoutMs: number;
+  private readonly budget: Budget;
   private readonly pollIntervalMs: number;
   private readonly logger: Logger | undefined;
   private server: Server | null = null;
@@ -129,7 +174,10 @@ export class UapiServer extends EventEmitter {
   private watcher: FSWatcher | null = null;
   private poller: NodeJS.Timeout | null = null;
   private removed = false;
-  private readonly connections = new Set<Socket>();
+  /** Last time a server error (failed accept) was logged, and how many were not logged since. */
+  private lastErrorLog = -Infinity;
+  private quietErrors = 0;
+  private readonly connections = new Map<Socket, UapiConnection>();
   /** The tail of the operation chain: operations of all connections run one at a time. */
   private pending: Promise<void> = Promise.resolve();
   private readonly serialize: Serializer = (task) => {
@@ -146,6 +194,8 @@ export class UapiServer extends EventEmitter {
     this.maxLineBytes = options.maxLineBytes ?? 65535;
     this.maxSetBytes = options.maxSetBytes ?? 16 * 1024 * 1024;
     this.maxConnections = options.maxConnections ?? 64;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.budget = { used: 0, max: options.maxBufferedBytes ?? 64 * 1024 * 1024 };
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.logger = options.logger;
   }
@@ -160,16 +210,14 @@ export class UapiServer extends EventEmitter {
     if (exists(this.path) && (await probe(this.path)) === 'live') {
       throw new Error(`${this.path}: UAPI socket in use by a running process`);
     }
-    // Bind under a temporary name, set the mode, then rename into place: the socket appears
-    // atomically with its final permissions, replacing a stale file. It also keeps Node from
-    // unlinking the real path on close (Node unlinks the path it bound, whoever owns it by then).
-    const temp = join(this.dir, `.${this.ifname}.${process.pid}.tmp`); // not *.sock: wg lists those
-    removeIfPresent(temp);
+    // A leftover file at the path: a stale socket (probed above) or not a socket at all.
+    removeIfPresent(this.path);
     const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
-    await listenOn(server, temp);
+    await listenPrivately(server, this.path);
+    // From now on 'error' can only come from accept(): logged, never fatal (EMFILE must not
+    // kill the daemon; libuv keeps listening and sheds the pending connection itself).
+    server.on('error', (e) => this.serverError(e));
     try {
-      chmodSync(temp, 0o600);
-      renameSync(temp, this.path);
       this.identity = lstatSync(this.path);
     } catch (e) {
       server.close();
@@ -180,15 +228,49 @@ export class UapiServer extends EventEmitter {
     this.watch();
   }
 
+  /**
+   * At the connection limit: closes the connection silent for the longest time, if that is more
+   * than EVICT_AFTER_SILENT_MS; false when every connection is busy.
+   */
+  private evictSilent(): boolean {
+    let oldest: [Socket, UapiConnection] | null = null;
+    for (const entry of this.connections) if (oldest === null || entry[1].lastActive < oldest[1].lastActive) oldest = entry;
+    if (oldest === null || performance.now() - oldest[1].lastActive < EVICT_AFTER_SILENT_MS) return false;
+    this.logger?.error(`UAPI: ${this.maxConnections} connections open, closing the one silent longest`);
+    this.connections.delete(oldest[0]);
+    oldest[1].idle(performance.now() - oldest[1].lastActive);
+    return true;
+  }
+
+  /** A failed accept (EMFILE, ENFILE, ENOBUFS, ...): logged at most once a second. */
+  private serverError(e: Error): void {
+    const now = performance.now();
+    if (now - this.lastErrorLog < 1000) {
+      this.quietErrors++;
+      return;
+    }
+    const more = this.quietErrors > 0 ? ` (and ${this.quietErrors} more since the last report)` : '';
+    this.lastErrorLog = now;
+    this.quietErrors = 0;
+    this.logger?.error(`UAPI: accepting a connection failed: ${e.message}${more}`);
+  }
+
   /** Stops serving, closes open connections and removes the socket file if it is still ours. */
   async close(): Promise<void> {
     this.stopWatching();
     const server = this.server;
     if (server === null) return;
     this.server = null;
-    if (this.isOurs()) removeIfPresent(this.path);
-    for (const c of this.connections) c.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const c of this.connections.keys()) c.destroy();
+    if (!this.isOurs()) {
+      // libuv unlinks the bound path when the handle closes: the path now names another
+      // process's socket (or nothing), so the handle stays open but deaf and unreferenced
+      // (reachable by no path, released when the process exits, which follows in a daemon).
+      server.removeAllListeners('connection');
+      server.unref();
+      return;
+    }
+    await new Promise<void>((resolve) => server.close(() => resolve())); // libuv unlinks the file
   }
 
   /** True when the path still names the socket file this server created. */
@@ -237,17 +319,24 @@ export class UapiServer extends EventEmitter {
   }
 
   private accept(socket: Socket): void {
-    if (this.connections.size >= this.maxConnections) {
-      this.logger?.error(`UAPI: too many connections (${this.maxConnections}), refusing one`);
+    if (this.connections.size >= this.maxConnections && !this.evictSilent()) {
+      this.logger?.error(`UAPI: too many busy connections (${this.maxConnections}), refusing one`);
       socket.destroy();
       return;
     }
-    this.connections.add(socket);
-    socket.on('close', () => this.connections.delete(socket));
     socket.on('error', () => socket.destroy());
-    new UapiConnection(socket, this.target, this.serialize, this.maxLineBytes, this.maxSetBytes, this.logger);
+    const conn = new UapiConnection(socket, this.target, this.serialize, this.maxLineBytes, this.maxSetBytes, this.budget, this.logger);
+    this.connections.set(socket, conn);
+    socket.on('close', () => this.connections.delete(socket));
+    if (this.idleTimeoutMs > 0) {
+      socket.setTimeout(this.idleTimeoutMs);
+      socket.on('timeout', () => conn.idle(this.idleTimeoutMs));
+    }
   }
 }
+
+/** A connection silent for less than this is busy: never evicted for a newcomer (ms). */
+const EVICT_AFTER_SILENT_MS = 1000;
 
 /** Runs tasks one at a time in submission order; a task's failure does not stop the next. */
 type Serializer = (task: () => void | Promise<void>) => void;
@@ -262,6 +351,8 @@ class UapiConnection {
   private partialBytes = 0;
   /** 'op': reading an operation line; 'get': `get=1\n` read, waiting for its '\n'; 'set': in a body. */
   private mode: 'op' | 'get' | 'set' | 'closed' = 'op';
+  /** performance.now() of the last bytes received (or of the connection's start). */
+  lastActive = performance.now();
   private setLines: string[] = [];
   private setBytes = 0;
 
@@ -271,13 +362,36 @@ class UapiConnection {
     private readonly serialize: Serializer,
     private readonly maxLineBytes: number,
     private readonly maxSetBytes: number,
+    private readonly budget: Budget,
     private readonly logger: Logger | undefined,
   ) {
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('end', () => this.onEnd());
+    socket.on('close', () => this.release());
+  }
+
+  /**
+   * Nothing arrived for `ms`: close. A set body begun and not finished is discarded (a client
+   * that stalls half-way must not leave half a configuration behind) and answered -110.
+   */
+  idle(ms: number): void {
+    if (this.mode === 'closed') return;
+    if (this.mode === 'set' || this.partialBytes > 0) {
+      const what = this.mode === 'set' ? 'set operation' : 'operation line';
+      this.logger?.error(`UAPI: ${what} unfinished after ${Math.round(ms)} ms of silence, discarded`);
+      if (this.mode === 'set') this.serialize(() => this.reply({ errno: ETIMEDOUT, message: `set operation unfinished after ${ms} ms of silence` }));
+    }
+    this.close();
+  }
+
+  /** Gives the bytes of the set body being collected back to the server-wide budget. */
+  private release(): void {
+    this.budget.used -= this.setBytes;
+    this.setBytes = 0;
   }
 
   private onData(data: Buffer): void {
+    this.lastActive = performance.now();
     let at = 0;
     while (at < data.length && this.mode !== 'closed') {
       if (this.mode === 'get') {
@@ -319,7 +433,7 @@ class UapiConnection {
     } else if (line === 'set=1') {
       this.mode = 'set';
       this.setLines = [];
-      this.setBytes = 0;
+      this.release();
     } else {
       this.logger?.error(`invalid UAPI operation: ${line.slice(0, 64)}`);
       this.close();
@@ -352,8 +466,16 @@ class UapiConnection {
       return;
     }
     this.setBytes += line.length + 1;
+    this.budget.used += line.length + 1;
     if (this.setBytes > this.maxSetBytes) {
       this.applySet(`set body over ${this.maxSetBytes} bytes`);
+      this.close();
+      return;
+    }
+    if (this.budget.used > this.budget.max) {
+      // Not this request's fault alone: nothing of it is applied, the client may try again.
+      this.setLines = [];
+      this.serialize(() => this.reply({ errno: ENOMEM, message: `set bodies being received over ${this.budget.max} bytes in all` }));
       this.close();
       return;
     }
@@ -364,6 +486,7 @@ class UapiConnection {
   private applySet(readError?: string): void {
     const lines = this.setLines;
     this.setLines = [];
+    this.release();
     this.serialize(async () => this.reply(await applySetLines(lines, this.target, readError)));
   }
 
@@ -397,7 +520,9 @@ class UapiConnection {
   private close(): void {
     this.mode = 'closed';
     this.partial = [];
+    this.partialBytes = 0;
     this.setLines = [];
+    this.release();
     this.serialize(() => {
       this.socket.end(() => this.socket.destroy());
     });

@@ -4,8 +4,8 @@
 // deliberately differ (pipelining, bounded input) say so.
 
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, watch, writeFileSync } from 'node:fs';
+import { connect, createServer, Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -21,7 +21,7 @@ process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 
 /** A started server with a fake device in its own fresh directory. */
-async function start(opts: { maxLineBytes?: number; maxSetBytes?: number; maxConnections?: number } = {}): Promise<{
+async function start(opts: { maxLineBytes?: number; maxSetBytes?: number; maxConnections?: number; maxBufferedBytes?: number; idleTimeoutMs?: number } = {}): Promise<{
   server: UapiServer;
   dev: FakeDevice;
   dir: string;
@@ -51,6 +51,38 @@ test('socket file: directory 0755, socket 0600, no temporary left, close() remov
   await server.close();
   assert.not.ok(existsSync(server.path));
   await server.close(); // idempotent
+});
+
+test('bound at its real path with umask 0177 in force whatever the inherited umask: no window with wider access', async () => {
+  const dir = join(root, `d${n++}`, 'wireguard');
+  mkdirSync(dir, { recursive: true });
+  // Every name that appears in the directory while listening, and the umask each bind ran under.
+  const seen = new Set<string>();
+  const w = watch(dir, (_e, name) => { if (name) seen.add(String(name)); });
+  const umasks: number[] = [];
+  const listen = Server.prototype.listen;
+  const previous = process.umask(0o000);
+  Server.prototype.listen = function (this: Server, ...args: Parameters<Server['listen']>) {
+    const u = process.umask(0o000);
+    process.umask(u);
+    umasks.push(u);
+    return listen.apply(this, args);
+  } as Server['listen'];
+  const server = new UapiServer('wgtsu0', new FakeDevice(), { socketDir: dir });
+  try {
+    await server.listen();
+    assert.is(process.umask(0o000), 0o000, 'the inherited umask is restored after the bind');
+    assert.equal(umasks, [0o177], 'bind(2) ran under umask 0177');
+    assert.is(lstatSync(server.path).mode & 0o777, 0o600);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal([...seen], ['wgtsu0.sock'], 'only the real path ever appears (no temporary name)');
+  } finally {
+    Server.prototype.listen = listen;
+    process.umask(previous);
+    w.close();
+    await server.close();
+  }
+  assert.not.ok(existsSync(server.path));
 });
 
 test('a live socket is refused, a stale socket or leftover file is replaced', async () => {
@@ -205,7 +237,7 @@ test('operations of all connections run one at a time, also around an asynchrono
   await server.close();
 });
 
-test('connections beyond maxConnections are closed, the others keep working', async () => {
+test('at maxConnections a newcomer evicts the longest-silent connection, or is refused when all are busy', async () => {
   const { server } = await start({ maxConnections: 2 });
   const open = await Promise.all(
     [0, 1].map(
@@ -217,10 +249,68 @@ test('connections beyond maxConnections are closed, the others keep working', as
   );
   await new Promise((resolve) => setTimeout(resolve, 50));
   const r = await talk(server.path, ['get=1\n\n'], { replies: 0 });
-  assert.equal(r, { text: '', closed: true });
+  assert.equal(r, { text: '', closed: true }, 'both others spoke (connected) within the last second: refused');
+  // Once they have been silent for over a second, a newcomer closes the one silent longest.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const closes = open.map((c) => new Promise<boolean>((resolve) => {
+    c.once('close', () => resolve(true));
+    setTimeout(() => resolve(false), 1000);
+  }));
+  assert.is((await talk(server.path, ['get=1\n\n'])).text, 'errno=0\n\n', 'served by evicting a silent connection');
+  assert.is((await Promise.all(closes)).filter(Boolean).length, 1, 'one silent connection was closed, the other stays');
   for (const s of open) s.destroy();
   await waitFor(async () => (await talk(server.path, ['get=1\n\n'])).text === 'errno=0\n\n', 5000, 20, 'a free slot');
   await server.close();
+});
+
+test('idle connections are closed; an unfinished set is discarded (-110) and holds up nobody', async () => {
+  const { server, dev } = await start({ idleTimeoutMs: 400 });
+  dev.listenPort = 1111;
+  const t0 = Date.now();
+  // A half-written set: its lines are not applied, the other connections are served meanwhile.
+  const half = talk(server.path, ['set=1\nlisten_port=2222\nfwmark=3\n'], { timeoutMs: 5000 });
+  await new Promise((r) => setTimeout(r, 50));
+  const other = await talk(server.path, ['get=1\n\n']);
+  assert.is(other.text, 'listen_port=1111\nerrno=0\n\n', 'a get on another connection is answered at once');
+  assert.ok(Date.now() - t0 < 400, 'before the idle limit');
+  assert.equal(await half, { text: 'errno=-110\n\n', closed: true });
+  assert.ok(Date.now() - t0 >= 390, `closed after the idle limit (${Date.now() - t0} ms)`);
+  assert.is(dev.listenPort, 1111, 'nothing of the unfinished set applied');
+  assert.is(dev.fwmark, 0);
+  // An idle connection, and one stuck in an operation line: closed without a reply.
+  assert.equal(await talk(server.path, [], { replies: 0, settleMs: 5000 }), { text: '', closed: true });
+  assert.equal(await talk(server.path, ['get='], { replies: 0, settleMs: 5000 }), { text: '', closed: true });
+  // Activity keeps a connection open past the limit.
+  const slow = await talk(server.path, ['set=1\n', 'listen_port=3333\n', 'fwmark=4\n', '\n'], { gapMs: 250 });
+  assert.equal(slow, { text: 'errno=0\n\n', closed: false });
+  assert.is(dev.listenPort, 3333);
+  await server.close();
+});
+
+test('set bodies of all connections share one bound: beyond it -12, nothing applied, others unharmed', async () => {
+  const { server, dev } = await start({ maxBufferedBytes: 3000 });
+  const open: Socket[] = [];
+  try {
+    // Two clients hold 2 x 1200 bytes of unfinished bodies.
+    for (let i = 0; i < 2; i++) {
+      const s = connect(server.path);
+      open.push(s);
+      await new Promise((r) => s.once('connect', r));
+      s.write(`set=1\n${Array.from({ length: 100 }, () => 'fwmark=10').join('\n')}\n`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const third = await talk(server.path, [`set=1\nlisten_port=4444\n${Array.from({ length: 100 }, () => 'fwmark=11').join('\n')}\n\n`]);
+    assert.equal(third, { text: 'errno=-12\n\n', closed: true });
+    assert.is(dev.listenPort, 0, 'nothing of the refused body applied');
+    for (const s of open) s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    // Once they are gone (their bytes given back), the same body fits.
+    assert.is((await talk(server.path, [`set=1\nlisten_port=4444\n${Array.from({ length: 100 }, () => 'fwmark=11').join('\n')}\n\n`])).text, 'errno=0\n\n');
+    assert.is(dev.listenPort, 4444);
+  } finally {
+    for (const s of open) s.destroy();
+    await server.close();
+  }
 });
 
 test.run();
