@@ -312,6 +312,7 @@ export class Device {
         addrWords[4 * end + 2] === addrWords[w + 2] && addrWords[4 * end + 3] === addrWords[w + 3] &&
         sameReceiver(slab, off, offsets[end]!)) end++;
       this.receiveTrain(slab, offsets, lengths, i, end - i, this.trainAddr, ports[i]!, now);
+      this.flushTunWrites();
       i = end;
     }
     this.endTunWrites();
@@ -378,15 +379,19 @@ export class Device {
     this.tunCount = 0;
   }
 
-  private endTunWrites(): void {
+  /** Writes the packets collected so far (one train's worth: the receiver may start on them while the next train is opened). */
+  private flushTunWrites(): void {
     const slab = this.tunSlab;
-    if (slab === null) return;
-    this.tunSlab = null;
     const n = this.tunCount;
+    if (slab === null || n === 0 || this.tun.writeBatch === undefined) return;
     this.tunCount = 0;
-    if (n === 0 || this.tun.writeBatch === undefined) return;
     const written = this.tun.writeBatch(slab, this.tunOffsets, this.tunLengths, n);
     if (written < n) this.counters.tunWriteDrops += n - written;
+  }
+
+  private endTunWrites(): void {
+    this.flushTunWrites();
+    this.tunSlab = null;
   }
 
   private roam(peer: number, addr: Uint8Array, port: number): void {
