@@ -50,22 +50,17 @@ Napi::Value Split(const Napi::CallbackInfo& info) {
 
 Napi::Value Coalesce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint8_t* buf = nullptr;
-  size_t buf_len = 0;
-  uint32_t* offsets = nullptr;
-  size_t offsets_len = 0;
-  uint32_t* lengths = nullptr;
-  size_t lengths_len = 0;
+  PacketList pl;
   uint32_t count = 0;
-  if (info.Length() < 5 || !TypedView(env, info[0], napi_uint8_array, &buf, &buf_len) ||
-      !TypedView(env, info[1], napi_uint32_array, &offsets, &offsets_len) ||
-      !TypedView(env, info[2], napi_uint32_array, &lengths, &lengths_len) || !Uint32Arg(env, info[3], &count) ||
-      !info[4].IsBoolean()) {
+  if (!PacketListArgs(info, 0, &pl) || info.Length() < 5 || !Uint32Arg(env, info[3], &count) || !info[4].IsBoolean()) {
     return ThrowType(env, "offloadCoalesce(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, udp: boolean)");
   }
-  if (count > offsets_len || count > lengths_len) return ThrowType(env, "offloadCoalesce: count exceeds offsets/lengths");
+  if (count > pl.offsets_len || count > pl.lengths_len) return ThrowType(env, "offloadCoalesce: count exceeds offsets/lengths");
+  uint8_t* buf = pl.buf;
+  const uint32_t* offsets = pl.offsets;
+  const uint32_t* lengths = pl.lengths;
   for (uint32_t k = 0; k < count; k++) {
-    if (lengths[k] == 0 || static_cast<uint64_t>(offsets[k]) + lengths[k] > buf_len) {
+    if (lengths[k] == 0 || static_cast<uint64_t>(offsets[k]) + lengths[k] > pl.buf_len) {
       return ThrowType(env, "offloadCoalesce: a packet lies outside buf");
     }
   }

@@ -636,23 +636,20 @@ Napi::Value TunHandle::Write(const Napi::CallbackInfo& info) {
 // packets are skipped (counted); on EAGAIN the rest of the batch is dropped (counted).
 Napi::Value TunHandle::WriteBatch(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  uint8_t* slab = nullptr;
-  size_t slab_len = 0;
-  uint32_t* offsets = nullptr;
-  size_t offsets_len = 0;
-  uint32_t* lengths = nullptr;
-  size_t lengths_len = 0;
+  PacketList pl;
   uint32_t count = 0;
-  if (info.Length() < 4 || !TypedView(env, info[0], napi_uint8_array, &slab, &slab_len) ||
-      !TypedView(env, info[1], napi_uint32_array, &offsets, &offsets_len) ||
-      !TypedView(env, info[2], napi_uint32_array, &lengths, &lengths_len) || !Uint32Arg(env, info[3], &count)) {
+  if (!PacketListArgs(info, 0, &pl) || info.Length() < 4 || !Uint32Arg(env, info[3], &count)) {
     return ThrowType(info.Env(),
                      "writeBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number)");
   }
-  if (count > offsets_len || count > lengths_len) {
+  if (count > pl.offsets_len || count > pl.lengths_len) {
     Napi::RangeError::New(info.Env(), "writeBatch: count exceeds offsets/lengths").ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
+  uint8_t* slab = pl.buf;
+  size_t slab_len = pl.buf_len;
+  const uint32_t* offsets = pl.offsets;
+  const uint32_t* lengths = pl.lengths;
   if (coalesce_ && Live()) {
     // Only in-bounds packets go to the planner; bad slices are counted here.
     if (w_offsets_.size() < count) {

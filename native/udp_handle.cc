@@ -638,28 +638,23 @@ Napi::Value UdpHandle::Queue(const Napi::CallbackInfo& info) {
 // destination, in one call. Entries of length 0 are skipped (not datagrams).
 Napi::Value UdpHandle::QueueMany(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  uint8_t* buf = nullptr;
-  size_t buf_len = 0;
-  uint32_t* offsets = nullptr;
-  size_t offsets_len = 0;
-  uint32_t* lengths = nullptr;
-  size_t lengths_len = 0;
+  PacketList pl;
   uint32_t start = 0;
   uint32_t count = 0;
   uint8_t* addr = nullptr;
   size_t addr_len = 0;
   uint32_t port = 0;
-  if (info.Length() < 7 || !TypedView(env, info[0], napi_uint8_array, &buf, &buf_len) ||
-      !TypedView(env, info[1], napi_uint32_array, &offsets, &offsets_len) ||
-      !TypedView(env, info[2], napi_uint32_array, &lengths, &lengths_len) || !Uint32Arg(env, info[3], &start) ||
+  if (!PacketListArgs(info, 0, &pl) || info.Length() < 7 || !Uint32Arg(env, info[3], &start) ||
       !Uint32Arg(env, info[4], &count) || !TypedView(env, info[5], napi_uint8_array, &addr, &addr_len) ||
       !Uint32Arg(env, info[6], &port)) {
     return ThrowType(info.Env(),
                      "queueMany(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, count: number, "
                      "addr: Uint8Array, port: number)");
   }
+  const uint32_t* offsets = pl.offsets;
+  const uint32_t* lengths = pl.lengths;
   Napi::Env e = info.Env();
-  if (static_cast<uint64_t>(start) + count > offsets_len || static_cast<uint64_t>(start) + count > lengths_len) {
+  if (static_cast<uint64_t>(start) + count > pl.offsets_len || static_cast<uint64_t>(start) + count > pl.lengths_len) {
     Napi::RangeError::New(e, "queueMany: start + count exceeds offsets/lengths").ThrowAsJavaScriptException();
     return e.Undefined();
   }
@@ -681,11 +676,11 @@ Napi::Value UdpHandle::QueueMany(const Napi::CallbackInfo& info) {
     uint32_t off = offsets[k];
     uint32_t len = lengths[k];
     if (len == 0) continue;
-    if (static_cast<uint64_t>(off) + len > buf_len || len > static_cast<uint32_t>(kMaxDatagram)) {
+    if (static_cast<uint64_t>(off) + len > pl.buf_len || len > static_cast<uint32_t>(kMaxDatagram)) {
       counters_[kUdpTxErrors] += 1;
       continue;
     }
-    Enqueue(buf + off, len, dest, dest_len);
+    Enqueue(pl.buf + off, len, dest, dest_len);
   }
   return e.Undefined();
 }
