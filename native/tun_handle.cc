@@ -130,7 +130,8 @@ int TunHandle::Arm() {
     return uv_poll_start(&h->poll, UV_READABLE, OnPoll);
   }
   uv_poll_stop(&h->poll);
-  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&h->timer))) {
+  // Keep a running probe's period; replace a one-shot (a super-packet's continuation) by it.
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&h->timer)) || uv_timer_get_repeat(&h->timer) == 0) {
     uv_timer_start(&h->timer, OnTimer, kProbeIntervalMs, kProbeIntervalMs);
   }
   return 0;

@@ -1,7 +1,8 @@
 // The TUN edge with offloads against the real kernel (root): a UDP GSO train routed into the TUN
 // arrives as a USO super-packet and is delivered split, as one train of valid datagrams; a batch
 // of datagrams of one flow written with writeBatch reaches the kernel as coalesced writes, and a
-// datagram with a broken checksum among them is written alone and dropped by the kernel only.
+// datagram with a broken checksum among them is written alone and dropped by the kernel only; a
+// super-packet longer than a read batch survives pause/resume, and deletion while paused.
 // Runs fixtures/tun-offload-agent.js inside a namespace created here.
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -28,6 +29,9 @@ test('offloads: USO super-packets read as trains, UDP datagrams of one flow writ
     assert.is(r.stats.txCoalesced, 17);
     assert.is(r.stats.txPackets, 20);
     assert.match(ns.exec('nstat', ['-a', '-s']), /UdpInCsumErrors +1\b/);
+    assert.ok(r.pausedAt >= 1 && r.pausedAt <= 4, `pause in the first callback holds the rest of the super-packet (${r.pausedAt} delivered)`);
+    assert.is(r.afterResume, 31, 'resume delivers the rest');
+    assert.ok(r.goneWhilePaused, 'a device deleted while paused mid super-packet is noticed');
   } finally {
     ns.delete();
   }
