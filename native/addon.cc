@@ -1,10 +1,12 @@
 // wgts_native: fd-level helpers for the TypeScript edges. Exports the TunHandle class, the
 // ordered names of its counter slots and the largest packet a read can return; likewise the
 // UdpHandle class and the ordered names of its counter slots; and dataSeal / dataOpen, the
-// in-place ChaCha20-Poly1305 of WireGuard data messages (aead.h).
+// in-place ChaCha20-Poly1305 of WireGuard data messages (aead.h); offloadSplit /
+// offloadCoalesce, the TUN offload logic on plain buffers for the tests (offload_js.h).
 #include <napi.h>
 
 #include "aead.h"
+#include "offload_js.h"
 #include "tun_fd.h"
 #include "tun_handle.h"
 #include "udp_handle.h"
@@ -21,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Array udp_names = Napi::Array::New(env, wgts::kUdpCounterCount);
   for (uint32_t i = 0; i < wgts::kUdpCounterCount; i++) udp_names.Set(i, Napi::String::New(env, wgts::kUdpCounterNames[i]));
   exports.Set("udpCounterNames", udp_names);
+  wgts::RegisterOffload(env, exports);
   if (!wgts::RegisterAead(env, exports)) return exports;  // exception pending: the load fails
   return exports;
 }

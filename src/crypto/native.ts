@@ -120,7 +120,9 @@ const dataAead = selectDataAead(process.env[AEAD_ENV], probeAddonAead);
  */
 export const nativeBackend: CryptoBackend = Object.freeze({
   name: 'native',
-  ...(dataAead === undefined ? {} : { dataSeal: dataAead.dataSeal, dataOpen: dataAead.dataOpen }),
+  ...(dataAead === undefined ? {} : {
+    dataSeal: dataAead.dataSeal, dataOpen: dataAead.dataOpen, dataSealBatch: dataAead.dataSealBatch, dataOpenBatch: dataAead.dataOpenBatch,
+  }),
   aeadSeal,
   aeadOpen,
   xaeadSeal,
