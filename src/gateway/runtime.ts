@@ -27,7 +27,7 @@ import { existsSync, promises as fsp, rmSync } from 'node:fs';
 import { basename, resolve as resolvePath } from 'node:path';
 import { diffConfigs, type ConfigDiff } from '../config/diff.js';
 import { formatCidr, formatHostPort } from '../config/ip.js';
-import type { WgtsConfig } from '../config/model.js';
+import type { PeerConfig, WgtsConfig } from '../config/model.js';
 import { parseConfig } from '../config/parse.js';
 import { keyToBase64 } from '../crypto/keys.js';
 import { dropCounts } from '../device/drops.js';
@@ -50,7 +50,10 @@ import {
   deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, removalSetBody, resolveEndpoints, syncSetBody,
   watchConfigFile, type ConfigWatch, type HostLookup,
 } from './reload.js';
-import { readStatus, STATUS_DIR, statusPath, StatusWriter, type InterfaceStatus, type ReloadStatus } from './status.js';
+import { readStatus, STATUS_DIR, statusPath, StatusWriter, type AppliedStatus, type InterfaceStatus, type ReloadStatus } from './status.js';
+import { activeConfig, inactivePeers, nextExpiry } from './peer-state.js';
+import { formatTimestamp } from '../config/time.js';
+import { textVersion } from './store.js';
 import { which } from './lab-ns.js';
 
 /** Whether an IP literal is a loopback address (127.0.0.0/8, ::1, IPv4-mapped loopback). */
@@ -63,6 +66,8 @@ const METRICS_UNDO = 'metrics';
 /** First wait before a failed reload is tried again (ms); it doubles up to RELOAD_RETRY_MAX_MS. */
 export const RELOAD_RETRY_FIRST_MS = 1000;
 export const RELOAD_RETRY_MAX_MS = 60_000;
+/** The expiry timer looks again at least this often (ms), so a wall clock that jumps is caught too. */
+export const EXPIRY_CHECK_MAX_MS = 60_000;
 
 /** Messages of a running interface: progress to stdout, problems to stderr. */
 export interface RuntimeLog {
@@ -159,13 +164,20 @@ export class InterfaceRuntime {
   private reloadState: ReloadStatus;
   private retryTimer: NodeJS.Timeout | null = null;
   private retryDelay = RELOAD_RETRY_FIRST_MS;
+  /** The file as last parsed, every peer included (`config` holds the active ones only). */
+  private fileConfig: WgtsConfig;
+  /** Fires at the next peer expiry (a reload re-evaluates who is active). */
+  private expiryTimer: NodeJS.Timeout | null = null;
+  /** The state version last applied completely. */
+  private appliedVersion: AppliedStatus;
 
   private constructor(
     readonly ifname: string,
     /** The config file as given (in messages); the status file records its absolute path. */
     readonly path: string,
-    /** The file as last read and accepted (live-applicable part): names and access policies. */
+    /** The file as last read and accepted (live-applicable part, active peers only): names and access policies. */
     private config: WgtsConfig,
+    fileConfig: WgtsConfig,
     private text: string,
     private readonly iface: RunningInterface,
     private readonly log: RuntimeLog,
@@ -175,6 +187,8 @@ export class InterfaceRuntime {
     this.net = new NetConfig(ifname);
     this.access = config.gateway ? new PeerAccess() : null;
     this.applied = config;
+    this.fileConfig = fileConfig;
+    this.appliedVersion = { version: textVersion(text), at: Date.now() };
     this.reloadState = { ok: true, at: Date.now(), attempts: 0, errors: [] };
     this.stopped = new Promise((r) => { this.resolveStopped = r; });
   }
@@ -187,9 +201,11 @@ export class InterfaceRuntime {
   static async start(path: string, opts: UpOptions = {}, created?: (rt: InterfaceRuntime) => void): Promise<InterfaceRuntime> {
     const ifname = interfaceNameOf(path);
     const log = opts.log ?? consoleLog(ifname);
-    const { config, doc, text, warnings } = await loadConfig(path);
+    const { config: fileConfig, doc, text, warnings } = await loadConfig(path);
     for (const w of warnings) log.error(`warning: ${w}`);
-    const problems = checkUpConfig(config, path, doc);
+    // Disabled and expired peers stay off the interface (peer-state.ts).
+    const config = activeConfig(fileConfig, Date.now());
+    const problems = checkUpConfig(fileConfig, path, doc);
     const compiled = compileAccess(config.peers, path, gatewayAliases(tunnelAddresses(config)));
     if (!compiled.ok || problems.length > 0) throw new UpError([...problems, ...(compiled.ok ? [] : compiled.errors)]);
     const resolved = await resolveEndpoints(config.peers, opts.lookup);
@@ -204,7 +220,7 @@ export class InterfaceRuntime {
     } catch (e) {
       throw new UpError([`cannot create interface ${ifname}: ${e instanceof Error ? e.message : String(e)}`]);
     }
-    const rt = new InterfaceRuntime(ifname, path, config, text, iface, log, deviceLog, opts);
+    const rt = new InterfaceRuntime(ifname, path, config, fileConfig, text, iface, log, deviceLog, opts);
     created?.(rt);
     try {
       await rt.armAccess(compiled.rules);
@@ -216,6 +232,7 @@ export class InterfaceRuntime {
       throw e instanceof UpError ? e : new UpError([e instanceof Error ? e.message : String(e)]);
     }
     void iface.closed.then((why) => rt.stop(why));
+    rt.armExpiry();
     return rt;
   }
 
@@ -365,10 +382,19 @@ export class InterfaceRuntime {
     const names = new Map(this.config.peers.map((p) => [p.publicKey, p.name]));
     const peers: InterfaceStatus['peers'] = {};
     // The peers the device really has (a removal that failed shows), named from the file.
-    for (const key of this.devicePeerKeys()) {
+    const engine = this.iface.device.engine;
+    for (const id of engine.peerIds()) {
+      const info = engine.peerInfo(id);
+      if (!info) continue;
+      const key = keyToBase64(info.publicKey);
       const name = names.get(key);
-      const counts = { denied: denied.get(key) ?? 0, refused: refused.get(key) ?? 0 };
+      const counts = { denied: denied.get(key) ?? 0, refused: refused.get(key) ?? 0, rxPackets: info.rxPackets, txPackets: info.txPackets };
       peers[key] = name !== undefined ? { name, ...counts } : counts;
+    }
+    const inactive: NonNullable<InterfaceStatus['inactive']> = {};
+    for (const { peer, state } of inactivePeers(this.fileConfig, Date.now())) {
+      if (peers[peer.publicKey] !== undefined) continue; // still on the device: a removal that failed shows there
+      inactive[peer.publicKey] = { state, ...(peer.name !== undefined ? { name: peer.name } : {}), ...(peer.expires !== undefined ? { expires: formatTimestamp(peer.expires) } : {}) };
     }
     const s: InterfaceStatus = {
       version: 1,
@@ -382,6 +408,8 @@ export class InterfaceRuntime {
       reload: { ...this.reloadState, errors: [...this.reloadState.errors] },
       drops: Object.fromEntries(dropCounts(this.iface.device)),
       udp: { ...this.iface.udp.stats },
+      inactive,
+      applied: { ...this.appliedVersion },
     };
     if (this.dns) s.dns = { ...this.dns.counters };
     return s;
@@ -436,7 +464,22 @@ export class InterfaceRuntime {
   scheduleReload(): void {
     this.reloads = this.reloads.then(() => this.reload()).catch((e: unknown) => {
       this.failed([`reload failed: ${e instanceof Error ? e.message : String(e)}`], true);
-    });
+    }).finally(() => this.armExpiry());
+  }
+
+  /**
+   * Arms the timer for the next expiry of an active peer (at most EXPIRY_CHECK_MAX_MS ahead): when
+   * it fires, a reload takes the expired peer off the interface, with no change of the file.
+   */
+  armExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    if (this.stopping) return;
+    const now = Date.now();
+    const next = nextExpiry(this.fileConfig, now);
+    if (next === null) return;
+    const delay = Math.min(next - now + 20, EXPIRY_CHECK_MAX_MS);
+    this.expiryTimer = setTimeout(() => { this.expiryTimer = null; this.scheduleReload(); }, delay);
   }
 
   /**
@@ -456,14 +499,21 @@ export class InterfaceRuntime {
     }
     // An unchanged file still brings back a device changed behind its back (`wg set`): peers the
     // file holds are re-sent in full, peers it does not hold are removed.
-    if (text === this.text && this.reloadState.ok && this.deviceMatches(this.config)) return;
+    const now = Date.now();
+    const sameActive = activeConfig(this.fileConfig, now).peers.length === this.config.peers.length;
+    if (text === this.text && this.reloadState.ok && this.deviceMatches(this.config) && sameActive) return;
+    // An expiry cuts off first, whatever becomes of the rest of the reload (a file that does not
+    // parse or check keeps the running config, but never an expired peer).
+    if (!sameActive) await this.cutOffExpired(now);
     if (!this.deviceMatches(this.config)) this.dirty = true;
     const parsed = parseConfig(text, this.path);
     if (!parsed.ok) {
       this.failed(parsed.errors.map((e) => e.message), false);
       return;
     }
-    const next = liveApplicable(this.applied, parsed.config);
+    // Only active peers go on: disabled and expired ones are removed like peers the file lost.
+    const effective = activeConfig(parsed.config, now);
+    const next = liveApplicable(this.applied, effective);
     const problems = checkUpConfig(parsed.config, this.path, parsed.doc);
     const compiled = compileAccess(next.peers, this.path, gatewayAliases(tunnelAddresses(next)));
     if (!compiled.ok) problems.push(...compiled.errors);
@@ -475,8 +525,10 @@ export class InterfaceRuntime {
     const wasFailing = !this.reloadState.ok;
 
     // 1. In memory, cannot fail: the file's access policies, before any peer or rule changes.
+    const previousFile = this.fileConfig;
     this.text = text;
     this.config = next;
+    this.fileConfig = parsed.config;
     if (this.access && next.gateway) {
       this.access.setPolicies(compiled.rules);
       this.access.setNetworks(next.gateway.networks);
@@ -494,7 +546,7 @@ export class InterfaceRuntime {
     }
 
     // 3. The rest of the device: keys, port, new and changed peers (all of them after a failure).
-    const diff = diffConfigs(this.applied, parsed.config);
+    const diff = diffConfigs(this.applied, effective);
     const resolved = await resolveEndpoints(this.dirty ? next.peers : peersNeedingEndpoints(diff), this.opts.lookup);
     if (!resolved.ok) {
       errors.push(...resolved.errors);
@@ -532,18 +584,42 @@ export class InterfaceRuntime {
     }
     this.applied = next;
     this.dirty = false;
-    this.succeeded(diff, parsed.config, wasFailing);
+    this.appliedVersion = { version: textVersion(text), at: Date.now() };
+    this.succeeded(diff, effective, wasFailing, previousFile, now);
   }
 
-  private succeeded(diff: ConfigDiff, file: WgtsConfig, recovered: boolean): void {
+  /** Takes the peers of the running config whose Expires has passed off the access rules and the interface. */
+  private async cutOffExpired(now: number): Promise<void> {
+    const active = activeConfig(this.config, now);
+    const compiled = compileAccess(active.peers, this.path, gatewayAliases(tunnelAddresses(active)));
+    if (this.access && compiled.ok) this.access.setPolicies(compiled.rules);
+    const keep = new Set(active.peers.map((p) => p.publicKey));
+    const gone = this.config.peers.filter((p) => !keep.has(p.publicKey));
+    this.config = active;
+    if (gone.length === 0) return;
+    const r = await applySet(removalSetBody(gone.map((p) => p.publicKey)), this.iface.target);
+    if (r.errno !== 0) this.log.error(`removing expired peers from ${this.ifname} failed: ${'message' in r ? r.message : `errno ${r.errno}`}`);
+  }
+
+  private succeeded(diff: ConfigDiff, file: WgtsConfig, recovered: boolean, previousFile: WgtsConfig, now: number): void {
     this.reloadState = { ok: true, at: Date.now(), attempts: 0, errors: [] };
     this.retryDelay = RELOAD_RETRY_FIRST_MS;
     if (!!file.gateway !== !!this.applied.gateway) this.log.error('the [Gateway] section appeared or disappeared: restart wgts up to apply that');
     if (diff.interfaceFields.length > 0) this.log.error(`changed ${diff.interfaceFields.join(', ')} of [Interface]: restart wgts up to apply`);
     const names = (ps: readonly { name?: string; publicKey: string }[]): string => ps.map((p) => p.name ?? p.publicKey).join(', ');
     const parts: string[] = [];
-    if (diff.peersAdded.length) parts.push(`added ${names(diff.peersAdded)}`);
-    if (diff.peersRemoved.length) parts.push(`removed ${names(diff.peersRemoved)}`);
+    // Peers that left or joined the interface because of their Disabled / Expires say so.
+    const was = new Map(inactivePeers(previousFile, now).map((x) => [x.peer.publicKey, x.state]));
+    const is = new Map(inactivePeers(this.fileConfig, now).map((x) => [x.peer.publicKey, x.state]));
+    const cut = (state: string): PeerConfig[] => diff.peersRemoved.filter((p) => is.get(p.publicKey) === state);
+    const back = diff.peersAdded.filter((p) => was.has(p.publicKey));
+    const added = diff.peersAdded.filter((p) => !was.has(p.publicKey));
+    const removed = diff.peersRemoved.filter((p) => !is.has(p.publicKey));
+    if (added.length) parts.push(`added ${names(added)}`);
+    if (back.length) parts.push(`enabled ${names(back)}`);
+    if (removed.length) parts.push(`removed ${names(removed)}`);
+    if (cut('disabled').length) parts.push(`disabled ${names(cut('disabled'))} (cut off)`);
+    if (cut('expired').length) parts.push(`expired ${names(cut('expired'))} (cut off)`);
     if (diff.peersChanged.length) parts.push(`changed ${names(diff.peersChanged.map((c) => c.after))}`);
     if (diff.gatewayFields.length) parts.push(`gateway ${diff.gatewayFields.join(', ')}`);
     if (parts.length > 0 || recovered) this.log.info(`reloaded ${basename(this.path)}${parts.length ? `: ${parts.join('; ')}` : ''}${recovered ? ' (the earlier failure is resolved)' : ''}`);
@@ -595,6 +671,8 @@ export class InterfaceRuntime {
 
   private async shutdown(reason: string): Promise<void> {
     this.cancelRetry();
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
     this.watch?.close();
     await this.reloads.catch(() => undefined);
     this.cancelRetry();

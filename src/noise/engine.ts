@@ -119,6 +119,9 @@ export interface PeerInfo {
   /** Bytes of all authenticated datagrams received from / emitted for this peer (UDP payloads). */
   readonly rxBytes: number;
   readonly txBytes: number;
+  /** Datagrams counted in rxBytes / txBytes. */
+  readonly rxPackets: number;
+  readonly txPackets: number;
   /** A current keypair exists that may send (age is enforced by tick and on use). */
   readonly hasSession: boolean;
   /** Packets waiting in the staged queue. */
@@ -334,6 +337,8 @@ export class WgEngine {
       lastHandshakeWallNs: p.lastHandshakeWallNs,
       rxBytes: p.rxBytes,
       txBytes: p.txBytes,
+      rxPackets: p.rxPackets,
+      txPackets: p.txPackets,
       hasSession: c !== null && !c.sendExhausted(),
       staged: p.staged.length,
     };
@@ -356,7 +361,7 @@ export class WgEngine {
    */
   countTx(id: number, bytes: number): void {
     const p = this.peers[id];
-    if (p !== undefined) p.txBytes += bytes;
+    if (p !== undefined) { p.txBytes += bytes; p.txPackets++; }
   }
 
   /**
@@ -793,6 +798,7 @@ export class WgEngine {
     const p = entry.peer;
     if (kp === p.next) this.confirmSession(p, kp, now);
     p.rxBytes += len;
+    p.rxPackets++;
     this.lastPeer = p.id;
     this.afterDataReceived(p, n > 0, now);
     if (n === 0) return DECAP_HANDLED; // keepalive
@@ -882,6 +888,7 @@ export class WgEngine {
     p.hsRemoteEphemeral = r.remoteEphemeral;
     p.hsRemoteIndex = r.sender;
     p.rxBytes += m.length;
+    p.rxPackets++;
     this.lastPeer = p.id;
     p.timers.anyAuthenticatedPacketTraversal(now, p.persistentKeepalive);
     p.timers.anyAuthenticatedPacketReceived();
@@ -922,6 +929,7 @@ export class WgEngine {
     if (typeof r === 'number') return this.drop(r);
     p.hsRemoteIndex = r.sender;
     p.rxBytes += m.length;
+    p.rxPackets++;
     this.lastPeer = p.id;
     p.timers.anyAuthenticatedPacketTraversal(now, p.persistentKeepalive);
     p.timers.anyAuthenticatedPacketReceived();

@@ -97,7 +97,7 @@ function fakeDevice(): { device: MetricsDevice; peers: Map<number, PeerInfo>; dr
 function peer(id: number, key: string, rx: number, tx: number, handshakeNs: bigint): PeerInfo {
   const publicKey = keyFromBase64(key);
   if (!publicKey) throw new Error('bad key');
-  return { id, publicKey, presharedKey: PSK, persistentKeepalive: 0, lastHandshakeWallNs: handshakeNs, rxBytes: rx, txBytes: tx, hasSession: true, staged: 0 };
+  return { id, publicKey, presharedKey: PSK, persistentKeepalive: 0, lastHandshakeWallNs: handshakeNs, rxBytes: rx, txBytes: tx, rxPackets: 0, txPackets: 0, hasSession: true, staged: 0 };
 }
 
 test('registry: exact lines per peer (names, escaping, unnamed), gauges, removal, drops by reason, DNS by outcome', async () => {
