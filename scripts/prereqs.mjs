@@ -36,6 +36,9 @@ export const PACKAGES = Object.freeze({
   ncat: 'ncat',
   curl: 'curl',
   tcpdump: 'tcpdump',
+  // a terminal a test drives like a person (`wgts show --watch`: send-keys, capture-pane)
+  tmux: 'tmux',
+  stty: 'coreutils',
   // limits
   prlimit: 'util-linux',
   dig: 'dnsutils',
@@ -67,7 +70,7 @@ const BUILD = ['make', 'g++', 'python3'];
 /** Programs each command runs. */
 export const NEEDS = Object.freeze({
   test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'nft', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'sh',
-    'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query', 'ethtool', 'nstat'],
+    'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query', 'ethtool', 'nstat', 'tmux', 'stty'],
   lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq'],
   bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3', 'pidstat'],
   fuzz: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3', 'tcpdump'],

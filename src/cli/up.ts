@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { processAlive } from '../config/lock.js';
 import { DEFAULT_SOCKET_DIR } from '../device/uapi/server.js';
 import { sweepStaleRules } from '../gateway/iptables.js';
@@ -12,6 +12,7 @@ import { interfaceNameOf, UpError } from '../gateway/plan.js';
 import { runUp } from '../gateway/runtime.js';
 import { formatShow, listUapiInterfaces, showInterface, type ShowInterface } from '../gateway/show.js';
 import { readStatus, statusPath } from '../gateway/status.js';
+import { runWatch } from './watch.js';
 
 /** How long `wgts down` waits for the interface to disappear (ms). */
 export const DOWN_TIMEOUT_MS = 10_000;
@@ -51,6 +52,19 @@ export async function downInterface(ifname: string, timeoutMs = DOWN_TIMEOUT_MS,
   throw new Error(`${ifname} did not go down within ${timeoutMs / 1000} s`);
 }
 
+/** --interval: seconds, 0.1 to 3600. */
+function secondsOption(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(value) || n < 0.1 || n > 3600) throw new InvalidArgumentError('expected seconds between 0.1 and 3600');
+  return n;
+}
+
+/** --count: a positive whole number. */
+function countOption(value: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(value)) throw new InvalidArgumentError('expected a positive whole number');
+  return Number(value);
+}
+
 /** Register up, down and show on the `wgts` program. */
 export function registerUpCommands(program: Command): void {
   program
@@ -87,11 +101,23 @@ export function registerUpCommands(program: Command): void {
     .description('show running interfaces like `wg show`, with peer names and denied packets of wgts up')
     .argument('[interface]', 'one interface (default: all)')
     .option('--json', 'machine-readable output: one object for an interface, an array for all')
-    .action(async (name: string | undefined, opts: { json?: boolean }) => {
+    .option('--watch', 'keep watching: rates (bit/s, packets/s) per peer, handshake age, online (a handshake within 3 minutes), denied / refused packets; redrawn in place on a terminal (q or Ctrl-C quits), plain lines when piped')
+    .option('--interval <seconds>', 'with --watch: seconds between looks (default 1)', secondsOption, 1)
+    .option('--count <n>', 'with --watch: stop after N looks', countOption)
+    .action(async (name: string | undefined, opts: { json?: boolean; watch?: boolean; interval: number; count?: number }) => {
       const names = name === undefined ? listUapiInterfaces() : [name];
       if (name !== undefined && !existsSync(join(DEFAULT_SOCKET_DIR, `${name}.sock`))) {
         process.stderr.write(`wgts: no such interface: ${name}\n`);
         process.exitCode = 1;
+        return;
+      }
+      if (opts.watch) {
+        if (opts.json) {
+          process.stderr.write('wgts: --watch and --json do not go together (use --watch with a pipe for plain lines)\n');
+          process.exitCode = 1;
+          return;
+        }
+        process.exitCode = await runWatch({ name: name ?? null, intervalMs: Math.round(opts.interval * 1000), ...(opts.count === undefined ? {} : { count: opts.count }) });
         return;
       }
       const shown: ShowInterface[] = [];
