@@ -50,6 +50,7 @@ import {
   deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, removalSetBody, resolveEndpoints, syncSetBody,
   watchConfigFile, type ConfigWatch, type HostLookup,
 } from './reload.js';
+import { overlapMessage } from './route-owner.js';
 import { readStatus, STATUS_DIR, statusPath, StatusWriter, type AppliedStatus, type InterfaceStatus, type ReloadStatus } from './status.js';
 import { activeConfig, inactivePeers, nextExpiry } from './peer-state.js';
 import { formatTimestamp } from '../config/time.js';
@@ -118,10 +119,7 @@ async function preflight(config: WgtsConfig, ifname: string, path: string): Prom
     problems.push(`cannot read the routing table: ${e instanceof Error ? e.message : String(e)}`);
     return [];
   });
-  for (const c of conflicts) {
-    problems.push(`${path}: the route ${c.route} of ${ifname} overlaps the existing route ${c.overlaps}: refused, `
-      + 'since one would shadow the other (is the project network also this host\'s LAN, a Docker or another VPN network?)');
-  }
+  for (const c of conflicts) problems.push(overlapMessage(c, ifname, path));
   const g = config.gateway;
   if (g) {
     const families = [...new Set([...g.networks.map((n) => n.family), ...config.interface.addresses.map((a) => a.family)])];
