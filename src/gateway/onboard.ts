@@ -165,11 +165,6 @@ export function allowDestination(rule: string): Cidr | 'gateway' | string {
   return { family: addr.length === 4 ? 4 : 6, address: formatIP(addr), prefix: cidr };
 }
 
-/** A config file name for peer `name` that wgts up and wg-quick accept (its interface name). */
-export function clientConfName(name: string): string {
-  return `${name.replace(/[^A-Za-z0-9_=+.-]/g, '-').slice(0, 15)}.conf`;
-}
-
 /**
  * Checks the output path before the gateway file changes: NAME.conf with an interface name, in an
  * existing, writable directory, not the gateway file, not an existing file unless `force`.
@@ -263,15 +258,8 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
     throw new OnboardError('bad-option', `--expires ${formatTimestamp(opts.expires)} is not in the future`);
   }
   const store = storeFor(file);
-  if (opts.out !== undefined) {
-    const { config } = await store.read();
-    await checkOutPath(file, opts.out, projectConfName(projectName(config, file)), opts.force === true);
-  }
-
-  const key = generatePrivateKey();
-  const clientKey = keyToBase64(key);
-  const clientPublic = keyToBase64(publicKey(key));
-  const psk = keyToBase64(generatePresharedKey());
+  if (opts.out !== undefined) await checkOutFor(file, opts.out, opts.force === true);
+  const { privateKey: clientKey, publicKey: clientPublic, presharedKey: psk } = newLaptopKeys();
 
   const { value: made } = await store.edit((config) => {
     const facts = gatewayFacts(config, file);
@@ -308,20 +296,39 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
 
   const { alloc, text: clientConfig, confName } = made;
   if (opts.out !== undefined) {
-    try {
-      // Checked again: the file may have appeared while the gateway file was edited.
-      if (!opts.force && (await lstat(opts.out).catch(() => null))) throw new Error('it appeared meanwhile (use --force to replace it)');
-      await writeFileAtomic(opts.out, clientConfig, SECRET_MODE);
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      const undo = await removePeer(file, clientPublic).then(() => 'the peer was removed again', (u: unknown) =>
-        `removing the peer again failed too (${u instanceof Error ? u.message : String(u)}); remove it with 'wgts peer remove'`);
-      throw new OnboardError('bad-out', `cannot write the client config to ${opts.out}: ${why}; ${undo}`);
-    }
+    await writeClientConfig(opts.out, clientConfig, opts.force === true, () => removePeer(file, clientPublic).then(() => 'the peer was removed again', (u: unknown) =>
+      `removing the peer again failed too (${u instanceof Error ? u.message : String(u)}); remove it with 'wgts peer remove'`));
   }
   const result: AddPeerResult = { name, publicKey: clientPublic, address: alloc.v4, clientConfig, confName };
   if (alloc.v6 !== undefined) result.address6 = alloc.v6;
   return result;
+}
+
+/** A new laptop key pair and preshared key (base64). */
+export function newLaptopKeys(): { privateKey: string; publicKey: string; presharedKey: string } {
+  const key = generatePrivateKey();
+  return { privateKey: keyToBase64(key), publicKey: keyToBase64(publicKey(key)), presharedKey: keyToBase64(generatePresharedKey()) };
+}
+
+/** checkOutPath with the project's file name as the suggestion. */
+export async function checkOutFor(file: string, out: string, force: boolean): Promise<void> {
+  const { config } = await storeFor(file).read();
+  await checkOutPath(file, out, projectConfName(projectName(config, file)), force);
+}
+
+/**
+ * Writes a client config to `out` (0600, atomically) after the gateway file changed; when that
+ * fails, `undo` takes the change back and the OnboardError 'bad-out' says what it did.
+ */
+export async function writeClientConfig(out: string, text: string, force: boolean, undo: () => Promise<string>): Promise<void> {
+  try {
+    // Checked again: the file may have appeared while the gateway file was edited.
+    if (!force && (await lstat(out).catch(() => null))) throw new Error('it appeared meanwhile (use --force to replace it)');
+    await writeFileAtomic(out, text, SECRET_MODE);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new OnboardError('bad-out', `cannot write the client config to ${out}: ${why}; ${await undo()}`);
+  }
 }
 
 /** The peers of a config file, in file order. Throws OnboardError 'no-file' or 'config'. */

@@ -2,23 +2,17 @@
 // in the file, a running gateway cuts it off or lets it back in), rekey (a new laptop key and
 // preshared key for the same name, address and rules: the old key stops working), and config (the
 // client config re-issued without its secrets, which the gateway does not hold).
-import { lstat } from 'node:fs/promises';
 import { issuedChanges } from '../config/issued.js';
 import type { PeerConfig } from '../config/model.js';
 import { formatTimestamp } from '../config/time.js';
-import { writeFileAtomic } from '../config/write.js';
-import { generatePresharedKey, generatePrivateKey, keyToBase64, publicKey } from '../crypto/keys.js';
 import {
   clientConfigText, clientHeader, clientView, PRESHARED_KEY_PLACEHOLDER, PRIVATE_KEY_PLACEHOLDER,
 } from './client-config.js';
-import { checkOutPath, findPeer, issueClientConfig } from './onboard.js';
+import { checkOutFor, findPeer, issueClientConfig, newLaptopKeys, writeClientConfig } from './onboard.js';
 import { OnboardError } from './onboard-errors.js';
 import { peerState, type PeerState } from './peer-state.js';
 import { projectConfName, projectName } from './project.js';
 import { storeFor } from './store.js';
-
-/** Config files hold keys: owner read/write only. */
-const SECRET_MODE = 0o600;
 
 /** A peer's identity and state before and after a change. */
 export interface PeerChangeResult {
@@ -100,14 +94,8 @@ export interface RekeyResult {
 export async function rekeyPeer(file: string, ref: string, opts: RekeyOptions = {}): Promise<RekeyResult> {
   const now = opts.now ?? Date.now();
   const store = storeFor(file);
-  if (opts.out !== undefined) {
-    const { config } = await store.read();
-    await checkOutPath(file, opts.out, projectConfName(projectName(config, file)), opts.force === true);
-  }
-  const key = generatePrivateKey();
-  const privateKey = keyToBase64(key);
-  const newPublic = keyToBase64(publicKey(key));
-  const psk = keyToBase64(generatePresharedKey());
+  if (opts.out !== undefined) await checkOutFor(file, opts.out, opts.force === true);
+  const { privateKey, publicKey: newPublic, presharedKey: psk } = newLaptopKeys();
   const done = await store.edit((config) => {
     const peer = findPeer(config, file, ref);
     const old = { publicKey: peer.publicKey, presharedKey: peer.presharedKey, issued: peer.issued };
@@ -122,22 +110,15 @@ export async function rekeyPeer(file: string, ref: string, opts: RekeyOptions = 
   });
   const v = done.value;
   if (opts.out !== undefined) {
-    try {
-      if (!opts.force && (await lstat(opts.out).catch(() => null))) throw new Error('it appeared meanwhile (use --force to replace it)');
-      await writeFileAtomic(opts.out, v.text, SECRET_MODE);
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      const undo = await store.edit((config) => {
-        const peer = findPeer(config, file, newPublic);
-        peer.publicKey = v.old.publicKey;
-        if (v.old.presharedKey === undefined) delete peer.presharedKey;
-        else peer.presharedKey = v.old.presharedKey;
-        if (v.old.issued === undefined) delete peer.issued;
-        else peer.issued = v.old.issued;
-        return { config, value: null };
-      }).then(() => 'the old keys were put back', (u: unknown) => `putting the old keys back failed too (${u instanceof Error ? u.message : String(u)})`);
-      throw new OnboardError('bad-out', `cannot write the client config to ${opts.out}: ${why}; ${undo}`);
-    }
+    await writeClientConfig(opts.out, v.text, opts.force === true, () => store.edit((config) => {
+      const peer = findPeer(config, file, newPublic);
+      peer.publicKey = v.old.publicKey;
+      if (v.old.presharedKey === undefined) delete peer.presharedKey;
+      else peer.presharedKey = v.old.presharedKey;
+      if (v.old.issued === undefined) delete peer.issued;
+      else peer.issued = v.old.issued;
+      return { config, value: null };
+    }).then(() => 'the old keys were put back', (u: unknown) => `putting the old keys back failed too (${u instanceof Error ? u.message : String(u)})`));
   }
   return { name: v.name, oldPublicKey: v.old.publicKey, publicKey: newPublic, clientConfig: v.text, confName: v.confName, state: v.state, version: done.version };
 }

@@ -55,9 +55,10 @@ async function within(ms: number, what: string, probe: () => boolean): Promise<n
   return Date.now() - t0;
 }
 
-const tmux = (args: string[]): string => sh('tmux', ['-L', tmuxSocket, ...args]);
-const screen = (): string => tmux(['capture-pane', '-p', '-t', 'w']);
-const paneFlag = (flag: string): string => tmux(['display-message', '-p', '-t', 'w', `#{${flag}}`]).trim();
+/** A tmux command on this test's own server (`tmux -L SOCKET ...`). */
+const tmux = (...args: string[]): string => sh('tmux', ['-L', tmuxSocket, ...args]);
+const screen = (): string => tmux('capture-pane', '-p', '-t', 'w');
+const paneFlag = (flag: string): string => tmux('display-message', '-p', '-t', 'w', `#{${flag}}`).trim();
 
 test('setup: project, gateway, a wgts laptop and a stock laptop; both reach app', async () => {
   gw = new Netns('ogw');
@@ -93,12 +94,12 @@ test('peer list: handshake, online, endpoint and transfer from the running inter
 });
 
 test('wgts show --watch in a terminal (tmux): rates on the screen, redrawn in place; Ctrl-C gives the terminal back as it was', async () => {
-  tmux(['new-session', '-d', '-s', 'w', '-x', '160', '-y', '30', 'bash --norc --noprofile']);
-  tmux(['send-keys', '-t', 'w', 'echo BEFORE-WATCH', 'Enter']);
+  tmux('new-session', '-d', '-s', 'w', '-x', '160', '-y', '30', 'bash --norc --noprofile');
+  tmux('send-keys', '-t', 'w', 'echo BEFORE-WATCH', 'Enter');
   await waitFor(() => screen().includes('\nBEFORE-WATCH'), 5000, 50, 'the shell');
   const flood = lapA.spawn('ping', ['-i', '0.02', '-w', '15', '-q', '10.124.0.10']);
   try {
-    tmux(['send-keys', '-t', 'w', `ip netns exec ${gw.name} ${process.execPath} ${wgtsScript} show ${gwIf} --watch --interval 0.5`, 'Enter']);
+    tmux('send-keys', '-t', 'w', `ip netns exec ${gw.name} ${process.execPath} ${wgtsScript} show ${gwIf} --watch --interval 0.5`, 'Enter');
     // The screen, once both rates are in: alice online with bit/s and packets/s > 0.
     const row = /^alice\s+online\s+\d+ s\s+10\.200\.0\.10:\d+\s+([\d.]+) (bit|kbit|Mbit)\/s\s+([\d.]+) (bit|kbit|Mbit)\/s\s+([\d.]+k?)\s+([\d.]+k?)\s+0\s+0\s+/m;
     await waitFor(() => { const m = row.exec(screen()); return m !== null && Number(m[5]) > 0 && Number(m[1]) > 0; }, 10_000, 100, `the watch screen:\n${screen()}`);
@@ -116,14 +117,14 @@ test('wgts show --watch in a terminal (tmux): rates on the screen, redrawn in pl
     await waitFor(() => /every 0\.5 s {3}(\S+)/.exec(screen())?.[1] !== clock, 3000, 100, 'the clock moves');
     assert.is(screen().split('\n').filter((l) => l.startsWith('wgts show --watch')).length, 1);
     // Typed keys do not land on the screen (raw mode), Ctrl-C ends it.
-    tmux(['send-keys', '-t', 'w', 'xyz']);
+    tmux('send-keys', '-t', 'w', 'xyz');
     await sleep(700);
     assert.not.match(screen(), /xyz/);
-    tmux(['send-keys', '-t', 'w', 'C-c']);
+    tmux('send-keys', '-t', 'w', 'C-c');
     await waitFor(() => paneFlag('alternate_on') === '0', 5000, 50, 'the alternate screen is left');
     assert.is(paneFlag('cursor_flag'), '1', 'cursor shown again');
     assert.match(screen(), /\nBEFORE-WATCH\n/, 'the screen from before is back');
-    tmux(['send-keys', '-t', 'w', "stty -a | grep -q ' icanon ' && stty -a | grep -q ' echo ' && echo TTY-COOKED-ECHO || echo TTY-NOT-RESTORED", 'Enter']);
+    tmux('send-keys', '-t', 'w', "stty -a | grep -q ' icanon ' && stty -a | grep -q ' echo ' && echo TTY-COOKED-ECHO || echo TTY-NOT-RESTORED", 'Enter');
     await waitFor(() => /^TTY-(COOKED-ECHO|NOT-RESTORED)$/m.test(screen()), 5000, 50, `stty output:\n${screen()}`);
     assert.match(screen(), /^TTY-COOKED-ECHO$/m, 'the terminal is back in cooked mode with echo');
   } finally {

@@ -124,7 +124,7 @@ test('a wgts laptop with systemd-resolved: two wgts up side by side, separate ro
       assert.match(link, /-DefaultRoute/, `${p}: not the default DNS route`);
     }
     // Split DNS: each name goes to its own tunnel, bare names through both search domains.
-    const query = (name: string): string => l.exec('resolvectl', ['query', '--cache=no', name]).stdout;
+    const query = (name: string): string => l.exec('resolvectl', ['--cache=no', 'query', name]).stdout;
     await waitFor(() => query(`app.${SHOP}`).includes('10.124.0.10'), 15_000, 300, `app.${SHOP}`);
     await waitFor(() => query(`app.${BLOG}`).includes('10.134.0.10'), 15_000, 300, `app.${BLOG}`);
     assert.match(query(`app.${SHOP}`), new RegExp(`-- link: ${SHOP}`));
