@@ -46,19 +46,26 @@ export function peerAddresses(peer: PeerConfig): Cidr[] {
   return peer.allowedIPs.filter((c) => c.prefix === (c.family === 4 ? 32 : 128));
 }
 
-/** The client config of `peer` as the gateway `config` (file `file`) would issue it now, secrets aside. */
-export function clientView(config: WgtsConfig, peer: PeerConfig, file: string): ClientView {
+/** What every client config of the gateway `config` (file `file`) holds now, the laptop's Address aside. */
+export type GatewayView = Omit<ClientView, 'address'>;
+
+/** The gateway part of every client config (derived once for a listing of many peers). */
+export function gatewayView(config: WgtsConfig, file: string): GatewayView {
   const facts = gatewayFacts(config, file);
   const key = keyFromBase64(facts.privateKey);
   if (!key) throw new OnboardError('not-gateway', `${file}: the [Interface] PrivateKey is not a valid key`);
   const dns = clientDnsServer(config, facts, file);
   return {
-    address: peerAddresses(peer).map(formatCidr),
     dns: [dns, ...(facts.gateway.domain === undefined ? [] : [facts.gateway.domain])],
     key: keyToBase64(publicKey(key)),
     endpoint: formatHostPort(facts.gateway.endpoint),
     allowed: [...facts.gateway.networks, ...gatewayHosts(facts)].map(formatCidr),
   };
+}
+
+/** The client config of `peer` as the gateway `config` (file `file`) would issue it now, secrets aside. */
+export function clientView(config: WgtsConfig, peer: PeerConfig, file: string, gateway: GatewayView = gatewayView(config, file)): ClientView {
+  return { address: peerAddresses(peer).map(formatCidr), ...gateway };
 }
 
 /** The secrets of a client config (or placeholders for the lines the laptop's user fills in). */

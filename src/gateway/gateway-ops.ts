@@ -7,7 +7,7 @@ import { formatCidr, formatHostPort, isHostname } from '../config/ip.js';
 import { issuedChanges } from '../config/issued.js';
 import type { HostEntry, WgtsConfig } from '../config/model.js';
 import { projectNameProblem } from '../config/schema.js';
-import { clientView } from './client-config.js';
+import { clientView, gatewayView } from './client-config.js';
 import { OnboardError } from './onboard-errors.js';
 import { overlaps } from './onboard-net.js';
 import { checkEndpoint, checkHosts, checkNetworks } from './onboard-options.js';
@@ -34,9 +34,10 @@ export interface SettingsResult {
 
 /** The peers of `config` whose issued configs differ from what the gateway would issue now. */
 function outdatedPeers(config: WgtsConfig, file: string): OutdatedPeer[] {
+  const gateway = gatewayView(config, file);
   return config.peers.flatMap((p) => {
     if (!p.issued) return [];
-    const fields = issuedChanges(p.issued, clientView(config, p, file));
+    const fields = issuedChanges(p.issued, clientView(config, p, file, gateway));
     return fields.length ? [{ name: p.name ?? null, publicKey: p.publicKey, fields }] : [];
   });
 }

@@ -18,7 +18,9 @@ import { formatTimestamp } from '../config/time.js';
 import { writeFileAtomic } from '../config/write.js';
 import { generatePresharedKey, generatePrivateKey, keyToBase64, publicKey } from '../crypto/keys.js';
 import { parseAccessRule, ruleAlias } from '../router/access.js';
-import { clientConfigText, clientHeader, clientView, type ClientView } from './client-config.js';
+import {
+  clientConfigText, clientHeader, clientView, gatewayView, peerAddresses, type ClientView, type GatewayView,
+} from './client-config.js';
 import { OnboardError } from './onboard-errors.js';
 import { allocateHost, hostCidr, overlaps, peerCapacity, subnetOf } from './onboard-net.js';
 import { checkInitOptions, gatewayFacts, type InitOptions } from './onboard-options.js';
@@ -187,21 +189,26 @@ export async function checkOutPath(file: string, out: string, suggestion: string
   if (target && !force) throw fail('it already exists; use --force to replace it');
 }
 
-/** Whether a peer's client config is current, from its Issued record and the gateway now. */
-function configState(config: WgtsConfig, p: PeerConfig, file: string): Pick<PeerInfo, 'config' | 'outdated' | 'issued'> {
-  if (!p.issued) return { config: 'unknown', outdated: [], issued: null };
-  let now: ClientView;
+/** The gateway part of its client configs, or null when the file cannot issue any (not a gateway). */
+function gatewayViewOrNull(config: WgtsConfig, file: string): GatewayView | null {
   try {
-    now = clientView(config, p, file);
+    return gatewayView(config, file);
   } catch {
-    return { config: 'unknown', outdated: [], issued: formatTimestamp(p.issued.at) };
+    return null;
   }
+}
+
+/** Whether a peer's client config is current, from its Issued record and what the gateway issues now. */
+function configState(p: PeerConfig, gateway: GatewayView | null): Pick<PeerInfo, 'config' | 'outdated' | 'issued'> {
+  if (!p.issued) return { config: 'unknown', outdated: [], issued: null };
+  if (gateway === null) return { config: 'unknown', outdated: [], issued: formatTimestamp(p.issued.at) };
+  const now: ClientView = { address: peerAddresses(p).map(formatCidr), ...gateway };
   const outdated = issuedChanges(p.issued, now);
   return { config: outdated.length ? 'outdated' : 'current', outdated, issued: formatTimestamp(p.issued.at) };
 }
 
-/** The text summary of a peer of the gateway `config` (file `file`) at `now`. */
-function peerInfo(config: WgtsConfig, p: PeerConfig, file: string, now: number): PeerInfo {
+/** The text summary of a peer at `now`, given what the gateway issues now (gatewayViewOrNull). */
+function peerInfo(p: PeerConfig, gateway: GatewayView | null, now: number): PeerInfo {
   const hosts = p.allowedIPs.filter((c) => c.prefix === (c.family === 4 ? 32 : 128));
   const host = hosts.find((c) => c.family === 4) ?? hosts[0];
   return {
@@ -213,7 +220,7 @@ function peerInfo(config: WgtsConfig, p: PeerConfig, file: string, now: number):
     allowInbound: [...(p.allowInbound ?? [])],
     state: peerState(p, now),
     expires: p.expires === undefined ? null : formatTimestamp(p.expires),
-    ...configState(config, p, file),
+    ...configState(p, gateway),
   };
 }
 
@@ -334,7 +341,8 @@ export async function writeClientConfig(out: string, text: string, force: boolea
 /** The peers of a config file, in file order. Throws OnboardError 'no-file' or 'config'. */
 export async function listPeers(file: string, now = Date.now()): Promise<PeerInfo[]> {
   const { config } = await storeFor(file).read();
-  return config.peers.map((p) => peerInfo(config, p, file, now));
+  const gateway = gatewayViewOrNull(config, file);
+  return config.peers.map((p) => peerInfo(p, gateway, now));
 }
 
 /** What every peer of a gateway file reaches by default: the project networks and the DNS address. */
@@ -360,7 +368,8 @@ export async function listGatewayPeers(file: string, now = Date.now()): Promise<
       gateway: config.interface.addresses.map((a) => a.address),
     };
   }
-  return { peers: config.peers.map((p) => peerInfo(config, p, file, now)), access };
+  const view = gatewayViewOrNull(config, file);
+  return { peers: config.peers.map((p) => peerInfo(p, view, now)), access };
 }
 
 /** The peer of `config` whose PublicKey is `ref`, else whose Name is `ref` (any case); OnboardError 'no-such-peer'. */
@@ -378,7 +387,7 @@ export function findPeer(config: WgtsConfig, file: string, ref: string): PeerCon
 export async function removePeer(file: string, ref: string, now = Date.now()): Promise<PeerInfo> {
   const { value } = await storeFor(file).edit((config) => {
     const peer = findPeer(config, file, ref);
-    const info = peerInfo(config, peer, file, now);
+    const info = peerInfo(peer, gatewayViewOrNull(config, file), now);
     return { config: { ...config, peers: config.peers.filter((p) => p !== peer) }, value: info };
   });
   return value;
