@@ -266,16 +266,18 @@ export class Device {
       if (ep) {
         const msgOffsets = this.msgOffsets;
         let bytes = 0;
+        let packets = 0;
         for (let k = start; k < start + n; k++) {
           msgOffsets[k] = offsets[k]! - TUN_HEADROOM;
           bytes += msgLengths[k]!;
+          if (msgLengths[k]! > 0) packets++;
         }
         if (this.udp.queueMany !== undefined) {
           this.udp.queueMany(slab, msgOffsets, msgLengths, start, n, ep);
         } else {
           for (let k = start; k < start + n; k++) if (msgLengths[k]! > 0) this.udp.queue(slab, msgOffsets[k]!, msgLengths[k]!, ep);
         }
-        this.engine.countTx(peer, bytes);
+        this.engine.countTx(peer, bytes, packets);
       } else {
         this.counters.noEndpoint += sealed;
       }

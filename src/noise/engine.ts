@@ -355,13 +355,13 @@ export class WgEngine {
   // ---- data path -----------------------------------------------------------------------------
 
   /**
-   * Adds `bytes` to the peer's transmitted-bytes counter. The device calls it for each datagram
+   * Adds `bytes` (in `packets` datagrams) to the peer's transmitted counters. The device calls it for the datagrams
    * the socket accepted, so `wg show` counts only what was really sent (like wireguard-go, which
    * counts after a successful send; a datagram with no endpoint or a failed send is not counted).
    */
-  countTx(id: number, bytes: number): void {
+  countTx(id: number, bytes: number, packets = 1): void {
     const p = this.peers[id];
-    if (p !== undefined) { p.txBytes += bytes; p.txPackets++; }
+    if (p !== undefined) { p.txBytes += bytes; p.txPackets += packets; }
   }
 
   /**
@@ -542,6 +542,7 @@ export class WgEngine {
     let authenticated = false;
     let data = false;
     let rx = 0;
+    let rxN = 0;
     for (let k = start; k < end; k++) {
       const plain = opened[k]!;
       if (plain < 0) { results[k] = this.drop(DROP_DECRYPT_FAILED); continue; }
@@ -551,12 +552,14 @@ export class WgEngine {
         if (kp === p.next) this.confirmSession(p, kp, now);
       }
       rx += lengths[k]!;
+      rxN++;
       if (plain === 0) { results[k] = 0; continue; }
       data = true;
       results[k] = this.innerLength(buf, bodyOff[k]!, plain);
     }
     if (!authenticated) return -1;
     p.rxBytes += rx;
+    p.rxPackets += rxN;
     this.lastPeer = p.id;
     this.afterDataReceived(p, data, now);
     return p.id;

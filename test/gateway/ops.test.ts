@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { parseConfig } from '../../src/config/parse.js';
 import { readStatus, statusPath } from '../../src/gateway/status.js';
 import { Netns, sh, sleep, trySh, waitFor } from '../helpers/netns.js';
-import { socketPath, uniqueIfname, wgtsScript } from '../helpers/wg.js';
+import { ping, socketPath, uniqueIfname, wgtsScript } from '../helpers/wg.js';
 import { startUp, type UpProc, wgts, wgtsOk } from '../helpers/up.js';
 import { guardResolvConf, stockLaptopUp, type StockLaptop } from '../helpers/stock-laptop.js';
 import { startServers, tcpBanner } from '../helpers/probes.js';
@@ -131,6 +131,17 @@ test('wgts show --watch in a terminal (tmux): rates on the screen, redrawn in pl
     flood.kill('SIGKILL');
     trySh('tmux', ['-L', tmuxSocket, 'kill-server']);
   }
+});
+
+test('packet counters per peer in the status file: 20 pings are at least 20 datagrams each way', async () => {
+  const key = listed('alice').publicKey;
+  const before = readStatus(gwIf)?.peers[key];
+  assert.ok(ping(lapA, '10.124.0.10', { count: 20, deadline: 10 }));
+  const t0 = readStatus(gwIf)?.updated ?? 0;
+  await waitFor(() => (readStatus(gwIf)?.updated ?? 0) > t0, 3000, 50, 'a newer status file');
+  const after = readStatus(gwIf)?.peers[key];
+  assert.ok(before?.rxPackets !== undefined && after?.rxPackets !== undefined && after.rxPackets - before.rxPackets >= 20, `rx ${before?.rxPackets} -> ${after?.rxPackets}`);
+  assert.ok(before?.txPackets !== undefined && after?.txPackets !== undefined && after.txPackets - before.txPackets >= 20, `tx ${before?.txPackets} -> ${after?.txPackets}`);
 });
 
 test('wgts show --watch piped: plain key=value lines, one per peer and look; --count stops it', () => {
