@@ -53,6 +53,10 @@ export const PACKAGES = Object.freeze({
   mount: 'mount',
   'dpkg-deb': 'dpkg',
   'dpkg-query': 'dpkg',
+  // systemd units: `wgts service install` checks them offline (`systemd-analyze verify`) and
+  // enables them below a --root (`systemctl --root`); no systemd needs to run
+  'systemd-analyze': 'systemd',
+  systemctl: 'systemd',
   // always there on Debian (essential packages), listed so a scan of the tests finds them
   getent: 'libc-bin',
   tar: 'tar',
@@ -67,7 +71,8 @@ const BUILD = ['make', 'g++', 'python3'];
 /** Programs each command runs. */
 export const NEEDS = Object.freeze({
   test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'nft', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'sh',
-    'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query', 'ethtool', 'nstat'],
+    'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query', 'ethtool', 'nstat',
+    'systemd-analyze', 'systemctl'],
   lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq'],
   bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3', 'pidstat'],
   fuzz: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3', 'tcpdump'],

@@ -85,7 +85,12 @@ export function missingIptables(families: readonly (4 | 6)[], path = process.env
     + 'Install the Debian/Ubuntu package iptables (on nftables-only hosts it provides iptables-nft, which writes nftables rules).';
 }
 
-/** Whether `pid` is a running wgts process in this network namespace (so the rules it tagged are its own). */
+/**
+ * Whether `pid` is a running wgts process in this network namespace (so the rules it tagged are
+ * its own). When its namespace cannot be read (EACCES: this process runs with fewer capabilities
+ * than the owner, as in the sandbox of wgts@.service, and may not look at its /proc/PID/ns), it
+ * counts as running here: a rule of a live process is never swept on a guess.
+ */
 export function ownerRunsHere(pid: number): boolean {
   if (pid === process.pid) return true;
   if (!processAlive(pid)) return false;
@@ -95,8 +100,8 @@ export function ownerRunsHere(pid: number): boolean {
     const theirs = statSync(`/proc/${pid}/ns/net`);
     const ours = statSync('/proc/self/ns/net');
     return theirs.ino === ours.ino && theirs.dev === ours.dev;
-  } catch {
-    return false;
+  } catch (e) {
+    return typeof e === 'object' && e !== null && 'code' in e && (e.code === 'EACCES' || e.code === 'EPERM');
   }
 }
 

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { templateUnit } from '../../src/cli/service-unit.js';
 import { statusPath } from '../../src/gateway/status.js';
 import { Netns, waitFor } from '../helpers/netns.js';
 import { notifyReceiver, type NotifyReceiver } from '../helpers/notify.js';
@@ -209,6 +210,25 @@ test('wgts-go --log-format json (and WGTS_LOG_FORMAT): JSON lines, no secret', a
   }
   const bad = gw.tryExec(process.execPath, [wgtsGoScript, '--log-format', 'xml', ifname]);
   assert.is(bad.status, 2, 'an unknown format is a usage error');
+});
+
+test('with the unit\'s capability bounding set, a sweep removes dead owners\' rules but never those of a running wgts it may not inspect', async () => {
+  const caps = /^CapabilityBoundingSet=(.*)$/m.exec(templateUnit({ node: '/n', script: '/s' }))?.[1]?.split(' ') ?? [];
+  assert.ok(caps.length >= 2);
+  const bounding = ['-all', ...caps.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
+  const g = await startUp(gw, gwFile, gwIf, procs);
+  try {
+    const mine = (): string[] => gw.exec('iptables', ['-w', '5', '-S']).split('\n').filter((l) => l.includes(`wgts:${gwIf}:${g.pid()}`));
+    const before = mine();
+    assert.ok(before.length >= 3, before.join('\n'));
+    gw.exec('iptables', ['-w', '5', '-A', 'INPUT', '-p', 'tcp', '--dport', '9', '-m', 'comment', '--comment', 'wgts:zz0:999999', '-j', 'ACCEPT']);
+    // `wgts down` sweeps before it reports the interface it was asked for; run it sandboxed.
+    const r = gw.tryExec('setpriv', ['--bounding-set', bounding, '--inh-caps', '-all', process.execPath, wgtsScript, 'down', 'nosuchif0']);
+    assert.match(r.stdout, 'removed 1 firewall rule(s) of zz0', `the sweep ran with those capabilities: ${r.stdout}${r.stderr}`);
+    assert.equal(mine(), before, 'the running gateway keeps every rule');
+  } finally {
+    await stopAll();
+  }
 });
 
 test('no private or preshared key in any log, in base64 or hex', () => {

@@ -3,7 +3,8 @@
 // arrives with the sender's pid, as systemd receives it. With `freezeOn`, the receiver stops the
 // sender (SIGSTOP) when a datagram holds that line, runs `check` (a shell command; `$PID` is the
 // sender) while it is stopped, and lets it go on (SIGCONT): the check sees the host exactly as it
-// was when the sender said so. Node has no AF_UNIX datagram sockets, hence python.
+// was when the sender said so, and records whether any child process of the sender inherited
+// NOTIFY_SOCKET. Node has no AF_UNIX datagram sockets, hence python.
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import type { Netns } from './netns.js';
@@ -34,6 +35,14 @@ while time.time() < end:
         try:
             r = subprocess.run(['sh', '-c', check], capture_output=True, text=True, timeout=20, env=dict(os.environ, PID=str(pid)))
             out['check'] = r.stdout + r.stderr
+            kids = []
+            for d in os.listdir('/proc'):
+                try:
+                    if d.isdigit() and open('/proc/%s/stat' % d).read().rsplit(')', 1)[1].split()[1] == str(pid):
+                        kids.append(b'NOTIFY_SOCKET=' in open('/proc/%s/environ' % d, 'rb').read())
+                except OSError:
+                    pass
+            out['children'] = kids
         finally:
             os.kill(pid, signal.SIGCONT)
     print(json.dumps(out), flush=True)
@@ -45,6 +54,8 @@ export interface Notification {
   lines: string[];
   /** Output of the check, for the datagram that froze the sender. */
   check?: string;
+  /** The sender's child processes then: whether each has NOTIFY_SOCKET in its environment. */
+  children?: boolean[];
 }
 
 export interface NotifyReceiver {
