@@ -114,7 +114,7 @@ function tunnelAddresses(config: WgtsConfig): string[] {
  * The families whose INPUT chain gets an accept for the ListenPort: those of the config, and IPv6
  * too where the host has it and ip6tables (laptops may reach a v4 tunnel over an IPv6 endpoint).
  */
-function listenFamilies(config: WgtsConfig): (4 | 6)[] {
+export function listenFamilies(config: WgtsConfig): (4 | 6)[] {
   const families = new Set<4 | 6>([4, ...config.interface.addresses.map((a) => a.family), ...(config.gateway?.networks ?? []).map((n) => n.family)]);
   if (existsSync('/proc/net/if_inet6') && which('ip6tables') !== null) families.add(6);
   return [...families].sort();
