@@ -53,10 +53,12 @@ export const PACKAGES = Object.freeze({
   mount: 'mount',
   'dpkg-deb': 'dpkg',
   'dpkg-query': 'dpkg',
-  // systemd units: `wgts service install` checks them offline (`systemd-analyze verify`) and
-  // enables them below a --root (`systemctl --root`); no systemd needs to run
+  // systemd units: the tests check the generated unit offline (`systemd-analyze verify`), enable it
+  // below a --root (`systemctl --root`), and run it under a private systemd of their own (PID 1 of
+  // a test's PID namespace, units from a temp directory); the host's systemd is never used
   'systemd-analyze': 'systemd',
   systemctl: 'systemd',
+  systemd: 'systemd',
   // always there on Debian (essential packages), listed so a scan of the tests finds them
   getent: 'libc-bin',
   tar: 'tar',
@@ -72,7 +74,7 @@ const BUILD = ['make', 'g++', 'python3'];
 export const NEEDS = Object.freeze({
   test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'nft', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'sh',
     'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query', 'ethtool', 'nstat',
-    'systemd-analyze', 'systemctl'],
+    'systemd-analyze', 'systemctl', 'systemd'],
   lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq'],
   bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3', 'pidstat'],
   fuzz: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3', 'tcpdump'],
