@@ -114,9 +114,12 @@ export function templateUnit(o: UnitOptions): string {
     'DevicePolicy=closed',
     'DeviceAllow=/dev/net/tun rw',
     'RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6',
-    // Read-only everywhere but /run/wgts and /run/wireguard (and /proc/sys: a gateway turns on
-    // IP forwarding there, so ProtectKernelTunables stays off). The config file is only read.
+    // Read-only everywhere but /run/wgts, /run/wireguard and /etc/netns (and /proc/sys: a gateway
+    // turns on IP forwarding there, so ProtectKernelTunables stays off). The config is only read.
     'ProtectSystem=strict',
+    // A laptop inside a named network namespace (NetworkNamespacePath=/run/netns/NAME) sets its
+    // DNS in that namespace's /etc/netns/NAME/resolv.conf, as `ip netns exec` shows it.
+    'ReadWritePaths=-/etc/netns',
     `ProtectHome=${homeNeeded ? 'read-only' : 'yes'}`,
     ...(o.iptablesLegacy ? [
       // iptables-legacy serializes on /run/xtables.lock: created outside the sandbox (+) when missing.
@@ -136,8 +139,12 @@ export function templateUnit(o: UnitOptions): string {
     'LockPersonality=yes',
     // Node's JIT writes executable memory: MemoryDenyWriteExecute would kill it.
     'SystemCallArchitectures=native',
+    // What a service needs, minus privileged calls (setuid, chown, mount, module loading, ...)
+    // and resource tuning; a refused call fails with EPERM rather than killing the process.
     'SystemCallFilter=@system-service',
+    'SystemCallFilter=~@privileged @resources',
     'SystemCallErrorNumber=EPERM',
+    'ProtectProc=invisible',
     '',
     '[Install]',
     'WantedBy=multi-user.target',

@@ -3,7 +3,8 @@
 // wgts@IF` returns once wgts up said READY=1, and at that moment the gateway is complete; it
 // runs with the sandbox of the unit (capability bounding set, no new privileges, a seccomp
 // filter) and still creates its TUN, its firewall rules, the forwarding sysctl and its DNS on
-// port 53, and a laptop reaches the project through it. `systemctl reload` applies a file change
+// port 53; a laptop, run as a service as well (in its namespace's own private systemd), reaches
+// the project through it by name. `systemctl reload` applies a file change
 // and fails (the service running on) for a file with an error; a crash (exit 70) is restarted
 // (Restart=on-failure);
 // `systemctl stop` undoes everything.
@@ -14,9 +15,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Netns, waitFor } from '../helpers/netns.js';
 import { startServers, tcpBanner } from '../helpers/probes.js';
-import { guardResolvConf } from '../helpers/stock-laptop.js';
+import { guardResolvConf, resolvPath } from '../helpers/stock-laptop.js';
 import { startSystemd, type PrivateSystemd } from '../helpers/systemd.js';
-import { startUp, type UpProc, wgtsOk } from '../helpers/up.js';
+import { wgtsOk } from '../helpers/up.js';
 import { uniqueIfname } from '../helpers/wg.js';
 
 const work = mkdtempSync(join(tmpdir(), 'wgts-systemd-'));
@@ -32,7 +33,7 @@ let gw: Netns;
 let proj: Netns;
 let lap: Netns;
 let sd: PrivateSystemd;
-const procs: UpProc[] = [];
+let lapSd: PrivateSystemd | null = null;
 
 /** `systemctl show` properties of the unit. */
 function show(...props: string[]): Record<string, string> {
@@ -81,13 +82,22 @@ test('systemctl start returns once the gateway is complete; it runs sandboxed an
   assert.match(status, /^NoNewPrivs:\s+1$/m);
   assert.match(status, /^Seccomp:\s+2$/m, 'a seccomp filter');
 
-  const l = await startUp(lap, join(work, `${lIf}.conf`), lIf, procs);
-  try {
-    assert.is(tcpBanner(lap, '10.124.0.10', 3000), 'app:3000 ::ffff:10.124.0.1', 'through the sandboxed gateway, masqueraded');
-  } finally {
-    l.kill('SIGTERM');
-    await waitFor(() => l.exit() !== null, 10_000, 25, 'the laptop down');
-  }
+  // The laptop as a service too, in its own namespace's private systemd: its DNS goes into that
+  // namespace's resolv.conf (/etc/netns/NAME, writable in the sandbox), and comes back at the stop.
+  const lapFile = join(work, `${lIf}.conf`);
+  const lapUnits = join(work, 'lap-units');
+  mkdirSync(lapUnits);
+  wgtsOk(['service', 'install', lapFile, '--unit-dir', lapUnits]);
+  writeFileSync(join(lapUnits, `wgts@${lIf}.service.d`, 'test.conf'), `[Service]\nStandardOutput=append:${out}\nStandardError=append:${out}\n`);
+  lapSd = await startSystemd(lap, lapUnits, work);
+  const guard = readFileSync(resolvPath(lap), 'utf8');
+  const started = lapSd.systemctl(['start', `wgts@${lIf}.service`]);
+  assert.is(started.status, 0, `${started.stderr}\n${readFileSync(out, 'utf8')}`);
+  assert.match(readFileSync(resolvPath(lap), 'utf8'), /^nameserver 10\.123\.0\.1$/m, `split DNS in the namespace resolv.conf: ${readFileSync(out, 'utf8')}`);
+  assert.is(tcpBanner(lap, '10.124.0.10', 3000), 'app:3000 ::ffff:10.124.0.1', 'through the sandboxed gateway, masqueraded');
+  assert.match(lap.exec('getent', ['hosts', 'app']), /^10\.124\.0\.10\s/, 'names through the gateway\'s DNS');
+  assert.is(lapSd.systemctl(['stop', `wgts@${lIf}.service`]).status, 0);
+  assert.is(readFileSync(resolvPath(lap), 'utf8'), guard, 'restored');
 });
 
 test('systemctl reload: applied before it returns; a broken file fails the reload and the service runs on', () => {
@@ -124,6 +134,7 @@ test('a crash (exit 70) is restarted; systemctl stop undoes everything', async (
 
 test('teardown', async () => {
   await sd.stop();
+  await lapSd?.stop();
   lap.delete();
   proj.delete();
   gw.delete();

@@ -2,7 +2,7 @@
 // namespaces, inside a test network namespace, loading units ONLY from a temporary directory
 // ($SYSTEMD_UNIT_PATH, no generators), so `systemctl start wgts@IF` runs the generated unit with
 // its real sandbox, Type=notify and ExecReload, while this host's own systemd configuration (or
-// its absence) is never touched. Its cgroups are subgroups this helper creates below this
+// its absence) is never touched: it gets a private /run (with /run/netns bound in). Its cgroups are subgroups this helper creates below this
 // process's own cgroup in every hierarchy (mounted again inside its cgroup namespace, so systemd
 // sees them as the root) and removes again, with everything in them killed, at stop() or exit.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -88,7 +88,10 @@ export async function startSystemd(ns: Netns, unitDir: string, work: string): Pr
   writeFileSync(inner, [
     'set -e',
     'mount -t proc proc /proc',
+    // A private /run, keeping /run/netns: `wgts up` finds the name of its namespace there.
+    `mkdir -p ${work}/${name}-netns && mount --rbind /run/netns ${work}/${name}-netns`,
     'mount -t tmpfs tmpfs /run',
+    `mkdir /run/netns && mount --move ${work}/${name}-netns /run/netns`,
     ...(tmpfsRoot ? ['mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup'] : []),
     ...mounts,
     `exec env -i container=wgts-test SYSTEMD_UNIT_PATH=${unitDir} SYSTEMD_GENERATOR_PATH=/nonexistent PATH=/usr/sbin:/usr/bin:/sbin:/bin `
