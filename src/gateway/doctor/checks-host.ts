@@ -5,7 +5,7 @@
 // runs, and the chains' policies and other nftables tables that would drop the tunnel's packets
 // whether it runs or not.
 import { promises as fsp } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { formatCidr } from '../../config/ip.js';
 import { droppingChains, forwardBlockerFix, iptablesCommand, missingIptables, ruleArgs, ruleTag, type FirewallRule } from '../iptables.js';
 import { which } from '../lab-ns.js';
@@ -60,7 +60,7 @@ export function runningCheck(ctx: DoctorContext): CheckResult {
   }
   const r = ctx.running;
   if (r === null) return skip('running', title, `${ctx.ifname} is not running here; checks that need it are skipped`, true);
-  const file = ctx.file.startsWith('/') ? ctx.file : `${process.cwd()}/${ctx.file}`.replace(/\/\.\//g, '/');
+  const file = resolve(ctx.file);
   if (r.status.config !== file) {
     return fail('running', title, `${ctx.ifname} runs ${r.status.config} (pid ${r.pid}), not ${file}`, `wgts doctor ${r.status.config}`, true);
   }
