@@ -16,7 +16,7 @@ import * as assert from 'uvu/assert';
 import type { CheckResult, DoctorReport } from '../../src/gateway/doctor/report.js';
 import { Netns, sh, trySh, waitFor } from '../helpers/netns.js';
 import { guardResolvConf, resolvPath } from '../helpers/stock-laptop.js';
-import { startUp, type UpProc, wgts, wgtsOk } from '../helpers/up.js';
+import { startUp, stopUps, type UpProc, wgts, wgtsOk } from '../helpers/up.js';
 import { repoRoot, uniqueIfname, wgtsScript } from '../helpers/wg.js';
 import { startDnsmasq, type Dnsmasq } from './dns/helpers/dnsmasq.js';
 
@@ -125,12 +125,6 @@ async function passed(ns: Netns, file: string, id: string, detail?: string | Reg
   assert.is(c.status, 'pass', `${id}: ${JSON.stringify(c)}`);
   if (detail !== undefined) assert.match(c.detail, detail);
   return c;
-}
-
-/** Stops every wgts up this file started. */
-async function stopAll(): Promise<void> {
-  for (const p of procs) if (p.exit() === null) p.kill('SIGTERM');
-  await waitFor(() => procs.every((p) => p.exit() !== null), 10_000, 25, 'wgts up exits').catch(() => procs.forEach((p) => p.kill('SIGKILL')));
 }
 
 test('setup: project, gateway with a host resolver, a laptop', async () => {
@@ -320,7 +314,7 @@ test('a running gateway: all pass; then forwarding, FORWARD / INPUT / masquerade
     assert.is(check(away.report, 'dns-upstream').status, 'skip');
     void l;
   } finally {
-    await stopAll();
+    await stopUps(procs);
   }
 });
 
@@ -356,7 +350,7 @@ test('a laptop: routes overlapping the project network, an MTU too big, no hands
     void g;
     void l;
   } finally {
-    await stopAll();
+    await stopUps(procs);
   }
 
   // An unnamed network namespace without systemd-resolved: wgts up could not set split DNS there.

@@ -18,7 +18,7 @@ import { statusPath } from '../../src/gateway/status.js';
 import { Netns, waitFor } from '../helpers/netns.js';
 import { notifyReceiver, type NotifyReceiver } from '../helpers/notify.js';
 import { guardResolvConf } from '../helpers/stock-laptop.js';
-import { startUp, type UpProc, wgts, wgtsOk } from '../helpers/up.js';
+import { startUp, stopUps, type UpProc, wgts, wgtsOk } from '../helpers/up.js';
 import { genkey, socketPath, uniqueIfname, wgtsGoScript, wgtsScript } from '../helpers/wg.js';
 
 const work = mkdtempSync(join(tmpdir(), 'wgts-service-'));
@@ -39,12 +39,6 @@ const secrets: string[] = [];
 /** The value of `Key = value` lines of a config text. */
 function values(text: string, key: string): string[] {
   return [...text.matchAll(new RegExp(`^${key}\\s*=\\s*(\\S+)`, 'gmi'))].map((m) => m[1] as string);
-}
-
-/** Stops what a failed test left running (the next start would find the interface busy). */
-async function stopAll(): Promise<void> {
-  for (const p of procs) if (p.exit() === null) p.kill('SIGTERM');
-  await waitFor(() => procs.every((p) => p.exit() !== null), 10_000, 25, 'wgts up exits').catch(() => procs.forEach((p) => p.kill('SIGKILL')));
 }
 
 test('setup: gateway and laptop namespaces, a gateway config, a laptop', () => {
@@ -122,7 +116,7 @@ test('READY=1 from the main process once the gateway is up; RELOADING=1 ... READ
     logs.push(up.out());
   } finally {
     rx.stop();
-    await stopAll();
+    await stopUps(procs);
   }
 });
 
@@ -147,7 +141,7 @@ test('JSON logs: one object per line with time, level, interface, peer name and 
     await waitFor(() => l.exitCode !== null, 10_000, 25, 'the laptop stopped');
   } finally {
     if (l.exitCode === null) l.kill('SIGKILL');
-    await stopAll();
+    await stopUps(procs);
   }
   logs.push(g.out(), lOut);
 
@@ -227,7 +221,7 @@ test('with the unit\'s capability bounding set, a sweep removes dead owners\' ru
     assert.match(r.stdout, 'removed 1 firewall rule(s) of zz0', `the sweep ran with those capabilities: ${r.stdout}${r.stderr}`);
     assert.equal(mine(), before, 'the running gateway keeps every rule');
   } finally {
-    await stopAll();
+    await stopUps(procs);
   }
 });
 

@@ -7,7 +7,8 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { formatHostPort } from '../../config/ip.js';
 import { RESOLV_CONF, SystemResolvers } from '../dns/resolv-conf.js';
-import { dnsServiceOf } from '../dns/service.js';
+import type { GatewayConfig, WgtsConfig } from '../../config/model.js';
+import { dnsServiceOf, type DnsService } from '../dns/service.js';
 import { formatUpstream, parseUpstream, type UpstreamAddress } from '../dns/upstream.js';
 import { currentNetnsName } from '../netcfg.js';
 import { dnsExemptionsOf } from '../plan.js';
@@ -25,14 +26,22 @@ function resolvConfShown(): string {
   return ns !== null ? `${RESOLV_CONF} (here: /etc/netns/${ns}/resolv.conf)` : RESOLV_CONF;
 }
 
+/** A gateway config and its DNS service, or why a DNS check does not apply (`what` a laptop lacks). */
+function gatewayDns(ctx: DoctorContext, id: string, title: string, what: string): { c: WgtsConfig; g: GatewayConfig; svc: DnsService } | CheckResult {
+  const c = ctx.config;
+  if (!c?.gateway) return skip(id, title, c ? `a laptop ${what}` : 'needs a config that parses');
+  const svc = dnsServiceOf(c);
+  if (svc === null) return skip(id, title, 'no tunnel Address: no DNS service');
+  return { c, g: c.gateway, svc };
+}
+
 /** The gateway's DNS: answers on its tunnel addresses (running), or port 53 free there (stopped). */
 export async function dnsListenerCheck(ctx: DoctorContext): Promise<CheckResult> {
   const title = 'DNS listener';
-  const c = ctx.config;
-  if (!c?.gateway) return skip('dns-listener', title, c ? 'a laptop serves no DNS' : 'needs a config that parses');
-  const svc = dnsServiceOf(c);
-  if (svc === null) return skip('dns-listener', title, 'no tunnel Address: no DNS service');
-  const name = c.gateway.domain ? `gateway.${c.gateway.domain}` : 'gateway';
+  const dns = gatewayDns(ctx, 'dns-listener', title, 'serves no DNS');
+  if ('status' in dns) return dns;
+  const { c, g, svc } = dns;
+  const name = g.domain ? `gateway.${g.domain}` : 'gateway';
   if (ctx.running) {
     const answered: string[] = [];
     for (const t of dnsExemptionsOf(c)) {
@@ -82,10 +91,9 @@ async function upstreamServers(ctx: DoctorContext): Promise<{ servers: UpstreamA
 /** Each upstream resolver answers (`. NS`), and does not refuse. */
 export async function dnsUpstreamCheck(ctx: DoctorContext): Promise<CheckResult> {
   const title = 'DNS upstream';
-  const c = ctx.config;
-  if (!c?.gateway) return skip('dns-upstream', title, c ? 'a laptop forwards no DNS' : 'needs a config that parses');
-  const svc = dnsServiceOf(c);
-  if (svc === null) return skip('dns-upstream', title, 'no tunnel Address: no DNS service');
+  const dns = gatewayDns(ctx, 'dns-upstream', title, 'forwards no DNS');
+  if ('status' in dns) return dns;
+  const { svc } = dns;
   if (svc.upstream === 'none') return pass('dns-upstream', title, 'Upstream = none: names outside the domain are refused, unknown bare names NXDOMAIN');
   const up = await upstreamServers(ctx);
   if (up === null || up.servers.length === 0) {
