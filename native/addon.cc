@@ -2,10 +2,12 @@
 // ordered names of its counter slots and the largest packet a read can return; likewise the
 // UdpHandle class and the ordered names of its counter slots; and dataSeal / dataOpen, the
 // in-place ChaCha20-Poly1305 of WireGuard data messages (aead.h); offloadSplit /
-// offloadCoalesce, the TUN offload logic on plain buffers for the tests (offload_js.h).
+// offloadCoalesce, the TUN offload logic on plain buffers for the tests (offload_js.h); and
+// sdNotify, the service manager's readiness datagram (notify.h).
 #include <napi.h>
 
 #include "aead.h"
+#include "notify.h"
 #include "offload_js.h"
 #include "tun_fd.h"
 #include "tun_handle.h"
@@ -25,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("udpCounterNames", udp_names);
   wgts::RegisterOffload(env, exports);
   if (!wgts::RegisterAead(env, exports)) return exports;  // exception pending: the load fails
+  if (!wgts::RegisterNotify(env, exports)) return exports;
   return exports;
 }
 

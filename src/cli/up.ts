@@ -3,8 +3,9 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { processAlive } from '../config/lock.js';
+import { LOG_FORMAT_ENV, LOG_FORMATS, logFormatFromEnv, type LogFormat } from '../device/log.js';
 import { DEFAULT_SOCKET_DIR } from '../device/uapi/server.js';
 import { sweepStaleRules } from '../gateway/iptables.js';
 import { runCommand } from '../gateway/netcfg.js';
@@ -71,8 +72,16 @@ export function registerUpCommands(program: Command): void {
     .command('up')
     .description('run the interface of a config file (gateway or laptop) in the foreground; the name is the file name without .conf')
     .argument('<file>', 'config file, e.g. /etc/wgts/gw0.conf')
-    .action(async (file: string) => {
-      process.exit(await runUp(file));
+    .addOption(new Option('--log-format <format>', `log lines as text or one JSON object per line (default: $${LOG_FORMAT_ENV} or text)`).choices(LOG_FORMATS))
+    .action(async (file: string, opts: { logFormat?: LogFormat }) => {
+      let logFormat: LogFormat;
+      try {
+        logFormat = opts.logFormat ?? logFormatFromEnv();
+      } catch (e) {
+        process.stderr.write(`wgts: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.exit(1);
+      }
+      process.exit(await runUp(file, { logFormat }));
     });
 
   program

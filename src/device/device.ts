@@ -11,7 +11,7 @@ import { AllowedIps } from '../router/allowedips.js';
 import { readDst, readSrc } from '../router/packet.js';
 import { type Endpoint, makeEndpoint, sameEndpoint } from './endpoint.js';
 import { keyToBase64 } from '../crypto/keys.js';
-import { LogLevel, type Logger, peerLabel } from './log.js';
+import { LogLevel, type Logger } from './log.js';
 
 /** Where decrypted packets go (the TUN). Returns false when the packet was dropped. */
 export interface TunWriter {
@@ -403,7 +403,7 @@ export class Device {
     this.endpoints[peer] = next;
     const info = this.engine.peerInfo(peer);
     if (info && this.log.level >= LogLevel.Verbose) {
-      this.log.verbose(`${peerLabel(keyToBase64(info.publicKey))} - Endpoint is now ${next.family === 4 ? next.host : `[${next.host}]`}:${port}`);
+      this.log.verbose(`Endpoint is now ${next.family === 4 ? next.host : `[${next.host}]`}:${port}`, { event: 'endpoint', peer: keyToBase64(info.publicKey) });
     }
   }
 
@@ -479,7 +479,7 @@ export class Device {
     const info = this.engine.peerInfo(d.peer);
     if (!info) return;
     const what = d.kind === 'keepalive' ? 'keepalive packet' : `handshake ${d.kind}`;
-    this.log.verbose(`${peerLabel(keyToBase64(info.publicKey))} - ${ep ? `Sending ${what}` : `No known endpoint for ${what}`}`);
+    this.log.verbose(ep ? `Sending ${what}` : `No known endpoint for ${what}`, { event: ep ? 'send' : 'no-endpoint', peer: keyToBase64(info.publicKey) });
   }
 }
 

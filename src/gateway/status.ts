@@ -49,6 +49,11 @@ export interface ReloadStatus {
   errors: string[];
   /** Unix time (ms) of the next attempt, when one is scheduled. */
   nextRetry?: number;
+  /**
+   * Unix time (ms) at which the last finished reload pass began, whatever it found (an unchanged
+   * file too): `wgts reload` waits for one that began after its SIGHUP.
+   */
+  checked?: number;
 }
 
 /** The content of a status file. */
@@ -155,6 +160,7 @@ function toReload(v: unknown): ReloadStatus | null {
   if (!Array.isArray(v.errors) || !v.errors.every((e) => typeof e === 'string')) return null;
   const out: ReloadStatus = { ok: v.ok, at: v.at, attempts: v.attempts, errors: v.errors as string[] };
   if (typeof v.nextRetry === 'number') out.nextRetry = v.nextRetry;
+  if (typeof v.checked === 'number') out.checked = v.checked;
   return out;
 }
 
