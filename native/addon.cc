@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include "aead.h"
+#include "gate.h"
 #include "notify.h"
 #include "offload_js.h"
 #include "tun_fd.h"
@@ -25,6 +26,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Array udp_names = Napi::Array::New(env, wgts::kUdpCounterCount);
   for (uint32_t i = 0; i < wgts::kUdpCounterCount; i++) udp_names.Set(i, Napi::String::New(env, wgts::kUdpCounterNames[i]));
   exports.Set("udpCounterNames", udp_names);
+  exports.Set("HandshakeGate", wgts::HandshakeGate::Define(env));
+  Napi::Array gate_names = Napi::Array::New(env, wgts::kGateCounterCount);
+  for (uint32_t i = 0; i < wgts::kGateCounterCount; i++) gate_names.Set(i, Napi::String::New(env, wgts::kGateCounterNames[i]));
+  exports.Set("gateCounterNames", gate_names);
   wgts::RegisterOffload(env, exports);
   if (!wgts::RegisterAead(env, exports)) return exports;  // exception pending: the load fails
   if (!wgts::RegisterNotify(env, exports)) return exports;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <string>
 
+#include "gate.h"
 #include "udp_fd.h"
 
 namespace wgts {
@@ -88,6 +89,7 @@ Napi::Function UdpHandle::Define(Napi::Env env) {
                          InstanceMethod("mark", &UdpHandle::Mark),
                          InstanceMethod("bufferSizes", &UdpHandle::BufferSizes),
                          InstanceMethod("close", &UdpHandle::Close),
+                         InstanceMethod("setGate", &UdpHandle::SetGate),
                      });
 }
 
@@ -253,6 +255,13 @@ void UdpHandle::ReceiveBatch() {
   if (n == 0) return;
   counters_[kUdpRxDatagrams] += n;
   counters_[kUdpRxBytes] += bytes;
+  if (gate_ != nullptr) {
+    n = gate_->Filter(v.offsets, v.lengths, v.addrs, v.ports, v.trains, n, v.slab, &UdpHandle::GateSend, this);
+    if (n == 0) {  // all answered or dropped by the gate: only its cookie replies leave
+      FlushQueue();
+      return;
+    }
+  }
   counters_[kUdpRxBatches] += 1;
   if (!DeliverBatch(n)) {
     // JS can no longer run: the environment is being torn down (e.g. a worker thread ended) and
@@ -737,6 +746,45 @@ Napi::Value UdpHandle::BufferSizes(const Napi::CallbackInfo& info) {
 Napi::Value UdpHandle::Close(const Napi::CallbackInfo& info) {
   Release();
   return info.Env().Undefined();
+}
+
+}  // namespace wgts
+
+namespace wgts {
+
+// setGate(gate: HandshakeGate | null): received batches pass the gate first (its verdicts array
+// must hold a whole batch); null removes it.
+Napi::Value UdpHandle::SetGate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || (!info[0].IsNull() && !info[0].IsObject())) return ThrowType(env, "setGate(gate: HandshakeGate | null)");
+  if (info[0].IsNull()) {
+    gate_ = nullptr;
+    gate_ref_.Reset();
+    return env.Undefined();
+  }
+  Napi::Object obj = info[0].As<Napi::Object>();
+  HandshakeGate* g = nullptr;
+  if (napi_unwrap(env, obj, reinterpret_cast<void**>(&g)) != napi_ok || g == nullptr) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    return ThrowType(env, "setGate(gate: HandshakeGate | null)");
+  }
+  if (g->Capacity() < capacity_) return ThrowType(env, "setGate: the gate's verdicts array is smaller than a receive batch");
+  gate_ = g;
+  gate_ref_ = Napi::Persistent(obj);
+  return env.Undefined();
+}
+
+// A cookie reply from the gate: into the send queue, flushed with the batch.
+void UdpHandle::GateSend(void* ctx, const uint8_t* data, uint32_t len, const uint8_t addr[16], uint16_t port) {
+  UdpHandle* self = static_cast<UdpHandle*>(ctx);
+  sockaddr_in6 dest;
+  socklen_t dest_len = 0;
+  if (!UdpDestination(self->family_, addr, port, &dest, &dest_len)) {
+    self->counters_[kUdpTxDropsFamily] += 1;
+    return;
+  }
+  self->Enqueue(data, len, dest, dest_len);
 }
 
 }  // namespace wgts

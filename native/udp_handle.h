@@ -17,6 +17,8 @@
 
 #include "udp_cmsg.h"
 
+namespace wgts { class HandshakeGate; }
+
 namespace wgts {
 
 // Slots of the JS-owned Float64Array a UdpHandle counts into (exported as `udpCounterNames`).
@@ -77,6 +79,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   Napi::Value Mark(const Napi::CallbackInfo& info);
   Napi::Value BufferSizes(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SetGate(const Napi::CallbackInfo& info);
+  static void GateSend(void* ctx, const uint8_t* data, uint32_t len, const uint8_t addr[16], uint16_t port);
 
   static void OnPoll(uv_poll_t* poll, int status, int events);
   static void OnHandleClosed(uv_handle_t* handle);
@@ -137,6 +141,9 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   Napi::Reference<Napi::Uint16Array> ports_ref_;
   Napi::Reference<Napi::Uint32Array> trains_ref_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
+  // The handshake gate (gate.h) each received batch passes before JS sees it, or none.
+  HandshakeGate* gate_ = nullptr;
+  Napi::ObjectReference gate_ref_;
 
   // Send queue: datagrams packed back to back in tx_slab_, one mmsghdr per message; with GSO a
   // message is a train of tx_segments_[k] datagrams of tx_gso_[k] bytes (the last may be shorter).

@@ -7,6 +7,10 @@ import type { CryptoBackend } from '../crypto/types.js';
 import {
   DECAP_TUNNEL, WgEngine, type OutboundDatagram,
 } from '../noise/engine.js';
+import { DECAP_COOKIE_DUE, DROP_BAD_MAC1, MACS_MAC1, MACS_MAC2, MACS_UNCHECKED } from '../noise/codes.js';
+import { INITIATION_SIZE, MSG_INITIATION, MSG_RESPONSE, RESPONSE_SIZE } from '../noise/constants.js';
+import { HANDSHAKE_BUDGET_MS, HANDSHAKE_QUEUE_SIZE, HandshakeLoad } from '../noise/load.js';
+import { HandshakeRing, slotOffset } from './handshakes.js';
 import { AllowedIps } from '../router/allowedips.js';
 import { readDst, readSrc } from '../router/packet.js';
 import { type Endpoint, makeEndpoint, sameEndpoint } from './endpoint.js';
@@ -48,6 +52,41 @@ export interface DatagramBatch {
   readonly count: number;
 }
 
+/**
+ * A pre-filter of handshake messages on the receive path (io/gate.ts, native): it drops those
+ * with a bad mac1 and, while told the device is under load, answers those without a valid mac2
+ * with a cookie reply (its own cookie secret), before the device sees the batch. For each
+ * datagram it delivers, `verdicts[j]` is MACS_MAC1 or MACS_MAC2 for a handshake message, 0 for
+ * anything else.
+ */
+export interface HandshakeGate {
+  readonly verdicts: Uint8Array;
+  /** Our static public key (null: none; every mac1 fails). */
+  setKey(publicKey: Uint8Array | null): void;
+  setUnderLoad(on: boolean): void;
+  /** The cookie reply to handshake message data[off, off + len) from addr/port, into out (64 bytes): its length, or 0. */
+  cookieReply(data: Uint8Array, off: number, len: number, addr: Uint8Array, port: number, out: Uint8Array): number;
+  /** Handshake messages dropped for a bad mac1 so far. */
+  readonly badMac1: number;
+  /** Cookie replies sent so far (by the gate itself and through cookieReply). */
+  readonly cookieReplies: number;
+}
+
+/** Handshake processing figures (status file `handshakes`). */
+export interface HandshakeStats {
+  /** Handshake messages queued for processing / processed / dropped because the queue was full. */
+  queued: number;
+  processed: number;
+  queueFull: number;
+  /** Of the processed: answered with a cookie reply because the device was under load. */
+  cookieReplies: number;
+  /** How often the device entered the under-load state; whether it is in it now (0/1). */
+  loadEpisodes: number;
+  underLoad: number;
+  /** Milliseconds spent processing handshake messages. */
+  busyMs: number;
+}
+
 /** Device-level drop counters (the engine keeps its own per protocol reason). */
 export interface DeviceCounters {
   /** TUN packets with no route (no allowed IP contains the destination) or not IPv4/IPv6. */
@@ -62,6 +101,8 @@ export interface DeviceCounters {
   filtered: number;
   /** TUN packets for a peer refused by the outbound filter (gateway: not part of a flow the peer started). */
   outboundFiltered: number;
+  /** Handshake messages dropped because the handshake queue was full. */
+  handshakeQueueFull: number;
 }
 
 /**
@@ -82,10 +123,6 @@ export interface PeerEvents {
   removed(id: number): void;
 }
 
-/** Initiations per second above which the device reports itself under load (cookies, rate limits). */
-export const UNDER_LOAD_INITIATIONS_PER_SECOND = 1000;
-/** How long the device stays under load after the rate last exceeded the threshold (wireguard-go: 1 s). */
-export const UNDER_LOAD_AFTER_MS = 1000;
 
 /** routeOf's answers for a TUN packet that goes to no peer. */
 const NO_ROUTE = -1;
@@ -108,12 +145,17 @@ export interface DeviceOptions {
   now?: () => number;
   /** Wall clock for the engine (default real time). */
   wallClockNs?: () => bigint;
+  /** The receive path's handshake gate (io/gate.ts), when it has one. */
+  gate?: HandshakeGate;
+  /** Runs `fn` in a later event-loop turn (default setImmediate): handshake work left over a turn's budget. */
+  defer?: (fn: () => void) => void;
 }
 
 export class Device {
   readonly engine: WgEngine;
   readonly allowed = new AllowedIps();
-  readonly counters: DeviceCounters = { noRoute: 0, badSource: 0, noEndpoint: 0, tunWriteDrops: 0, filtered: 0, outboundFiltered: 0 };
+  readonly counters: DeviceCounters = { noRoute: 0, badSource: 0, noEndpoint: 0, tunWriteDrops: 0, filtered: 0, outboundFiltered: 0, handshakeQueueFull: 0 };
+  readonly handshakeStats: HandshakeStats = { queued: 0, processed: 0, queueFull: 0, cookieReplies: 0, loadEpisodes: 0, underLoad: 0, busyMs: 0 };
   /** Endpoint of each peer id (the source of its last authenticated datagram, or as configured). */
   private readonly endpoints: (Endpoint | null)[] = [];
   private readonly tun: TunWriter;
@@ -145,9 +187,16 @@ export class Device {
   private srcPort = 0;
   private srcKey = new Uint8Array(18);
   private srcKeyV4 = new Uint8Array(6);
-  private initiationsThisWindow = 0;
-  private windowStart = 0;
-  private loadUntil = 0;
+  private readonly gate: HandshakeGate | null;
+  private readonly defer: (fn: () => void) => void;
+  /** Handshake messages waiting: those with a valid mac2 first, then the others. */
+  private readonly hsProven = new HandshakeRing(HANDSHAKE_QUEUE_SIZE);
+  private readonly hsOthers = new HandshakeRing(HANDSHAKE_QUEUE_SIZE);
+  private drainScheduled = false;
+  private readonly load = new HandshakeLoad();
+  private gateKeyVersion = -1;
+  private gateBadMac1 = 0;
+  private readonly cookieOut = new Uint8Array(64);
   inboundFilter: InboundFilter | null = null;
   outboundFilter: OutboundFilter | null = null;
   peerEvents: PeerEvents | null = null;
@@ -158,6 +207,8 @@ export class Device {
     this.udp = opts.udp;
     this.log = opts.log;
     this.now = opts.now ?? (() => performance.now());
+    this.gate = opts.gate ?? null;
+    this.defer = opts.defer ?? ((fn) => { setImmediate(fn); });
     this.setMtu(1420);
   }
 
@@ -297,6 +348,8 @@ export class Device {
   readonly onDatagramBatch = (b: DatagramBatch): void => {
     const { slab, offsets, lengths, addrWords, ports, count } = b;
     const now = this.now();
+    const gate = this.gate;
+    if (gate !== null) this.syncGate();
     this.beginTunWrites(slab, count);
     for (let i = 0; i < count;) {
       const off = offsets[i]!;
@@ -304,7 +357,12 @@ export class Device {
       const a = this.trainAddrWords;
       a[0] = addrWords[w]!; a[1] = addrWords[w + 1]!; a[2] = addrWords[w + 2]!; a[3] = addrWords[w + 3]!;
       if (!isDataMessage(slab, off, lengths[i]!)) {
-        this.onDatagram(slab, off, lengths[i]!, this.trainAddr, ports[i]!);
+        if (isHandshakeMessage(slab, off, lengths[i]!)) {
+          const v = gate === null ? MACS_UNCHECKED : gate.verdicts[i]!;
+          this.queueHandshake(slab, off, lengths[i]!, this.trainAddr, ports[i]!, v === MACS_MAC2 || v === MACS_MAC1 ? v : MACS_UNCHECKED);
+        } else {
+          this.onDatagram(slab, off, lengths[i]!, this.trainAddr, ports[i]!);
+        }
         i++;
         continue;
       }
@@ -318,6 +376,7 @@ export class Device {
       i = end;
     }
     this.endTunWrites();
+    if (this.hsProven.count + this.hsOthers.count > 0) this.drainHandshakes();
   };
 
   /** Opens data messages k in [start, start + n) (one receiver index, one source) and delivers them. */
@@ -342,9 +401,14 @@ export class Device {
   /** One datagram from the UDP socket; `addr` is 16 bytes (v4-mapped for IPv4). Decrypts in place. */
   readonly onDatagram = (data: Uint8Array, off: number, len: number, addr: Uint8Array, port: number): void => {
     const now = this.now();
-    if (len >= 4 && data[off] === 1) this.countInitiation(now);
+    const handshake = isHandshakeMessage(data, off, len);
     const key = this.sourceKey(addr, port);
     const r = this.engine.decapsulate(data, off, len, key, now, data, off + 16);
+    if (handshake) {
+      const end = this.now();
+      this.load.spent(end - now, end);
+      this.updateLoad(end);
+    }
     const peer = this.engine.lastPeer;
     if (peer >= 0 && r >= 0) this.roam(peer, addr, port);
     if (r === DECAP_TUNNEL) this.deliver(peer, data, off + 16, this.engine.lastLength, now);
@@ -422,10 +486,90 @@ export class Device {
     return k;
   }
 
-  private countInitiation(now: number): void {
-    if (now - this.windowStart >= 1000) { this.windowStart = now; this.initiationsThisWindow = 0; }
-    if (++this.initiationsThisWindow > UNDER_LOAD_INITIATIONS_PER_SECOND) this.loadUntil = now + UNDER_LOAD_AFTER_MS;
-    this.engine.underLoad = now < this.loadUntil;
+  // ---------------------------------------------------------------- handshake queue and load
+
+  /** Queues a handshake message (copied) for drainHandshakes; counted and dropped when the queue is full. */
+  private queueHandshake(data: Uint8Array, off: number, len: number, addr: Uint8Array, port: number, macs: number): void {
+    const ring = macs === MACS_MAC2 ? this.hsProven : this.hsOthers;
+    if (ring.push(data, off, len, addr, port, macs)) {
+      this.handshakeStats.queued++;
+    } else {
+      this.counters.handshakeQueueFull++;
+      this.handshakeStats.queueFull++;
+    }
+  }
+
+  /**
+   * Processes queued handshake messages, proven ones (valid mac2) first, for at most
+   * HANDSHAKE_BUDGET_MS (at least one message); what is left waits for a later event-loop turn,
+   * so data received meanwhile is served first. The time spent and the backlog left decide the
+   * under-load state (noise/load.ts), which the gate follows from its next batch on.
+   */
+  private readonly drainHandshakes = (): void => {
+    this.drainScheduled = false;
+    const t0 = this.now();
+    let t = t0;
+    while (this.hsProven.count + this.hsOthers.count > 0) {
+      this.processHandshake(this.hsProven.count > 0 ? this.hsProven : this.hsOthers, t);
+      t = this.now();
+      if (t - t0 >= HANDSHAKE_BUDGET_MS) break;
+    }
+    this.load.spent(t - t0, t);
+    this.handshakeStats.busyMs += t - t0;
+    this.updateLoad(t);
+    if (this.hsProven.count + this.hsOthers.count > 0 && !this.drainScheduled) {
+      this.drainScheduled = true;
+      this.defer(this.drainHandshakes);
+    }
+  };
+
+  private processHandshake(ring: HandshakeRing, now: number): void {
+    const slot = ring.front;
+    const off = slotOffset(slot);
+    const len = ring.lengths[slot]!;
+    const src = this.srcAddr;
+    for (let i = 0; i < 16; i++) src[i] = ring.addrs[slot * 16 + i]!;
+    const port = ring.ports[slot]!;
+    this.srcPort = port;
+    const r = this.engine.decapsulate(ring.slab, off, len, this.sourceKey(src, port), now, ring.slab, off + 16, ring.macs[slot]!);
+    this.handshakeStats.processed++;
+    if (r === DECAP_COOKIE_DUE && this.gate !== null) {
+      const n = this.gate.cookieReply(ring.slab, off, len, src, port, this.cookieOut);
+      if (n > 0) this.udp.send(this.cookieOut, 0, n, makeEndpoint(src, port));
+      this.handshakeStats.cookieReplies++;
+    }
+    ring.pop();
+    const peer = this.engine.lastPeer;
+    if (peer >= 0 && r >= 0) this.roam(peer, src, port);
+    if (this.engine.outboxSize > 0) this.flushOutbox(src);
+  }
+
+  /** Under load or not, from the backlog and the time spent (noise/load.ts); the engine and the gate follow. */
+  private updateLoad(now: number): void {
+    const on = this.load.update(this.hsProven.count + this.hsOthers.count, now);
+    this.handshakeStats.loadEpisodes = this.load.entered;
+    this.handshakeStats.underLoad = on ? 1 : 0;
+    if (on === this.engine.underLoad) return;
+    this.engine.underLoad = on;
+    this.gate?.setUnderLoad(on);
+  }
+
+  /**
+   * The gate follows our static key (call after setting the private key: the gate filters the
+   * next batch before the device sees it); its bad-mac1 drops count as the engine's.
+   */
+  syncGate(): void {
+    const gate = this.gate;
+    if (gate === null) return;
+    if (this.gateKeyVersion !== this.engine.identityVersion) {
+      this.gateKeyVersion = this.engine.identityVersion;
+      gate.setKey(this.engine.publicKey);
+    }
+    const bad = gate.badMac1;
+    if (bad !== this.gateBadMac1) {
+      this.engine.dropsByReason[-DROP_BAD_MAC1] += bad - this.gateBadMac1;
+      this.gateBadMac1 = bad;
+    }
   }
 
   // ---------------------------------------------------------------- timers and outbox
@@ -433,7 +577,8 @@ export class Device {
   /** Runs the engine's timers; returns the next deadline (ms, monotonic). */
   tick(): number {
     const now = this.now();
-    if (this.engine.underLoad && now >= this.loadUntil) this.engine.underLoad = false;
+    this.syncGate();
+    this.updateLoad(now);
     const next = this.engine.tick(now);
     if (this.engine.outboxSize > 0) this.flushOutbox(null);
     return next;
@@ -486,6 +631,12 @@ export class Device {
 /** A WireGuard data message (type 4, three reserved zero bytes) long enough for header and tag. */
 function isDataMessage(d: Uint8Array, off: number, len: number): boolean {
   return len >= 32 && d[off] === 4 && d[off + 1] === 0 && d[off + 2] === 0 && d[off + 3] === 0;
+}
+
+/** An initiation or response: type, zero reserved bytes and exact size (what the handshake queue takes). */
+function isHandshakeMessage(d: Uint8Array, off: number, len: number): boolean {
+  if (len < 4 || d[off + 1] !== 0 || d[off + 2] !== 0 || d[off + 3] !== 0) return false;
+  return (d[off] === MSG_INITIATION && len === INITIATION_SIZE) || (d[off] === MSG_RESPONSE && len === RESPONSE_SIZE);
 }
 
 /** Same receiver index (bytes 4..8) in the data messages at offsets a and b. */

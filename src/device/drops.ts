@@ -16,6 +16,7 @@ export const DEVICE_DROP_REASONS: Readonly<Record<keyof DeviceCounters, string>>
   tunWriteDrops: 'tun-write-failed',
   filtered: 'filtered',
   outboundFiltered: 'not-a-flow',
+  handshakeQueueFull: 'handshake-queue-full',
 };
 
 /** What dropCounts reads: the engine's counters by -code and the device's. */

@@ -34,6 +34,7 @@ import { dropCounts } from '../device/drops.js';
 import { createLogger, jsonLogLine, levelFromEnv, shortKey, type LogContext, type LogFormat, type Logger, type PeerNames } from '../device/log.js';
 import { applySet } from '../device/uapi/protocol.js';
 import { crashInProgress, EXIT_CRASH, exitCleanlyOnCrash } from '../io/crash.js';
+import { gateStats } from '../io/gate.js';
 import { runInterface, type RunningInterface } from '../io/interface.js';
 import { ServiceNotifier } from '../io/notify.js';
 import { compileAccess, gatewayAliases, PeerAccess, type CompiledAccess } from './access.js';
@@ -452,6 +453,7 @@ export class InterfaceRuntime {
       reload: { ...this.reloadState, errors: [...this.reloadState.errors], ...(this.checkedAt > 0 ? { checked: this.checkedAt } : {}) },
       drops: Object.fromEntries(dropCounts(this.iface.device)),
       udp: { ...this.iface.udp.stats },
+      handshakes: { ...this.iface.device.handshakeStats, ...gateStats(this.iface.gate.stats) },
       inactive,
       applied: { ...this.appliedVersion },
     };

@@ -76,6 +76,11 @@ export interface InterfaceStatus {
   drops?: Record<string, number>;
   /** The UDP socket's counters (io/udp.ts UdpStats: rxDatagrams, txDropsFull, ...). */
   udp?: Record<string, number>;
+  /**
+   * Handshake processing (device/device.ts HandshakeStats) and the native gate's counters
+   * prefixed `gate` (gateHandshakes, gateBadMac1, gateMac2Valid, gateCookieReplies, ...).
+   */
+  handshakes?: Record<string, number>;
   /** DNS responder counters (gateway only). */
   dns?: Record<string, number>;
   /** The last reload (absent in files of older versions). */
@@ -106,7 +111,7 @@ function numbers(v: unknown): Record<string, number> | null {
 /** Checks the shape of parsed JSON; null when it is not a status file. */
 export function toStatus(v: unknown): InterfaceStatus | null {
   if (!isRecord(v) || v.version !== 1) return null;
-  const { interface: name, pid, config, role, updated, peers, counters, dns, reload, drops, udp, inactive, applied } = v;
+  const { interface: name, pid, config, role, updated, peers, counters, dns, reload, drops, udp, handshakes, inactive, applied } = v;
   if (typeof name !== 'string' || typeof pid !== 'number' || typeof config !== 'string' || typeof updated !== 'number') return null;
   if (role !== 'gateway' && role !== 'client') return null;
   const c = numbers(counters);
@@ -125,7 +130,7 @@ export function toStatus(v: unknown): InterfaceStatus | null {
     ps[key] = typeof p.name === 'string' ? { name: p.name, ...counts } : counts;
   }
   const out: InterfaceStatus = { version: 1, interface: name, pid, config, role, updated, peers: ps, counters: c };
-  for (const [field, value] of [['dns', dns], ['drops', drops], ['udp', udp]] as const) {
+  for (const [field, value] of [['dns', dns], ['drops', drops], ['udp', udp], ['handshakes', handshakes]] as const) {
     if (value === undefined) continue;
     const d = numbers(value);
     if (d === null) return null;

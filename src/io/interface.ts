@@ -12,6 +12,7 @@ import { UapiServer } from '../device/uapi/server.js';
 import type { Prefix } from '../router/prefix.js';
 import { OFFLOAD_ENV, offloadWanted } from './offload.js';
 import { Tun } from './tun.js';
+import { NativeGate } from './gate.js';
 import { UdpSocket } from './udp.js';
 
 /** How often the timer loop runs the engine's timers (ms). */
@@ -23,6 +24,8 @@ export interface RunningInterface {
   readonly name: string;
   readonly device: Device;
   readonly udp: UdpSocket;
+  /** The handshake gate on the UDP receive path (mac checks, cookie replies). */
+  readonly gate: NativeGate;
   readonly tun: Tun;
   /** The device as UAPI configures it: apply a config with applySet(body, target), as `wg setconf` does. */
   readonly target: UapiTarget;
@@ -39,11 +42,14 @@ export async function runInterface(ifname: string, log: Logger, crypto: CryptoBa
   const offload = offloadWanted(process.env[OFFLOAD_ENV]);
   const tun = Tun.open(ifname, { mtu: 1420, offload });
   const udp = new UdpSocket({ offload, batch: UDP_BATCH });
+  const gate = new NativeGate(udp.batchCapacity);
+  udp.setGate(gate);
   const device = new Device({
     crypto,
     log,
     tun,
     udp,
+    gate,
   });
   try { device.setMtu(tun.mtu); } catch { /* keep the default */ }
   const target = new InterfaceTarget(device, udp, log);
@@ -91,7 +97,7 @@ export async function runInterface(ifname: string, log: Logger, crypto: CryptoBa
   };
   tun.onGone((g) => { void close(`TUN ${g.name} went away (${g.code})`); });
   uapi.on('socket-removed', () => { void close('UAPI socket removed'); });
-  return { name: ifname, device, udp, tun, target, closed, close };
+  return { name: ifname, device, udp, tun, gate, target, closed, close };
 }
 
 /** One peer as a UAPI set operation sees it. */
@@ -120,6 +126,7 @@ class InterfaceTarget implements UapiTarget {
 
   setPrivateKey(key: Uint8Array | null): void {
     for (const id of this.device.engine.setPrivateKey(key)) this.dropPeer(id);
+    this.device.syncGate();
     if (key !== null) this.keySet = true;
   }
 

@@ -63,6 +63,22 @@ export interface NativeUdpHandle {
   /** [SO_RCVBUF, SO_SNDBUF] as the kernel reports them. */
   bufferSizes(): [number, number];
   close(): void;
+  /** Received batches pass `gate` (native/gate.h) before onBatch; null removes it. Call after start. */
+  setGate(gate: NativeHandshakeGate | null): void;
+}
+
+/**
+ * The addon's HandshakeGate (native/gate.h): mac1/mac2 checks and cookie replies on received
+ * batches, before JS. Verdicts: 0 not a handshake, 1 valid mac1, 2 valid mac1 and mac2,
+ * 3 bad mac1, 4 under load without mac2 (a cookie reply is due).
+ */
+export interface NativeHandshakeGate {
+  setKey(publicKey: Uint8Array | null): void;
+  setUnderLoad(on: boolean): void;
+  underLoad(): boolean;
+  check(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number): number;
+  /** Writes the 64-byte cookie reply to `out`: 64, or 0 (not a handshake message, no key). */
+  cookieReply(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number, out: Uint8Array): number;
 }
 
 /** What native/build/Release/wgts_native.node exports. */
@@ -76,6 +92,10 @@ export interface NativeAddon {
   UdpHandle: new (port: number, counters: Float64Array, offload?: boolean) => NativeUdpHandle;
   /** Slot names of a UdpHandle's counters array, in order. */
   udpCounterNames: readonly string[];
+  /** A handshake gate counting into `counters` and writing a verdict per delivered datagram into `verdicts`. */
+  HandshakeGate: new (counters: Float64Array, verdicts: Uint8Array) => NativeHandshakeGate;
+  /** Slot names of a HandshakeGate's counters array, in order. */
+  gateCounterNames: readonly string[];
   /**
    * The TUN read side's offload logic on a buffer (tests): the packets a read of `vnet` (10-byte
    * virtio header) + `packet` turns into, or the code (> 0) of the reason it is dropped.
@@ -125,7 +145,7 @@ function isNativeAddon(v: unknown): v is NativeAddon {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
   return typeof o.TunHandle === 'function' && Array.isArray(o.counterNames) && typeof o.maxPacket === 'number' &&
-    typeof o.UdpHandle === 'function' && Array.isArray(o.udpCounterNames) && typeof o.offloadSplit === 'function' &&
+    typeof o.UdpHandle === 'function' && Array.isArray(o.udpCounterNames) && typeof o.HandshakeGate === 'function' && typeof o.offloadSplit === 'function' &&
     typeof o.offloadCoalesce === 'function' && typeof o.sdNotify === 'function';
 }
 

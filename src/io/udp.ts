@@ -31,6 +31,7 @@
  * counted in `rxTruncated` (the kernel flags them MSG_TRUNC), never delivered cut short.
  */
 import type { Endpoint } from '../device/endpoint.js';
+import type { NativeGate } from './gate.js';
 import { checkCounterNames, loadAddon, type NativeAddon, type NativeUdpHandle } from './native.js';
 
 /**
@@ -209,6 +210,7 @@ export class UdpSocket {
   #port = 0;
   #family: 4 | 6 | null = null;
   #mark = 0;
+  #gate: NativeGate | null = null;
 
   constructor(opts: UdpSocketOptions = {}) {
     this.#batch = checkInt(opts.batch ?? DEFAULT_BATCH, 1, MAX_BATCH, 'batch');
@@ -255,6 +257,23 @@ export class UdpSocket {
     if (!this.#handle) return null;
     const [receive, send] = this.#handle.bufferSizes();
     return { receive, send };
+  }
+
+  /** The most datagrams one receive batch delivers (the size a gate's verdicts array needs). */
+  get batchCapacity(): number {
+    return this.#batch * (this.#offload && this.#slot === MAX_DATAGRAM ? MAX_SEGMENTS : 1);
+  }
+
+  /**
+   * Received batches pass `gate` (io/gate.ts) before any handler sees them: handshake messages
+   * with a bad mac1 are dropped, and under load those without a valid mac2 answered with a cookie
+   * reply (sent with the batch's sendmmsg); the gate's `verdicts` describe the datagrams
+   * delivered. Kept across rebinds; null removes it.
+   */
+  setGate(gate: NativeGate | null): void {
+    if (gate !== null && gate.verdicts.length < this.batchCapacity) throw new RangeError('the gate must hold a verdict per datagram of a batch');
+    this.#gate = gate;
+    this.#handle?.setGate(gate === null ? null : gate.handle);
   }
 
   /** Sets the per-datagram handler (replaces the previous one; applies from the next datagram). */
@@ -380,6 +399,7 @@ export class UdpSocket {
     const perSlot = this.#offload && this.#slot === MAX_DATAGRAM ? MAX_SEGMENTS : 1;
     const rx = (this.#rx ??= new ReceiveBuffers(this.#batch, this.#slot, perSlot));
     h.start(rx.buffer, rx.stride, rx.slot, rx.offsets, rx.lengths, rx.addrs, rx.ports, rx.trains, (count) => this.#deliver(h, rx, count));
+    if (this.#gate !== null) h.setGate(this.#gate.handle);
   }
 
   /** Hands one batch to the handler(s); stops if a per-datagram handler closed or rebound. */

@@ -11,6 +11,20 @@ export const DECAP_HANDLED = 1;
 /** decapsulate: a cookie reply addressed to the datagram's source (outbox peer -1) is in the outbox. */
 export const DECAP_REPLY_TO_SOURCE = 2;
 
+/**
+ * decapsulate with macs checked by the caller (MACS_MAC1): under load and no valid mac2; the
+ * caller answers the source with its own cookie reply (the gate that checked the macs owns the
+ * cookie secret). Nothing is in the outbox.
+ */
+export const DECAP_COOKIE_DUE = 3;
+
+/** What the caller of decapsulate knows about a handshake message's macs. */
+export const MACS_UNCHECKED = 0;
+/** mac1 checked valid (by a gate with its own cookie secret); mac2 missing or not valid. */
+export const MACS_MAC1 = 1;
+/** mac1 and mac2 checked valid. */
+export const MACS_MAC2 = 2;
+
 /** encapsulate: no usable session; the packet was staged and a handshake started if allowed. */
 export const ENCAP_QUEUED = -1;
 

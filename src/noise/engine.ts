@@ -6,12 +6,15 @@
 
 import type { CryptoBackend } from '../crypto/types.js';
 import {
+  DECAP_COOKIE_DUE,
   DECAP_HANDLED,
   DECAP_REPLY_TO_SOURCE,
   DECAP_TUNNEL,
   DROP_BAD_COOKIE_REPLY,
   DROP_BAD_INNER_PACKET,
   DROP_BAD_MAC1,
+  MACS_MAC2,
+  MACS_UNCHECKED,
   DROP_DECRYPT_FAILED,
   DROP_HANDSHAKE_INVALID,
   DROP_INITIATION_FLOOD,
@@ -170,6 +173,8 @@ export class WgEngine {
   lastPeer = -1;
   /** decapsulate DECAP_TUNNEL: length of the IP packet at out[outOff..] (padding removed). */
   lastLength = 0;
+  /** Incremented whenever the static key changes (a gate checking mac1 elsewhere follows it). */
+  identityVersion = 0;
   /** Count of each negative result code, indexed by -code (see codes.ts). */
   readonly dropsByReason = new Float64Array(DROP_REASON_COUNT);
 
@@ -253,6 +258,7 @@ export class WgEngine {
     }
     old?.privateKey.fill(0);
     this.checker.init(this.identity === null ? null : this.identity.publicKey);
+    this.identityVersion++;
     for (const p of this.peers) {
       if (p === undefined) continue;
       p.precomputedSS?.fill(0);
@@ -405,10 +411,13 @@ export class WgEngine {
    * in the outbox (a response, a keepalive, staged packets released by a new session).
    * DECAP_REPLY_TO_SOURCE: under load and mac2 missing: a cookie reply for `source` is in the
    * outbox with peer -1.
+   * `macs`: MACS_UNCHECKED (default) = the engine checks mac1, and under load mac2 (its own cookie
+   * secret); MACS_MAC1 / MACS_MAC2 = a handshake message the caller's gate checked already
+   * (mac1 valid; mac2 valid too for MACS_MAC2): under load MACS_MAC1 returns DECAP_COOKIE_DUE.
    * Negative: dropped (see codes.ts). lastPeer is the authenticated peer (roaming) or -1.
    * Data messages allocate nothing in our code.
    */
-  decapsulate(datagram: Uint8Array, off: number, len: number, source: Uint8Array, now: number, out: Uint8Array, outOff: number): number {
+  decapsulate(datagram: Uint8Array, off: number, len: number, source: Uint8Array, now: number, out: Uint8Array, outOff: number, macs = MACS_UNCHECKED): number {
     this.lastPeer = -1;
     this.lastLength = 0;
     const type = classifyMessage(datagram, off, len);
@@ -417,6 +426,14 @@ export class WgEngine {
     if (this.identity === null) return this.drop(DROP_NO_PRIVATE_KEY);
     const m = datagram.slice(off, off + len);
     if (type === MSG_COOKIE_REPLY) return this.receiveCookieReply(m, now);
+    if (macs !== MACS_UNCHECKED) {
+      // Checked by the caller's gate, which owns the cookie secret and sends cookie replies.
+      if (this.underLoad) {
+        if (macs !== MACS_MAC2) return DECAP_COOKIE_DUE;
+        if (!this.rateLimiter.allow(source, now)) return this.drop(DROP_RATE_LIMITED);
+      }
+      return type === MSG_INITIATION ? this.receiveInitiation(m, now) : this.receiveResponse(m, now);
+    }
     if (!this.checker.checkMac1(m)) return this.drop(DROP_BAD_MAC1);
     if (this.underLoad) {
       if (!this.checker.checkMac2(m, source, now)) {

@@ -85,7 +85,7 @@ const PSK = keyOf(0x44);
 function fakeDevice(): { device: MetricsDevice; peers: Map<number, PeerInfo>; drops: Float64Array; counters: DeviceCounters } {
   const peers = new Map<number, PeerInfo>();
   const drops = new Float64Array(DROP_REASON_COUNT);
-  const counters: DeviceCounters = { noRoute: 0, badSource: 0, noEndpoint: 0, tunWriteDrops: 0, filtered: 0, outboundFiltered: 0 };
+  const counters: DeviceCounters = { noRoute: 0, badSource: 0, noEndpoint: 0, tunWriteDrops: 0, filtered: 0, outboundFiltered: 0, handshakeQueueFull: 0 };
   const engine: MetricsDevice['engine'] = {
     peerIds: () => [...peers.keys()].sort((a, b) => a - b),
     peerInfo: (id) => peers.get(id) ?? null,

@@ -1,0 +1,88 @@
+// N-API class HandshakeGate: WireGuard's mac1/mac2 checks and cookie replies (whitepaper §5.4.7)
+// in native code, run by the UDP receive path (udp_handle.cc) on each received batch before it
+// reaches JS. Handshake messages (initiation, response: exact sizes, zero reserved bytes) with a
+// bad mac1 are dropped here; while the device says it is under load, those without a valid mac2
+// get a cookie reply (queued on the socket: it leaves with the batch's sendmmsg) and are dropped
+// too. Everything else passes, in order, each with a verdict (kVerdict*) in a JS-owned array so
+// that the device can take mac2-verified handshakes first. The gate owns the cookie secret
+// (random, renewed after two minutes when a reply needs it) and is protocol-thin on purpose: the
+// reference logic is noise/cookie.ts, and test/io/gate.test.ts checks both agree.
+#ifndef WGTS_GATE_H
+#define WGTS_GATE_H
+
+#include <napi.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+
+namespace wgts {
+
+// Slots of the JS-owned Float64Array a gate counts into (exported as `gateCounterNames`).
+enum GateCounter {
+  kGateHandshakes,    // handshake messages examined
+  kGateBadMac1,       // dropped: mac1 does not match our public key (or no key is set)
+  kGateMac2Valid,     // passed with a valid mac2
+  kGateCookieReplies, // under load without a valid mac2: answered with a cookie reply, dropped
+  kGateReplyDrops,    // a cookie reply could not be built (no key)
+  kGateCounterCount
+};
+extern const char* const kGateCounterNames[kGateCounterCount];
+
+// Verdicts, per delivered datagram (and the result of check()).
+enum GateVerdict : uint8_t {
+  kVerdictOther = 0,    // not a handshake message: untouched
+  kVerdictMac1 = 1,     // handshake with a valid mac1, mac2 missing or not valid
+  kVerdictMac2 = 2,     // handshake with valid mac1 and mac2
+  kVerdictBadMac1 = 3,  // (check only) would be dropped
+  kVerdictCookie = 4,   // (check only) under load without mac2: a cookie reply is due
+};
+
+// Where the filter sends cookie replies (the socket's send queue).
+using CookieSend = void (*)(void* ctx, const uint8_t* data, uint32_t len, const uint8_t addr[16], uint16_t port);
+
+class HandshakeGate : public Napi::ObjectWrap<HandshakeGate> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // JS: new HandshakeGate(counters: Float64Array(gateCounterNames.length), verdicts: Uint8Array)
+  explicit HandshakeGate(const Napi::CallbackInfo& info);
+  ~HandshakeGate() override;
+
+  // Filters datagrams j < n of a receive batch in place (offsets/lengths/addrs/ports compacted,
+  // trains recounted) and writes the verdict of each one kept; returns how many are kept.
+  uint32_t Filter(uint32_t* offsets, uint32_t* lengths, uint8_t* addrs, uint16_t* ports, uint32_t* trains, uint32_t n,
+                  const uint8_t* slab, CookieSend send, void* ctx);
+  // Room for the verdicts of this many datagrams.
+  uint32_t Capacity() const { return verdicts_len_; }
+
+ private:
+  Napi::Value SetKey(const Napi::CallbackInfo& info);
+  Napi::Value SetUnderLoad(const Napi::CallbackInfo& info);
+  Napi::Value UnderLoad(const Napi::CallbackInfo& info);
+  Napi::Value Check(const Napi::CallbackInfo& info);
+  Napi::Value CookieReply(const Napi::CallbackInfo& info);
+
+  // The verdict for one message (kVerdictOther .. kVerdictCookie), without side effects.
+  uint8_t Classify(const uint8_t* m, uint32_t len, const uint8_t addr[16], uint16_t port, double now);
+  // Writes the 64-byte cookie reply to handshake message m from addr/port; false without a key.
+  bool BuildReply(uint8_t out[64], const uint8_t* m, uint32_t len, const uint8_t addr[16], uint16_t port, double now);
+  void CookieFor(uint8_t out[16], const uint8_t addr[16], uint16_t port) const;
+  void Nonce(uint8_t out[24]);
+
+  bool has_key_ = false;
+  bool under_load_ = false;
+  uint8_t mac1_key_[32] = {0};
+  uint8_t cookie_key_[32] = {0};
+  uint8_t secret_[32] = {0};
+  double secret_at_ = -1e300;  // ms, CLOCK_MONOTONIC
+  uint8_t random_[24 * 64] = {0};
+  uint32_t random_used_ = sizeof(random_);
+  EVP_CIPHER_CTX* ctx_ = nullptr;
+  double* counters_ = nullptr;
+  uint8_t* verdicts_ = nullptr;
+  uint32_t verdicts_len_ = 0;
+  Napi::Reference<Napi::Float64Array> counters_ref_;
+  Napi::Reference<Napi::Uint8Array> verdicts_ref_;
+};
+
+}  // namespace wgts
+
+#endif

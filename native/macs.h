@@ -1,0 +1,32 @@
+// The primitives of WireGuard's DoS protection (whitepaper §5.4.4, §5.4.7) in plain C++, for the
+// handshake gate (gate.h): BLAKE2s (RFC 7693) as HASH and keyed as MAC, and XChaCha20-Poly1305
+// sealing of a cookie (HChaCha20 here, ChaCha20-Poly1305 from OpenSSL). No N-API, no allocation.
+#ifndef WGTS_MACS_H
+#define WGTS_MACS_H
+
+#include <openssl/evp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+namespace wgts {
+
+// BLAKE2s with `outlen` (1..32) bytes of output, keyed with key[0, keylen) (keylen 0..32).
+void Blake2s(uint8_t* out, size_t outlen, const uint8_t* key, size_t keylen, const uint8_t* in, size_t inlen);
+
+// HASH(a || b): unkeyed 32-byte BLAKE2s of two concatenated inputs.
+void Blake2sHash2(uint8_t out[32], const uint8_t* a, size_t alen, const uint8_t* b, size_t blen);
+
+// Constant-time comparison of n bytes.
+bool EqualCt(const uint8_t* a, const uint8_t* b, size_t n);
+
+// XChaCha20-Poly1305 seal of pt[0, ptlen) with associated data ad: writes ptlen + 16 bytes to out.
+// `ctx` is a caller-owned EVP_CIPHER_CTX initialised for EVP_chacha20_poly1305 encryption.
+bool XChaChaSeal(EVP_CIPHER_CTX* ctx, uint8_t* out, const uint8_t key[32], const uint8_t nonce[24], const uint8_t* pt, size_t ptlen,
+                 const uint8_t* ad, size_t adlen);
+
+// Zeroes n bytes in a way the compiler keeps.
+void Wipe(void* p, size_t n);
+
+}  // namespace wgts
+
+#endif

@@ -1,0 +1,55 @@
+// When is an interface "under load" (whitepaper §5.3: cookies and per-source rate limits apply
+// only then)? Not at a fixed rate of initiations, which an attacker can stay just below while
+// each one costs two X25519: like the kernel and wireguard-go, by the backlog of handshake
+// messages waiting to be processed (an eighth of the queue), and also by the share of time the
+// last windows spent on handshake work. Once triggered the state lasts UNDER_LOAD_AFTER_MS
+// (wireguard-go's UnderLoadAfterTime). Sans-IO: the caller passes its monotonic clock (ms).
+
+/** Handshake messages that may wait for processing (wireguard-go's QueueHandshakeSize). */
+export const HANDSHAKE_QUEUE_SIZE = 1024;
+/** A backlog of this many waiting handshake messages means load (an eighth of the queue, as wireguard-go and the kernel). */
+export const UNDER_LOAD_BACKLOG = HANDSHAKE_QUEUE_SIZE / 8;
+/** Share of a window spent on handshake work that means load. */
+export const UNDER_LOAD_BUSY_SHARE = 0.25;
+/** Length of the windows the busy share is measured over (ms). */
+export const LOAD_WINDOW_MS = 200;
+/** How long the state lasts after the last trigger (ms). */
+export const UNDER_LOAD_AFTER_MS = 1000;
+/** Most time handshake work may take per event-loop turn before data is served again (ms). */
+export const HANDSHAKE_BUDGET_MS = 2;
+
+/** The under-load state of one interface. */
+export class HandshakeLoad {
+  private windowStart = -Infinity;
+  private busyMs = 0;
+  private until = -Infinity;
+  /** How often the state was entered (for the status file). */
+  entered = 0;
+  private state = false;
+
+  /** Under load now? */
+  get underLoad(): boolean { return this.state; }
+
+  /** Handshake work of `ms` milliseconds ended at `now`. */
+  spent(ms: number, now: number): void {
+    if (now - this.windowStart >= LOAD_WINDOW_MS) {
+      this.windowStart = now;
+      this.busyMs = 0;
+    }
+    this.busyMs += ms;
+    if (this.busyMs >= LOAD_WINDOW_MS * UNDER_LOAD_BUSY_SHARE) this.trigger(now);
+  }
+
+  /** The current backlog (handshake messages waiting); returns the state at `now`. */
+  update(backlog: number, now: number): boolean {
+    if (backlog >= UNDER_LOAD_BACKLOG) this.trigger(now);
+    const next = now < this.until;
+    if (next && !this.state) this.entered++;
+    this.state = next;
+    return next;
+  }
+
+  private trigger(now: number): void {
+    this.until = now + UNDER_LOAD_AFTER_MS;
+  }
+}
