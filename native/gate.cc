@@ -77,18 +77,13 @@ HandshakeGate::HandshakeGate(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   verdicts_len_ = static_cast<uint32_t>(verdicts_len);
   counters_ref_ = Napi::Persistent(info[0].As<Napi::Float64Array>());
   verdicts_ref_ = Napi::Persistent(info[1].As<Napi::Uint8Array>());
-  ctx_ = EVP_CIPHER_CTX_new();
-  if (ctx_ == nullptr || EVP_EncryptInit_ex(ctx_, EVP_chacha20_poly1305(), nullptr, nullptr, nullptr) != 1) {
-    Napi::Error::New(env, "HandshakeGate: cannot create a ChaCha20-Poly1305 context").ThrowAsJavaScriptException();
-  }
 }
 
 HandshakeGate::~HandshakeGate() {
-  Wipe(mac1_key_, sizeof(mac1_key_));
+  mac1_.Wipe();
   Wipe(cookie_key_, sizeof(cookie_key_));
-  Wipe(secret_, sizeof(secret_));
+  secret_.Wipe();
   Wipe(random_, sizeof(random_));
-  if (ctx_ != nullptr) EVP_CIPHER_CTX_free(ctx_);
 }
 
 // setKey(publicKey: Uint8Array(32) | null): derives the mac1 and cookie keys (null: no identity,
@@ -102,13 +97,16 @@ Napi::Value HandshakeGate::SetKey(const Napi::CallbackInfo& info) {
   }
   has_key_ = pub != nullptr;
   if (has_key_) {
-    Blake2sHash2(mac1_key_, kLabelMac1, sizeof(kLabelMac1), pub, 32);
+    uint8_t mac1_key[32];
+    Blake2sHash2(mac1_key, kLabelMac1, sizeof(kLabelMac1), pub, 32);
+    mac1_.Init(16, mac1_key);
+    Wipe(mac1_key, sizeof(mac1_key));
     Blake2sHash2(cookie_key_, kLabelCookie, sizeof(kLabelCookie), pub, 32);
   } else {
-    Wipe(mac1_key_, sizeof(mac1_key_));
+    mac1_.Wipe();
     Wipe(cookie_key_, sizeof(cookie_key_));
   }
-  Wipe(secret_, sizeof(secret_));
+  secret_.Wipe();
   secret_at_ = -1e300;
   return env.Undefined();
 }
@@ -188,7 +186,7 @@ void HandshakeGate::CookieFor(uint8_t out[16], const uint8_t addr[16], uint16_t 
   }
   src[n] = static_cast<uint8_t>(port >> 8);
   src[n + 1] = static_cast<uint8_t>(port);
-  Blake2s(out, 16, secret_, 32, src, n + 2);
+  secret_.Mac(out, src, n + 2);
 }
 
 void HandshakeGate::Nonce(uint8_t out[24]) {
@@ -205,7 +203,7 @@ uint8_t HandshakeGate::Classify(const uint8_t* m, uint32_t len, const uint8_t ad
   if (!IsHandshake(m, len)) return kVerdictOther;
   if (!has_key_) return kVerdictBadMac1;
   uint8_t mac[16];
-  Blake2s(mac, 16, mac1_key_, 32, m, len - 32);
+  mac1_.Mac(mac, m, len - 32);
   if (!EqualCt(mac, m + len - 32, 16)) return kVerdictBadMac1;
   if (now - secret_at_ <= kCookieRefreshMs && !IsZero16(m + len - 16)) {
     uint8_t cookie[16];
@@ -220,7 +218,10 @@ uint8_t HandshakeGate::Classify(const uint8_t* m, uint32_t len, const uint8_t ad
 bool HandshakeGate::BuildReply(uint8_t out[64], const uint8_t* m, uint32_t len, const uint8_t addr[16], uint16_t port, double now) {
   if (!has_key_) return false;
   if (now - secret_at_ > kCookieRefreshMs) {
-    FillRandom(secret_, sizeof(secret_));
+    uint8_t secret[32];
+    FillRandom(secret, sizeof(secret));
+    secret_.Init(16, secret);
+    Wipe(secret, sizeof(secret));
     secret_at_ = now;
   }
   uint8_t cookie[16];
@@ -229,9 +230,9 @@ bool HandshakeGate::BuildReply(uint8_t out[64], const uint8_t* m, uint32_t len, 
   out[1] = out[2] = out[3] = 0;
   memcpy(out + 4, m + 4, 4);
   Nonce(out + 8);
-  bool ok = XChaChaSeal(ctx_, out + 32, cookie_key_, out + 8, cookie, 16, m + len - 32, 16);
+  XChaChaSeal16(out + 32, cookie_key_, out + 8, cookie, m + len - 32);
   Wipe(cookie, sizeof(cookie));
-  return ok;
+  return true;
 }
 
 uint32_t HandshakeGate::Filter(uint32_t* offsets, uint32_t* lengths, uint8_t* addrs, uint16_t* ports, uint32_t* trains, uint32_t n,

@@ -11,8 +11,9 @@
 #define WGTS_GATE_H
 
 #include <napi.h>
-#include <openssl/evp.h>
 #include <stdint.h>
+
+#include "macs.h"
 
 namespace wgts {
 
@@ -69,13 +70,12 @@ class HandshakeGate : public Napi::ObjectWrap<HandshakeGate> {
 
   bool has_key_ = false;
   bool under_load_ = false;
-  uint8_t mac1_key_[32] = {0};
+  Blake2sKeyed mac1_;    // keyed with HASH(LABEL_MAC1 || our public key)
   uint8_t cookie_key_[32] = {0};
-  uint8_t secret_[32] = {0};
+  Blake2sKeyed secret_;  // keyed with the cookie secret
   double secret_at_ = -1e300;  // ms, CLOCK_MONOTONIC
   uint8_t random_[24 * 64] = {0};
   uint32_t random_used_ = sizeof(random_);
-  EVP_CIPHER_CTX* ctx_ = nullptr;
   double* counters_ = nullptr;
   uint8_t* verdicts_ = nullptr;
   uint32_t verdicts_len_ = 0;

@@ -13,6 +13,19 @@ namespace wgts {
 // BLAKE2s with `outlen` (1..32) bytes of output, keyed with key[0, keylen) (keylen 0..32).
 void Blake2s(uint8_t* out, size_t outlen, const uint8_t* key, size_t keylen, const uint8_t* in, size_t inlen);
 
+// BLAKE2s keyed with a 32-byte key whose key block is compressed once (Init), for MACs of many
+// messages under one key (mac1 under HASH(LABEL_MAC1 || public key), cookies under the secret).
+class Blake2sKeyed {
+ public:
+  void Init(size_t outlen, const uint8_t key[32]);
+  void Mac(uint8_t* out, const uint8_t* in, size_t inlen) const;
+  void Wipe();
+
+ private:
+  uint32_t h_[8] = {0};
+  size_t outlen_ = 16;
+};
+
 // HASH(a || b): unkeyed 32-byte BLAKE2s of two concatenated inputs.
 void Blake2sHash2(uint8_t out[32], const uint8_t* a, size_t alen, const uint8_t* b, size_t blen);
 
@@ -23,6 +36,10 @@ bool EqualCt(const uint8_t* a, const uint8_t* b, size_t n);
 // `ctx` is a caller-owned EVP_CIPHER_CTX initialised for EVP_chacha20_poly1305 encryption.
 bool XChaChaSeal(EVP_CIPHER_CTX* ctx, uint8_t* out, const uint8_t key[32], const uint8_t nonce[24], const uint8_t* pt, size_t ptlen,
                  const uint8_t* ad, size_t adlen);
+
+// The same for a 16-byte plaintext and 16-byte associated data (a cookie under a mac1), in plain
+// C++: writes ciphertext (16) || tag (16).
+void XChaChaSeal16(uint8_t out[32], const uint8_t key[32], const uint8_t nonce[24], const uint8_t pt[16], const uint8_t ad[16]);
 
 // Zeroes n bytes in a way the compiler keeps.
 void Wipe(void* p, size_t n);
