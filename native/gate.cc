@@ -14,7 +14,7 @@
 namespace wgts {
 
 const char* const kGateCounterNames[kGateCounterCount] = {
-    "handshakes", "badMac1", "mac2Valid", "cookieReplies", "replyDrops",
+    "handshakes", "badMac1", "mac2Valid", "cookieReplies", "replyDrops", "repliesSpared",
 };
 
 namespace {
@@ -23,6 +23,10 @@ constexpr uint32_t kInitiationSize = 148;
 constexpr uint32_t kResponseSize = 92;
 constexpr uint32_t kCookieReplySize = 64;
 constexpr double kCookieRefreshMs = 120000;  // COOKIE_REFRESH_TIME
+// One cookie reply per source address and port per this time: a legitimate initiator sends one
+// initiation per REKEY_TIMEOUT (5 s) and presents its cookie with the next; a source that keeps
+// sending without one only costs us the checks, not a reply each time.
+constexpr double kReplyIntervalMs = 1000;
 const uint8_t kLabelMac1[] = {'m', 'a', 'c', '1', '-', '-', '-', '-'};
 const uint8_t kLabelCookie[] = {'c', 'o', 'o', 'k', 'i', 'e', '-', '-'};
 
@@ -77,6 +81,12 @@ HandshakeGate::HandshakeGate(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   verdicts_len_ = static_cast<uint32_t>(verdicts_len);
   counters_ref_ = Napi::Persistent(info[0].As<Napi::Float64Array>());
   verdicts_ref_ = Napi::Persistent(info[1].As<Napi::Uint8Array>());
+  replied_ = new ReplySlot[kReplySlots]();
+  for (uint32_t i = 0; i < kReplySlots; i++) replied_[i].at = -1e300;
+  uint8_t slot_key[32];
+  FillRandom(slot_key, sizeof(slot_key));
+  slot_hash_.Init(4, slot_key);
+  Wipe(slot_key, sizeof(slot_key));
 }
 
 HandshakeGate::~HandshakeGate() {
@@ -84,6 +94,8 @@ HandshakeGate::~HandshakeGate() {
   Wipe(cookie_key_, sizeof(cookie_key_));
   secret_.Wipe();
   Wipe(random_, sizeof(random_));
+  slot_hash_.Wipe();
+  delete[] replied_;
 }
 
 // setKey(publicKey: Uint8Array(32) | null): derives the mac1 and cookie keys (null: no identity,
@@ -215,15 +227,32 @@ uint8_t HandshakeGate::Classify(const uint8_t* m, uint32_t len, const uint8_t ad
   return under_load_ ? kVerdictCookie : kVerdictMac1;
 }
 
+void HandshakeGate::RenewSecretIfStale(double now) {
+  if (now - secret_at_ <= kCookieRefreshMs) return;
+  uint8_t secret[32];
+  FillRandom(secret, sizeof(secret));
+  secret_.Init(16, secret);
+  Wipe(secret, sizeof(secret));
+  secret_at_ = now;
+}
+
+bool HandshakeGate::RecentlyAnswered(const uint8_t addr[16], uint16_t port, double now) {
+  uint8_t source[18];
+  memcpy(source, addr, 16);
+  source[16] = static_cast<uint8_t>(port >> 8);
+  source[17] = static_cast<uint8_t>(port);
+  uint8_t h[4];
+  slot_hash_.Mac(h, source, sizeof(source));
+  ReplySlot& slot = replied_[(static_cast<uint32_t>(h[0]) | (static_cast<uint32_t>(h[1]) << 8)) % kReplySlots];
+  if (memcmp(slot.source, source, sizeof(source)) == 0 && now - slot.at < kReplyIntervalMs) return true;
+  memcpy(slot.source, source, sizeof(source));
+  slot.at = now;
+  return false;
+}
+
 bool HandshakeGate::BuildReply(uint8_t out[64], const uint8_t* m, uint32_t len, const uint8_t addr[16], uint16_t port, double now) {
   if (!has_key_) return false;
-  if (now - secret_at_ > kCookieRefreshMs) {
-    uint8_t secret[32];
-    FillRandom(secret, sizeof(secret));
-    secret_.Init(16, secret);
-    Wipe(secret, sizeof(secret));
-    secret_at_ = now;
-  }
+  RenewSecretIfStale(now);
   uint8_t cookie[16];
   CookieFor(cookie, addr, port);
   out[0] = 3;
@@ -257,7 +286,9 @@ uint32_t HandshakeGate::Filter(uint32_t* offsets, uint32_t* lengths, uint8_t* ad
       continue;
     }
     if (verdict == kVerdictCookie) {
-      if (BuildReply(reply, m, lengths[j], addr, ports[j], now)) {
+      if (RecentlyAnswered(addr, ports[j], now)) {
+        counters_[kGateRepliesSpared] += 1;
+      } else if (BuildReply(reply, m, lengths[j], addr, ports[j], now)) {
         counters_[kGateCookieReplies] += 1;
         send(ctx, reply, kCookieReplySize, addr, ports[j]);
       } else {

@@ -24,6 +24,8 @@ enum GateCounter {
   kGateMac2Valid,     // passed with a valid mac2
   kGateCookieReplies, // under load without a valid mac2: answered with a cookie reply, dropped
   kGateReplyDrops,    // a cookie reply could not be built (no key)
+  kGateRepliesSpared, // under load without a valid mac2, but this source (address and port) got a reply
+                      // less than kReplyIntervalMs ago: dropped without another one
   kGateCounterCount
 };
 extern const char* const kGateCounterNames[kGateCounterCount];
@@ -65,6 +67,9 @@ class HandshakeGate : public Napi::ObjectWrap<HandshakeGate> {
   uint8_t Classify(const uint8_t* m, uint32_t len, const uint8_t addr[16], uint16_t port, double now);
   // Writes the 64-byte cookie reply to handshake message m from addr/port; false without a key.
   bool BuildReply(uint8_t out[64], const uint8_t* m, uint32_t len, const uint8_t addr[16], uint16_t port, double now);
+  // True when addr/port got a cookie reply less than kReplyIntervalMs ago; else notes one now.
+  bool RecentlyAnswered(const uint8_t addr[16], uint16_t port, double now);
+  void RenewSecretIfStale(double now);
   void CookieFor(uint8_t out[16], const uint8_t addr[16], uint16_t port) const;
   void Nonce(uint8_t out[24]);
 
@@ -76,6 +81,15 @@ class HandshakeGate : public Napi::ObjectWrap<HandshakeGate> {
   double secret_at_ = -1e300;  // ms, CLOCK_MONOTONIC
   uint8_t random_[24 * 64] = {0};
   uint32_t random_used_ = sizeof(random_);
+  // The last cookie reply per source, in a direct-mapped table indexed by a keyed hash of the
+  // source (an attacker cannot aim at a legitimate source's slot; a collision only means a reply).
+  struct ReplySlot {
+    uint8_t source[18];
+    double at;
+  };
+  static constexpr uint32_t kReplySlots = 4096;
+  ReplySlot* replied_ = nullptr;
+  Blake2sKeyed slot_hash_;  // keyed with a random key
   double* counters_ = nullptr;
   uint8_t* verdicts_ = nullptr;
   uint32_t verdicts_len_ = 0;

@@ -70,6 +70,8 @@ export interface HandshakeGate {
   readonly badMac1: number;
   /** Cookie replies sent so far (by the gate itself and through cookieReply). */
   readonly cookieReplies: number;
+  /** Handshake messages the gate turned away under load so far (answered with a cookie reply, or not again within a second). */
+  readonly deflected: number;
 }
 
 /** Handshake processing figures (status file `handshakes`). */
@@ -196,6 +198,7 @@ export class Device {
   private readonly load = new HandshakeLoad();
   private gateKeyVersion = -1;
   private gateBadMac1 = 0;
+  private gateDeflected = 0;
   private readonly cookieOut = new Uint8Array(64);
   inboundFilter: InboundFilter | null = null;
   outboundFilter: OutboundFilter | null = null;
@@ -377,6 +380,7 @@ export class Device {
     }
     this.endTunWrites();
     if (this.hsProven.count + this.hsOthers.count > 0) this.drainHandshakes();
+    else if (gate !== null && gate.deflected !== this.gateDeflected) this.updateLoad(now);
   };
 
   /** Opens data messages k in [start, start + n) (one receiver index, one source) and delivers them. */
@@ -546,7 +550,12 @@ export class Device {
 
   /** Under load or not, from the backlog and the time spent (noise/load.ts); the engine and the gate follow. */
   private updateLoad(now: number): void {
-    const on = this.load.update(this.hsProven.count + this.hsOthers.count, now);
+    let deflected = 0;
+    if (this.gate !== null) {
+      deflected = this.gate.deflected - this.gateDeflected;
+      this.gateDeflected = this.gate.deflected;
+    }
+    const on = this.load.update(this.hsProven.count + this.hsOthers.count, now, deflected);
     this.handshakeStats.loadEpisodes = this.load.entered;
     this.handshakeStats.underLoad = on ? 1 : 0;
     if (on === this.engine.underLoad) return;

@@ -4,9 +4,10 @@
 import type { HandshakeGate } from '../device/device.js';
 import { checkCounterNames, loadAddon, type NativeHandshakeGate } from './native.js';
 
-const COUNTERS = ['handshakes', 'badMac1', 'mac2Valid', 'cookieReplies', 'replyDrops'] as const;
+const COUNTERS = ['handshakes', 'badMac1', 'mac2Valid', 'cookieReplies', 'replyDrops', 'repliesSpared'] as const;
 const BAD_MAC1 = COUNTERS.indexOf('badMac1');
 const COOKIE_REPLIES = COUNTERS.indexOf('cookieReplies');
+const SPARED = COUNTERS.indexOf('repliesSpared');
 
 /** Counter snapshot of a gate. */
 export type GateStats = Record<(typeof COUNTERS)[number], number>;
@@ -35,6 +36,7 @@ export class NativeGate implements HandshakeGate {
   }
   get badMac1(): number { return this.#counters[BAD_MAC1]!; }
   get cookieReplies(): number { return this.#counters[COOKIE_REPLIES]!; }
+  get deflected(): number { return this.#counters[COOKIE_REPLIES]! + this.#counters[SPARED]!; }
   /** Snapshot of the counters (allocates). */
   get stats(): GateStats {
     const out = {} as GateStats;

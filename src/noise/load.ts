@@ -2,7 +2,10 @@
 // only then)? Not at a fixed rate of initiations, which an attacker can stay just below while
 // each one costs two X25519: like the kernel and wireguard-go, by the backlog of handshake
 // messages waiting to be processed (an eighth of the queue), and also by the share of time the
-// last windows spent on handshake work. Once triggered the state lasts UNDER_LOAD_AFTER_MS
+// last windows spent on handshake work. Messages a gate turned away before the queue (under load,
+// without a valid mac2: answered with a cookie reply) count as backlog too, within a window: had
+// they not been answered they would be waiting, as in the kernel's queue, which holds them until
+// its worker sends the cookie reply. Once triggered the state lasts UNDER_LOAD_AFTER_MS
 // (wireguard-go's UnderLoadAfterTime). Sans-IO: the caller passes its monotonic clock (ms).
 
 /** Handshake messages that may wait for processing (wireguard-go's QueueHandshakeSize). */
@@ -23,6 +26,8 @@ export class HandshakeLoad {
   private windowStart = -Infinity;
   private busyMs = 0;
   private until = -Infinity;
+  private deflectedStart = -Infinity;
+  private deflectedCount = 0;
   /** How often the state was entered (for the status file). */
   entered = 0;
   private state = false;
@@ -40,9 +45,20 @@ export class HandshakeLoad {
     if (this.busyMs >= LOAD_WINDOW_MS * UNDER_LOAD_BUSY_SHARE) this.trigger(now);
   }
 
-  /** The current backlog (handshake messages waiting); returns the state at `now`. */
-  update(backlog: number, now: number): boolean {
+  /**
+   * The current backlog (handshake messages waiting) and how many messages were turned away
+   * before the queue since the last call; returns the state at `now`.
+   */
+  update(backlog: number, now: number, deflected = 0): boolean {
     if (backlog >= UNDER_LOAD_BACKLOG) this.trigger(now);
+    if (deflected > 0) {
+      if (now - this.deflectedStart >= LOAD_WINDOW_MS) {
+        this.deflectedStart = now;
+        this.deflectedCount = 0;
+      }
+      this.deflectedCount += deflected;
+      if (this.deflectedCount >= UNDER_LOAD_BACKLOG) this.trigger(now);
+    }
     const next = now < this.until;
     if (next && !this.state) this.entered++;
     this.state = next;

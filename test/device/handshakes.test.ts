@@ -25,6 +25,7 @@ class FakeGate implements HandshakeGate {
   replies: number[] = [];
   badMac1 = 0;
   cookieReplies = 0;
+  deflected = 0;
   setKey(): void { /* keys are the engine's business here */ }
   setUnderLoad(on: boolean): void { this.underLoad = on; }
   cookieReply(_d: Uint8Array, _o: number, _l: number, addr: Uint8Array, _p: number, out: Uint8Array): number {

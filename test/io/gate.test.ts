@@ -2,7 +2,8 @@
 // noise/cookie.ts: the same mac1 verdicts, cookie replies that the initiator side (CookieGenerator:
 // @noble XChaCha20-Poly1305, BLAKE2s) opens, mac2 accepted for that cookie from that source only;
 // then on a real socket on loopback: the gate filters a received batch before JS sees it, answers
-// with cookie replies under load, keeps order and verdicts, and its drops are counted.
+// with cookie replies under load (one per source address and port per second), keeps order and
+// verdicts, and its drops are counted.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getCrypto } from '../../src/crypto/index.js';
@@ -121,17 +122,39 @@ test('on a socket: bad mac1 dropped, under load cookie replies sent in the batch
     await waitFor(() => seen.length >= 3, 5000, 10, 'three datagrams');
     assert.equal(seen, [{ type: 1, len: 148, verdict: V_MAC1 }, { type: 4, len: 64, verdict: V_OTHER }, { type: 1, len: 148, verdict: V_MAC1 }]);
     assert.is(gate.stats.badMac1, 1);
-    // Under load: 100 valid-mac1 initiations get 100 cookie replies; only the data gets through.
+    // Under load: 100 valid-mac1 initiations from each of 50 ports get one cookie reply per port
+    // (one per source and second); only the data gets through.
     gate.setUnderLoad(true);
     seen.length = 0;
-    for (let i = 0; i < 100; i++) send(message(gen, 1, 0));
-    send(data);
-    attacker.flush();
-    await waitFor(() => replies >= 100 && seen.length >= 1, 5000, 10, '100 cookie replies');
-    assert.ok(replyOk);
-    assert.equal(seen, [{ type: 4, len: 64, verdict: V_OTHER }]);
-    assert.is(gate.stats.cookieReplies, 100);
-    assert.ok(target.stats.txBatches <= 3, `cookie replies leave in sendmmsg batches (${target.stats.txBatches} calls)`);
+    const others: UdpSocket[] = [];
+    try {
+      for (let p = 0; p < 49; p++) {
+        const s = new UdpSocket();
+        s.onReceive(() => { replies++; });
+        s.open(0);
+        others.push(s);
+      }
+      for (const s of [attacker, ...others]) {
+        for (let i = 0; i < 100; i++) { const m = message(gen, 1, 0); s.queue(m, 0, m.length, to); }
+        s.flush();
+      }
+      send(data);
+      attacker.flush();
+      await waitFor(() => seen.length >= 1 && gate.stats.handshakes >= 5003, 5000, 10, 'the flood and the data');
+      await waitFor(() => replies >= 50, 5000, 10, '50 cookie replies');
+      assert.ok(replyOk);
+      assert.equal(seen, [{ type: 4, len: 64, verdict: V_OTHER }]);
+      assert.is(gate.stats.cookieReplies, 50);
+      assert.is(gate.stats.repliesSpared, 4950);
+      assert.ok(target.stats.txBatches <= 50, `cookie replies leave in sendmmsg batches (${target.stats.txBatches} calls)`);
+      // A second later the same source gets a reply again.
+      await new Promise((r) => setTimeout(r, 1050));
+      send(message(gen, 1, 0));
+      attacker.flush();
+      await waitFor(() => replies >= 51, 5000, 10, 'a new reply after a second');
+    } finally {
+      for (const s of others) s.close();
+    }
   } finally {
     attacker.close();
     target.close();

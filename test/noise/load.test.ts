@@ -38,4 +38,13 @@ test('a steady trickle at any rate stays out of load while it is served in time 
   assert.is(l.update(1, 3000), false);
 });
 
+test('handshakes a gate turned away count as backlog within a window: a steady flood keeps the state', () => {
+  const l = new HandshakeLoad();
+  assert.is(l.update(0, 0, UNDER_LOAD_BACKLOG - 1), false);
+  assert.is(l.update(0, LOAD_WINDOW_MS + 1, UNDER_LOAD_BACKLOG - 1), false, 'a new window starts from zero');
+  assert.is(l.update(0, LOAD_WINDOW_MS + 2, 1), true);
+  for (let t = 0; t < 5000; t += 10) assert.ok(l.update(0, LOAD_WINDOW_MS + 2 + t, 20), 'a flood answered by the gate keeps the device under load');
+  assert.is(l.entered, 1);
+});
+
 test.run();
