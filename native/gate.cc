@@ -83,10 +83,7 @@ HandshakeGate::HandshakeGate(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   verdicts_ref_ = Napi::Persistent(info[1].As<Napi::Uint8Array>());
   replied_ = new ReplySlot[kReplySlots]();
   for (uint32_t i = 0; i < kReplySlots; i++) replied_[i].at = -1e300;
-  uint8_t slot_key[32];
-  FillRandom(slot_key, sizeof(slot_key));
-  slot_hash_.Init(4, slot_key);
-  Wipe(slot_key, sizeof(slot_key));
+  FillRandom(reinterpret_cast<uint8_t*>(&slot_seed_), sizeof(slot_seed_));
 }
 
 HandshakeGate::~HandshakeGate() {
@@ -94,7 +91,6 @@ HandshakeGate::~HandshakeGate() {
   Wipe(cookie_key_, sizeof(cookie_key_));
   secret_.Wipe();
   Wipe(random_, sizeof(random_));
-  slot_hash_.Wipe();
   delete[] replied_;
 }
 
@@ -180,6 +176,7 @@ Napi::Value HandshakeGate::CookieReply(const Napi::CallbackInfo& info) {
     counters_[kGateReplyDrops] += 1;
     return Napi::Number::New(env, 0);
   }
+  Answered(a.addr, a.port, NowMs());
   counters_[kGateCookieReplies] += 1;
   return Napi::Number::New(env, kCookieReplySize);
 }
@@ -214,6 +211,9 @@ void HandshakeGate::Nonce(uint8_t out[24]) {
 uint8_t HandshakeGate::Classify(const uint8_t* m, uint32_t len, const uint8_t addr[16], uint16_t port, double now) {
   if (!IsHandshake(m, len)) return kVerdictOther;
   if (!has_key_) return kVerdictBadMac1;
+  // Under load a message without mac2 from a source answered within the last second is dropped
+  // whatever its mac1: no check is worth doing for it (most of a flood ends here).
+  if (under_load_ && IsZero16(m + len - 16) && RecentlyAnswered(addr, port, now)) return kVerdictSpared;
   uint8_t mac[16];
   mac1_.Mac(mac, m, len - 32);
   if (!EqualCt(mac, m + len - 32, 16)) return kVerdictBadMac1;
@@ -236,18 +236,27 @@ void HandshakeGate::RenewSecretIfStale(double now) {
   secret_at_ = now;
 }
 
-bool HandshakeGate::RecentlyAnswered(const uint8_t addr[16], uint16_t port, double now) {
-  uint8_t source[18];
+uint32_t HandshakeGate::SlotOf(const uint8_t addr[16], uint16_t port, uint8_t source[18]) const {
   memcpy(source, addr, 16);
   source[16] = static_cast<uint8_t>(port >> 8);
   source[17] = static_cast<uint8_t>(port);
-  uint8_t h[4];
-  slot_hash_.Mac(h, source, sizeof(source));
-  ReplySlot& slot = replied_[(static_cast<uint32_t>(h[0]) | (static_cast<uint32_t>(h[1]) << 8)) % kReplySlots];
-  if (memcmp(slot.source, source, sizeof(source)) == 0 && now - slot.at < kReplyIntervalMs) return true;
+  uint64_t h = slot_seed_;
+  for (int i = 0; i < 18; i++) h = (h ^ source[i]) * 0x100000001b3ULL;  // FNV-1a, seeded
+  h ^= h >> 29;
+  return static_cast<uint32_t>(h % kReplySlots);
+}
+
+bool HandshakeGate::RecentlyAnswered(const uint8_t addr[16], uint16_t port, double now) const {
+  uint8_t source[18];
+  const ReplySlot& slot = replied_[SlotOf(addr, port, source)];
+  return memcmp(slot.source, source, sizeof(source)) == 0 && now - slot.at < kReplyIntervalMs;
+}
+
+void HandshakeGate::Answered(const uint8_t addr[16], uint16_t port, double now) {
+  uint8_t source[18];
+  ReplySlot& slot = replied_[SlotOf(addr, port, source)];
   memcpy(slot.source, source, sizeof(source));
   slot.at = now;
-  return false;
 }
 
 bool HandshakeGate::BuildReply(uint8_t out[64], const uint8_t* m, uint32_t len, const uint8_t addr[16], uint16_t port, double now) {
@@ -285,10 +294,15 @@ uint32_t HandshakeGate::Filter(uint32_t* offsets, uint32_t* lengths, uint8_t* ad
       counters_[kGateBadMac1] += 1;
       continue;
     }
+    if (verdict == kVerdictSpared) {
+      counters_[kGateRepliesSpared] += 1;
+      continue;
+    }
     if (verdict == kVerdictCookie) {
-      if (RecentlyAnswered(addr, ports[j], now)) {
+      if (RecentlyAnswered(addr, ports[j], now)) {  // a mac2 that did not verify, from a source just answered
         counters_[kGateRepliesSpared] += 1;
       } else if (BuildReply(reply, m, lengths[j], addr, ports[j], now)) {
+        Answered(addr, ports[j], now);
         counters_[kGateCookieReplies] += 1;
         send(ctx, reply, kCookieReplySize, addr, ports[j]);
       } else {

@@ -25,7 +25,8 @@ enum GateCounter {
   kGateCookieReplies, // under load without a valid mac2: answered with a cookie reply, dropped
   kGateReplyDrops,    // a cookie reply could not be built (no key)
   kGateRepliesSpared, // under load without a valid mac2, but this source (address and port) got a reply
-                      // less than kReplyIntervalMs ago: dropped without another one
+                      // less than kReplyIntervalMs ago: dropped without another one (and without
+                      // checking its mac1: a bad one is counted here, not in kGateBadMac1)
   kGateCounterCount
 };
 extern const char* const kGateCounterNames[kGateCounterCount];
@@ -37,6 +38,8 @@ enum GateVerdict : uint8_t {
   kVerdictMac2 = 2,     // handshake with valid mac1 and mac2
   kVerdictBadMac1 = 3,  // (check only) would be dropped
   kVerdictCookie = 4,   // (check only) under load without mac2: a cookie reply is due
+  kVerdictSpared = 5,   // (check only) under load without mac2, and this source got a reply within
+                        // kReplyIntervalMs: dropped without checking mac1 or replying
 };
 
 // Where the filter sends cookie replies (the socket's send queue).
@@ -67,8 +70,11 @@ class HandshakeGate : public Napi::ObjectWrap<HandshakeGate> {
   uint8_t Classify(const uint8_t* m, uint32_t len, const uint8_t addr[16], uint16_t port, double now);
   // Writes the 64-byte cookie reply to handshake message m from addr/port; false without a key.
   bool BuildReply(uint8_t out[64], const uint8_t* m, uint32_t len, const uint8_t addr[16], uint16_t port, double now);
-  // True when addr/port got a cookie reply less than kReplyIntervalMs ago; else notes one now.
-  bool RecentlyAnswered(const uint8_t addr[16], uint16_t port, double now);
+  // The reply table slot of addr/port (in `source`, its 18 bytes); whether it got a reply less
+  // than kReplyIntervalMs ago; Answered notes a reply now.
+  uint32_t SlotOf(const uint8_t addr[16], uint16_t port, uint8_t source[18]) const;
+  bool RecentlyAnswered(const uint8_t addr[16], uint16_t port, double now) const;
+  void Answered(const uint8_t addr[16], uint16_t port, double now);
   void RenewSecretIfStale(double now);
   void CookieFor(uint8_t out[16], const uint8_t addr[16], uint16_t port) const;
   void Nonce(uint8_t out[24]);
@@ -81,15 +87,16 @@ class HandshakeGate : public Napi::ObjectWrap<HandshakeGate> {
   double secret_at_ = -1e300;  // ms, CLOCK_MONOTONIC
   uint8_t random_[24 * 64] = {0};
   uint32_t random_used_ = sizeof(random_);
-  // The last cookie reply per source, in a direct-mapped table indexed by a keyed hash of the
-  // source (an attacker cannot aim at a legitimate source's slot; a collision only means a reply).
+  // The last cookie reply per source, in a direct-mapped table indexed by a seeded hash of the
+  // source. A slot only suppresses a reply for exactly the source it holds, so a collision (even a
+  // contrived one) only ever means one more reply, never one less for someone else.
   struct ReplySlot {
     uint8_t source[18];
     double at;
   };
   static constexpr uint32_t kReplySlots = 4096;
   ReplySlot* replied_ = nullptr;
-  Blake2sKeyed slot_hash_;  // keyed with a random key
+  uint64_t slot_seed_ = 0;  // random
   double* counters_ = nullptr;
   uint8_t* verdicts_ = nullptr;
   uint32_t verdicts_len_ = 0;

@@ -14,8 +14,7 @@ const uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 // Raises one socket buffer: the FORCE variant ignores the sysctl cap but needs CAP_NET_ADMIN;
 // without it the plain option still gets min(request, cap). Best effort: a small buffer only
 // costs drops under bursts, it is no reason to refuse the socket.
-void RaiseBuffer(int fd, int force_opt, int opt) {
-  int bytes = kSocketBufferBytes;
+void RaiseBuffer(int fd, int force_opt, int opt, int bytes) {
   if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof(bytes)) == 0) return;
   setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes));
 }
@@ -30,8 +29,8 @@ int OpenFamily(int family, uint16_t port) {
     r = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
   }
   if (r == 0) {
-    RaiseBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
-    RaiseBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+    RaiseBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, kReceiveBufferBytes);
+    RaiseBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, kSocketBufferBytes);
     if (family == AF_INET6) {
       sockaddr_in6 sa;
       memset(&sa, 0, sizeof(sa));

@@ -19,6 +19,10 @@ constexpr int kMaxDatagram = 65535;
 // sendmmsg) fit. As root SO_*BUFFORCE lifts the net.core.[rw]mem_max cap; otherwise the kernel
 // clamps the request to that cap.
 constexpr int kSocketBufferBytes = 4 << 20;
+// The receive side gets more: under a handshake flood (issue 10 §1) it has to hold what arrives
+// while the daemon waits for a CPU; 16 MiB is about 100 000 small datagrams (kernel memory, used
+// only while they wait).
+constexpr int kReceiveBufferBytes = 16 << 20;
 
 // Opens the listen socket: AF_INET6 with IPV6_V6ONLY=0 bound to [::]:port (IPv4 peers appear as
 // ::ffff:a.b.c.d), non-blocking, close-on-exec, buffers raised. Falls back to AF_INET bound to

@@ -6,7 +6,8 @@
  *   ::ffff:a.b.c.d; AF_INET on 0.0.0.0:port only when the kernel has no IPv6 at all (booted with
  *   ipv6.disable=1). `sysctl net.ipv6.conf.all.disable_ipv6=1` does NOT remove AF_INET6: the
  *   dual-stack socket keeps serving IPv4 there, and IPv6 sends fail (counted) instead.
- *   Non-blocking, close-on-exec, 4 MiB socket buffers (forced past net.core.*mem_max as root).
+ *   Non-blocking, close-on-exec, 16 MiB receive and 4 MiB send buffers (forced past net.core.*mem_max as root;
+ *   the receive side holds a handshake flood while the daemon waits for a CPU, issue 10 §1).
  * - Receive: each readiness event drains up to `batch` messages with one recvmmsg into a slab
  *   allocated here, then either {@link UdpBatchHandler} runs once for the whole batch or
  *   {@link UdpReceiveHandler} once per datagram. Nothing is allocated per datagram.

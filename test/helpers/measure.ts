@@ -62,13 +62,14 @@ export interface IperfStream {
 
 /**
  * Starts `iperf3 -s` in `server` (bound to `addr`, one client) and a client in `client` sending to
- * it for at most `maxSeconds`, reporting each second (text output, flushed as it goes).
+ * it for at most `maxSeconds`, reporting each second (text output, flushed as it goes); `bitrate`
+ * (iperf3 -b, e.g. '200M') caps the stream, default full speed.
  */
-export async function iperfStream(server: Netns, client: Netns, addr: string, maxSeconds: number, port = 5201): Promise<IperfStream> {
+export async function iperfStream(server: Netns, client: Netns, addr: string, maxSeconds: number, port = 5201, bitrate?: string): Promise<IperfStream> {
   const srv = server.spawn('iperf3', ['-s', '-1', '-B', addr, '-p', String(port)]);
   await waitFor(() => server.tryExec('ss', ['-Hltn', `sport = :${port}`]).stdout.includes(`:${port}`), 5000, 20, 'iperf3 server listening');
   const started = Date.now();
-  const cli: ChildProcess = client.spawn('iperf3', ['-c', addr, '-p', String(port), '-t', String(maxSeconds), '-i', '1', '-f', 'm', '--forceflush']);
+  const cli: ChildProcess = client.spawn('iperf3', ['-c', addr, '-p', String(port), '-t', String(maxSeconds), '-i', '1', '-f', 'm', '--forceflush', ...(bitrate ? ['-b', bitrate] : [])]);
   const samples: IperfSample[] = [];
   const problems: string[] = [];
   let rest = '';

@@ -18,7 +18,7 @@ import { waitFor } from '../helpers/netns.js';
 const crypto = getCrypto();
 const priv = crypto.randomBytes(32);
 const pub = crypto.x25519Public(priv);
-const V_OTHER = 0, V_MAC1 = 1, V_MAC2 = 2, V_BAD = 3, V_COOKIE = 4;
+const V_OTHER = 0, V_MAC1 = 1, V_MAC2 = 2, V_BAD = 3, V_COOKIE = 4, V_SPARED = 5;
 
 function mapped(ip: string): Uint8Array {
   const a = parseIp(ip);
@@ -70,6 +70,8 @@ test('cookie reply: CookieGenerator opens it, mac2 then passes from that source 
   assert.is(reply[0], MSG_COOKIE_REPLY);
   assert.is(readU32(reply, 4), readU32(m, 4), 'addressed to the sender index');
   assert.ok(gen.consumeReply(cookieReplyFields(reply), 1), 'the initiator authenticates and stores the cookie');
+  assert.is(gate.check(message(new CookieGenerator(crypto, pub), 1, 0), 0, INITIATION_SIZE, SRC, 40000), V_SPARED,
+    'without mac2 from a source answered within the second: dropped unchecked');
   const again = message(gen, 1, 2);
   assert.is(gate.check(again, 0, again.length, SRC, 40000), V_MAC2);
   assert.is(gate.check(again, 0, again.length, SRC, 40001), V_COOKIE, 'another port is another source');

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { floodProblems, runFlood } from '../../../scripts/flood/run.js';
 
 test('handshake flood: newcomers (wireguard-go, wgts) get in on the first retry after the cookie reply; the established peer keeps its traffic', async () => {
-  const r = await runFlood({ rounds: 2, peers: ['wireguard-go', 'wgts'], drainSeconds: 3, rate: 0, log: (l) => console.log(l) });
+  const r = await runFlood({ rounds: 2, peers: ['wireguard-go', 'wgts'], drainSeconds: 3, rate: 0, bitrate: '200M', log: (l) => console.log(l) });
   assert.equal(floodProblems(r), []);
   assert.is(r.rounds.length, 2);
   for (const x of r.rounds) {
