@@ -12,6 +12,7 @@ const APPLY_TIMEOUT_S = APPLY_TIMEOUT_MS / 1000;
 interface AddFlags {
   allow?: string[];
   allowInbound?: string[];
+  env?: string[];
   qr?: boolean;
   out?: string;
   force?: boolean;
@@ -26,6 +27,10 @@ export const ALLOW_HELP = 'only allow DEST = CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]
 export const ALLOW_INBOUND_HELP = 'let the project open connections to the laptop on PORT[-PORT][/tcp|/udp] (or icmp: ping); '
   + 'repeatable. Without it the project reaches the laptop only with answers to connections the laptop started';
 
+/** The --env help. */
+export const ENV_HELP = 'let the laptop read the project variables whose names match PATTERN (app_*, db_PASSWORD; * and ? are wildcards) '
+  + 'with `wgts env` / `wgts run` ([Env] of the gateway config holds them); repeatable. Without it: none';
+
 /** Prints the client config as a terminal QR code (half-block characters, two rows per line). */
 async function printQr(text: string): Promise<void> {
   process.stdout.write(await QRCode.toString(text, { type: 'terminal', small: true }));
@@ -37,14 +42,17 @@ async function printQr(text: string): Promise<void> {
  */
 function peerTable(peers: readonly PeerInfo[], access: GatewayAccess | null): string {
   const nets = access?.networks.join(', ') ?? 'the project networks';
+  // The ENV column only when some peer may read project variables.
+  const env = peers.some((p) => p.env.length > 0);
   const rows = [
-    ['NAME', 'ADDRESS', 'PUBLIC KEY', 'REACHES', 'INBOUND'],
+    ['NAME', 'ADDRESS', 'PUBLIC KEY', 'REACHES', 'INBOUND', ...(env ? ['ENV'] : [])],
     ...peers.map((p) => [
       p.name ?? '-',
       p.address ?? (p.allowedIPs.join(',') || '-'),
       p.publicKey,
       p.allow.length ? p.allow.join(', ') : `${nets} (default)`,
       p.allowInbound.length ? p.allowInbound.join(', ') : '-',
+      ...(env ? [p.env.length ? p.env.join(', ') : '-'] : []),
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -52,7 +60,8 @@ function peerTable(peers: readonly PeerInfo[], access: GatewayAccess | null): st
   const dns = access?.dns ? `the gateway's DNS (${access.dns})` : "the gateway's DNS";
   return `${table}\n\nEvery peer also reaches ${dns}, and nothing else: not the gateway host (any of its addresses) unless a rule\n`
     + `names it (gateway:22/tcp = ${access?.gateway.join(', ') || 'its tunnel address'}), and no network behind it that is not listed.\n`
-    + 'INBOUND: connections the project may open to the laptop; answers to what the laptop starts always pass.\n';
+    + 'INBOUND: connections the project may open to the laptop; answers to what the laptop starts always pass.\n'
+    + (env ? 'ENV: the project variables the laptop may read (wgts env / wgts run); none without a grant.\n' : '');
 }
 
 /** Registers `wgts peer add`, `wgts peer list` and `wgts peer remove`. */
@@ -66,12 +75,13 @@ export function registerPeerCommands(program: Command): void {
     .argument('<name>', 'peer name (letters, digits, ".", "_", "-")')
     .option('--allow <dest>', ALLOW_HELP, collect)
     .option('--allow-inbound <ports>', ALLOW_INBOUND_HELP, collect)
+    .option('--env <pattern>', ENV_HELP, collect)
     .option('--qr', 'also print the client config as a terminal QR code')
     .option('--out <path>', 'write the client config to PATH = DIR/IFNAME.conf (mode 0600) instead of stdout; IFNAME (1-15 characters) becomes the interface name of wgts up / wg-quick up')
     .option('--force', 'with --out: replace an existing file')
     .action((file: string, name: string, flags: AddFlags) => runCommand(async () => {
       const r = await addPeer(file, name, {
-        allow: flags.allow ?? [], allowInbound: flags.allowInbound ?? [], ...(flags.out === undefined ? {} : { out: flags.out }), force: flags.force === true,
+        allow: flags.allow ?? [], allowInbound: flags.allowInbound ?? [], env: flags.env ?? [], ...(flags.out === undefined ? {} : { out: flags.out }), force: flags.force === true,
       });
       if (flags.out === undefined) {
         process.stdout.write(r.clientConfig);

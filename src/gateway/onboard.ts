@@ -13,7 +13,7 @@ import { formatCidr, formatHostPort, formatIP, type Cidr } from '../config/ip.js
 import { withFileLock } from '../config/lock.js';
 import type { ConfigDocument, PeerConfig, WgtsConfig } from '../config/model.js';
 import { emptyInterface, parseConfig, type ParseResult } from '../config/parse.js';
-import { checkAllowRule, checkInboundRule, SCHEMA } from '../config/schema.js';
+import { checkAllowRule, checkEnvGrant, checkInboundRule, SCHEMA } from '../config/schema.js';
 import {
   addPeer as addPeerSection, editConfigFile, formatConfig, removePeer as removePeerSection, writeFileAtomic,
 } from '../config/write.js';
@@ -60,6 +60,8 @@ export interface PeerInfo {
   allow: string[];
   /** AllowInbound rules: connections the project may open to the peer (empty: none). */
   allowInbound: string[];
+  /** Env grants: the project variables the peer may read (globs; empty: none). */
+  env: string[];
 }
 
 /** Options of addPeer. */
@@ -71,6 +73,8 @@ export interface AddPeerOptions {
   allow?: readonly string[];
   /** AllowInbound rules `PORT[-PORT][/tcp|/udp]` or `icmp`: what the project may open to the laptop. */
   allowInbound?: readonly string[];
+  /** Env grants (`app_*`): the project variables the laptop may read with `wgts env`; none = none. */
+  env?: readonly string[];
   /**
    * Also write the client config to this path (mode 0600, atomically): `NAME.conf`, NAME a valid
    * interface name, since wgts up and wg-quick up name the interface after the file. Checked
@@ -217,6 +221,7 @@ function peerInfo(p: PeerConfig): PeerInfo {
     allowedIPs: p.allowedIPs.map(formatCidr),
     allow: [...p.allow],
     allowInbound: [...(p.allowInbound ?? [])],
+    env: [...(p.env ?? [])],
   };
 }
 
@@ -226,7 +231,8 @@ function peerInfo(p: PeerConfig): PeerInfo {
  * tunnel address of the gateway's IPv4 subnet (skipping the network, broadcast and gateway
  * addresses, every peer's AllowedIPs and the project networks; with an IPv6 gateway Address the
  * same host number in its subnet too), and appends a [Peer] with Name, PublicKey, a new
- * PresharedKey, AllowedIPs = the address(es) as host routes, and one Allow line per rule.
+ * PresharedKey, AllowedIPs = the address(es) as host routes, one Allow line per rule, one
+ * AllowInbound line per inbound rule and one Env line per variable grant.
  *
  * Throws OnboardError: 'bad-name', 'bad-allow' (naming the rule; a rule must also reach into a
  * project network), 'duplicate-name', 'subnet-full', 'not-gateway', 'no-file', 'config'
@@ -247,6 +253,11 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
   for (const rule of inbound) {
     const bad = checkInboundRule(rule);
     if (bad !== null) throw new OnboardError('bad-allow', `allow-inbound ${bad}`);
+  }
+  const grants = [...(opts.env ?? [])];
+  for (const g of grants) {
+    const bad = checkEnvGrant(g);
+    if (bad !== null) throw new OnboardError('bad-allow', `env ${bad}`);
   }
   if (opts.out !== undefined) await checkOutPath(file, opts.out, name, opts.force === true);
 
@@ -284,6 +295,7 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
     const peerHosts = [hostCidr(alloc.v4, 4), ...(alloc.v6 === undefined ? [] : [hostCidr(alloc.v6, 6)])];
     const peer: PeerConfig = { name, publicKey: clientPublic, presharedKey: psk, allowedIPs: peerHosts, allow: rules };
     if (inbound.length > 0) peer.allowInbound = inbound;
+    if (grants.length > 0) peer.env = grants;
     return { doc: addPeerSection(doc, peer), value: { facts, alloc, peerHosts, dnsServer } };
   });
 

@@ -225,9 +225,9 @@ test('peer list (table and --json) and peer remove by name or key', () => {
 
   const json: unknown = JSON.parse(ok(['peer', 'list', file, '--json']));
   assert.equal(json, [
-    { name: 'alice', publicKey: peers[0].publicKey, address: '10.123.0.2', allowedIPs: ['10.123.0.2/32'], allow: ['10.124.0.10:3000/tcp', 'gateway:22/tcp'], allowInbound: [] },
-    { name: 'bob', publicKey: peers[1].publicKey, address: '10.123.0.3', allowedIPs: ['10.123.0.3/32'], allow: [], allowInbound: [] },
-    { name: 'carol', publicKey: peers[2].publicKey, address: '10.123.0.4', allowedIPs: ['10.123.0.4/32'], allow: [], allowInbound: ['8080/tcp', 'icmp'] },
+    { name: 'alice', publicKey: peers[0].publicKey, address: '10.123.0.2', allowedIPs: ['10.123.0.2/32'], allow: ['10.124.0.10:3000/tcp', 'gateway:22/tcp'], allowInbound: [], env: [] },
+    { name: 'bob', publicKey: peers[1].publicKey, address: '10.123.0.3', allowedIPs: ['10.123.0.3/32'], allow: [], allowInbound: [], env: [] },
+    { name: 'carol', publicKey: peers[2].publicKey, address: '10.123.0.4', allowedIPs: ['10.123.0.4/32'], allow: [], allowInbound: ['8080/tcp', 'icmp'], env: [] },
   ]);
 
   assert.is(ok(['peer', 'remove', file, 'bob']), `removed peer bob from ${file} (10.123.0.3, public key ${peers[1].publicKey})\n`
