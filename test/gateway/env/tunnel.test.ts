@@ -23,7 +23,7 @@ import { statusPath } from '../../../src/gateway/status.js';
 import { Netns, waitFor } from '../../helpers/netns.js';
 import { stockLaptopUp, type StockLaptop } from '../../helpers/stock-laptop.js';
 import { internetBridge } from '../../helpers/topology.js';
-import { startUp, statusOf, type UpProc, wgts, wgtsOk } from '../../helpers/up.js';
+import { reloadedSince, startUp, statusOf, type UpProc, wgts, wgtsOk } from '../../helpers/up.js';
 import { uniqueIfname, wgtsScript } from '../../helpers/wg.js';
 
 const work = mkdtempSync(join(tmpdir(), 'wgts-envtun-'));
@@ -182,6 +182,17 @@ test('bob (a wgts laptop) reads db_* only; carol, without grants, gets nothing a
   assert.is(metric(m, 'wgts_env_reads_total', 'name="carol"'), 1);
   assert.is(metric(m, 'wgts_env_variables_read_total', 'name="bob"'), 2);
   assert.ok(metric(m, 'wgts_env_reads_total', 'name="alice"') >= 5);
+});
+
+test('a grant added to the gateway file applies live; taken away, it is gone at once', async () => {
+  let t0 = Date.now();
+  writeFileSync(gwFile, readFileSync(gwFile, 'utf8').replace('Name = carol\n', 'Name = carol\nEnv = db_HOST\n'));
+  await reloadedSince(gwIf, t0, true);
+  assert.is(env(lapC, conf(cIf)).stdout, exportLines(new Map([['db_HOST', '10.124.0.11']])));
+  t0 = Date.now();
+  writeFileSync(gwFile, readFileSync(gwFile, 'utf8').replace('Env = db_HOST\n', ''));
+  await reloadedSince(gwIf, t0, true);
+  assert.is(env(lapC, conf(cIf)).stdout, '');
 });
 
 test('an edited env file is served without a reload; a broken one serves nothing, reported at FILE:LINE without its value', async () => {
