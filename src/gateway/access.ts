@@ -112,10 +112,11 @@ export class PeerAccess implements PeerEvents {
   /** Signature of the policy applied to each id ('' = none: the file does not hold the key). */
   private readonly applied: string[] = [];
   private networksText = '';
-  private dnsText = '';
-  private envText = '';
-  private exemptDns: readonly ServiceTarget[] = [];
-  private exemptEnv: readonly ServiceTarget[] = [];
+  /** The services every peer of the file reaches, and their text as last set (to skip no-op changes). */
+  private readonly exempt: Record<'dns' | 'env', { text: string; targets: readonly ServiceTarget[] }> = {
+    dns: { text: '', targets: [] },
+    env: { text: '', targets: [] },
+  };
   private localText = '';
 
   constructor(flowCapacity = DEFAULT_FLOW_CAPACITY) {
@@ -137,26 +138,21 @@ export class PeerAccess implements PeerEvents {
 
   /** Where the DNS listens (UDP and TCP): reachable by every peer the file holds. */
   setDnsTargets(targets: readonly DnsTarget[]): void {
-    const text = targets.map((t) => `${t.address}:${t.port}`).join(',');
-    if (text === this.dnsText) return;
-    this.dnsText = text;
-    this.exemptDns = [...targets];
-    this.applyExemptions();
+    this.setExempt('dns', targets);
   }
 
   /** Where the project-variables service listens (TCP; none without [Env]): reachable by every peer the file holds. */
   setEnvTargets(targets: readonly ServiceTarget[]): void {
-    const text = targets.map((t) => `${t.address}:${t.port}`).join(',');
-    if (text === this.envText) return;
-    this.envText = text;
-    this.exemptEnv = [...targets];
-    this.applyExemptions();
+    this.setExempt('env', targets);
   }
 
-  private applyExemptions(): void {
+  private setExempt(which: 'dns' | 'env', targets: readonly ServiceTarget[]): void {
+    const text = targets.map((t) => `${t.address}:${t.port}`).join(',');
+    if (text === this.exempt[which].text) return;
+    this.exempt[which] = { text, targets: [...targets] };
     this.firewall.access.setExemptions([
-      ...this.exemptDns.flatMap((t) => [hostRule(t.address, 'udp', t.port, t.port), hostRule(t.address, 'tcp', t.port, t.port)]),
-      ...this.exemptEnv.map((t) => hostRule(t.address, 'tcp', t.port, t.port)),
+      ...this.exempt.dns.targets.flatMap((t) => [hostRule(t.address, 'udp', t.port, t.port), hostRule(t.address, 'tcp', t.port, t.port)]),
+      ...this.exempt.env.targets.map((t) => hostRule(t.address, 'tcp', t.port, t.port)),
     ]);
     this.forgetFlows(() => true);
   }
