@@ -141,9 +141,16 @@ export class EnvStore {
 
   /** The variables now: files not looked at for recheckMs are looked at (and re-read when changed) first. */
   async snapshot(): Promise<EnvSnapshot> {
-    while (this.refreshing) await this.refreshing;
-    const due = this.files.filter((f) => this.now() - f.checked >= this.recheckMs);
-    if (due.length > 0) {
+    // One look at a time; files a configure() brought in meanwhile are looked at before answering.
+    const looked = new Set<FileState>();
+    for (;;) {
+      if (this.refreshing) {
+        await this.refreshing;
+        continue;
+      }
+      const due = this.files.filter((f) => !looked.has(f) && this.now() - f.checked >= this.recheckMs);
+      if (due.length === 0) break;
+      for (const f of due) looked.add(f);
       this.refreshing = Promise.all(due.map((f) => this.check(f))).then(() => undefined);
       try {
         await this.refreshing;

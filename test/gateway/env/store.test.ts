@@ -82,6 +82,17 @@ test('changes: read again after the interval (edit, rename over, delete), at onc
   for (const l of lines) assert.not.ok(l.includes(SECRET), l);
 });
 
+test('a reload (configure) while a request is reading: the request answers from the new sources, fully read', async () => {
+  const one = write('one.env', 'A=1\n');
+  const two = write('two.env', 'B=2\n');
+  const { store } = harness([{ kind: 'file', service: 'one', path: one }]);
+  const pending = store.snapshot();
+  store.configure([{ kind: 'file', service: 'one', path: one }, { kind: 'file', service: 'two', path: two }], join(dir, 'gw0.conf'));
+  const snap = await pending;
+  assert.equal([...snap.vars], [['one_A', '1'], ['two_B', '2']]);
+  assert.equal(snap.unavailable, []);
+});
+
 test('permissions: world-readable, group- or world-writable, another owner; a chmod is noticed', async () => {
   const path = write('perm.env', 'A=1\n', 0o644);
   const { store, lines, tick } = harness([{ kind: 'file', service: 'p', path }]);
