@@ -216,7 +216,7 @@ export class EnvService {
     c.reads++;
     c.variables += n;
     this.counters.byPeer.set(who.publicKey, c);
-    this.opts.log.info(`peer ${peer.label} read ${n} variable${n === 1 ? '' : 's'}`);
+    this.opts.log.info(`peer ${peer.label} read ${n} variables`);
   }
 }
 
