@@ -8,7 +8,8 @@
 // both filters), then [Interface]/[Peer] go in as a UAPI set body, then the host side (addresses,
 // MTU, link up, routes; stale wgts firewall rules of any interface whose owner no longer runs are
 // swept). A gateway adds forwarding sysctls (left on at exit), its firewall rules (masquerade,
-// FORWARD and INPUT accepts, tagged wgts:IF:PID) and the DNS responder; a laptop sets split DNS.
+// FORWARD and INPUT accepts, tagged wgts:IF:PID), the DNS responder and, with [Env], the
+// project-variables service (env/); a laptop sets split DNS.
 // Then the Prometheus endpoint when [Gateway] has Metrics, the status file and the watch on the
 // config file (live reload).
 //
@@ -35,6 +36,7 @@ import { createLogger, type Logger } from '../device/log.js';
 import { applySet } from '../device/uapi/protocol.js';
 import { crashInProgress, EXIT_CRASH, exitCleanlyOnCrash } from '../io/crash.js';
 import { runInterface, type RunningInterface } from '../io/interface.js';
+import { PROTO_TCP } from '../router/packet.js';
 import { compileAccess, gatewayAliases, PeerAccess, type CompiledAccess, type ServiceTarget } from './access.js';
 import { DnsResponder } from './dns/responder.js';
 import { dnsServiceOf } from './dns/service.js';
@@ -48,7 +50,6 @@ import {
   checkUpConfig, DEFAULT_MTU, DNS_TTL, dnsExemptionsOf, dnsKey, endpointLoops, envTargetsOf, firewallRulesFor, forwardingSysctls,
   hostsOf, interfaceNameOf, loadConfig, routesFor, subnetOf, UpError,
 } from './plan.js';
-import { PROTO_TCP } from '../router/packet.js';
 import {
   deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, removalSetBody, resolveEndpoints, syncSetBody,
   watchConfigFile, type ConfigWatch, type HostLookup,
