@@ -173,14 +173,17 @@ test('bob (a wgts laptop) reads db_* only; carol, without grants, gets nothing a
   const b = env(lapB, conf(bIf));
   assert.is(b.status, 0, b.stderr);
   assert.is(b.stdout, exportLines(new Map([['db_HOST', '10.124.0.11'], ['db_PASSWORD', DB_PW]])));
+  const bRun = run(lapB, conf(bIf), ['sh', '-c', 'printf %s "$db_PASSWORD" "${app_API_TOKEN-}"']);
+  assert.is(bRun.status, 0, bRun.stderr);
+  assert.is(bRun.stdout, DB_PW, 'wgts run from a wgts laptop: its grants only');
   const c = env(lapC, conf(cIf));
   assert.is(c.status, 0, c.stderr);
   assert.is(c.stdout, '');
   assert.is(c.stderr, 'wgts: the gateway grants carol no variables (Env = lines in its [Peer] of the gateway config)\n');
-  await logged(/peer bob read 2 variables\n[\s\S]*peer carol read 0 variables\n/);
+  await logged(/peer bob read 2 variables\n[\s\S]*peer bob read 2 variables\n[\s\S]*peer carol read 0 variables\n/);
   const m = scrape();
   assert.is(metric(m, 'wgts_env_reads_total', 'name="carol"'), 1);
-  assert.is(metric(m, 'wgts_env_variables_read_total', 'name="bob"'), 2);
+  assert.is(metric(m, 'wgts_env_variables_read_total', 'name="bob"'), 4);
   assert.ok(metric(m, 'wgts_env_reads_total', 'name="alice"') >= 5);
 });
 
