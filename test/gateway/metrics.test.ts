@@ -16,6 +16,7 @@ import type { WgtsConfig } from '../../src/config/model.js';
 import { editConfigFile, formatConfig, formatDocument, setKey } from '../../src/config/write.js';
 import { keyFromBase64, keyToBase64 } from '../../src/crypto/keys.js';
 import type { DeviceCounters } from '../../src/device/device.js';
+import { DEVICE_DROP_REASONS } from '../../src/device/drops.js';
 import { InterfaceMetrics, METRICS_HEADERS_TIMEOUT_MS, METRICS_MAX_CONNECTIONS, type MetricsDevice, type MetricsServer } from '../../src/gateway/metrics.js';
 import type { DnsCounters } from '../../src/gateway/dns/responder.js';
 import { statusPath } from '../../src/gateway/status.js';
@@ -159,7 +160,7 @@ test('registry: exact lines per peer (names, escaping, unnamed), gauges, removal
   const drops = (await get('wgts_drops_total')).split('\n');
   assert.is(drops[1], '# TYPE wgts_drops_total counter');
   const series = drops.slice(2);
-  assert.is(series.length, DROP_REASON_COUNT - 2 + 6, 'every engine reason (not the queued code) and every device counter');
+  assert.is(series.length, DROP_REASON_COUNT - 2 + Object.keys(DEVICE_DROP_REASONS).length, 'every engine reason (not the queued code) and every device counter');
   for (const line of ['reason="bad-mac1"} 4', 'reason="replay"} 17', 'reason="staged-expired"} 2', 'reason="no-private-key"} 0',
     'reason="no-route"} 3', 'reason="filtered"} 9', 'reason="tun-write-failed"} 1', 'reason="bad-source"} 0', 'reason="no-endpoint"} 0',
     'reason="not-a-flow"} 0']) {
