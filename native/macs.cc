@@ -114,11 +114,8 @@ void Final(B2s* s, uint8_t* out) {
   Wipe(s, sizeof(*s));
 }
 
-// HChaCha20: the first and last rows of 20 ChaCha rounds over (constants, key, 16-byte nonce).
-void HChaCha20(uint8_t out[32], const uint8_t key[32], const uint8_t nonce[16]) {
-  uint32_t x[16] = {0x61707865, 0x3320646e, 0x79622d32, 0x6b206574};
-  for (int i = 0; i < 8; i++) x[4 + i] = Load32(key + 4 * i);
-  for (int i = 0; i < 4; i++) x[12 + i] = Load32(nonce + 4 * i);
+// The 20 ChaCha rounds (10 double rounds) over the state x, in place.
+void ChaChaRounds(uint32_t x[16]) {
 #define WGTS_QR(a, b, c, d)                                   \
   x[a] += x[b]; x[d] = Rotl(x[d] ^ x[a], 16);                 \
   x[c] += x[d]; x[b] = Rotl(x[b] ^ x[c], 12);                 \
@@ -135,6 +132,14 @@ void HChaCha20(uint8_t out[32], const uint8_t key[32], const uint8_t nonce[16]) 
     WGTS_QR(3, 4, 9, 14);
   }
 #undef WGTS_QR
+}
+
+// HChaCha20: the first and last rows of 20 ChaCha rounds over (constants, key, 16-byte nonce).
+void HChaCha20(uint8_t out[32], const uint8_t key[32], const uint8_t nonce[16]) {
+  uint32_t x[16] = {0x61707865, 0x3320646e, 0x79622d32, 0x6b206574};
+  for (int i = 0; i < 8; i++) x[4 + i] = Load32(key + 4 * i);
+  for (int i = 0; i < 4; i++) x[12 + i] = Load32(nonce + 4 * i);
+  ChaChaRounds(x);
   for (int i = 0; i < 4; i++) Store32(out + 4 * i, x[i]);
   for (int i = 0; i < 4; i++) Store32(out + 16 + 4 * i, x[12 + i]);
   Wipe(x, sizeof(x));
@@ -148,22 +153,7 @@ void ChaChaBlock(uint8_t out[64], const uint8_t key[32], uint32_t counter, const
   for (int i = 0; i < 3; i++) in[13 + i] = Load32(nonce + 4 * i);
   uint32_t x[16];
   memcpy(x, in, sizeof(x));
-#define WGTS_QR(a, b, c, d)                                   \
-  x[a] += x[b]; x[d] = Rotl(x[d] ^ x[a], 16);                 \
-  x[c] += x[d]; x[b] = Rotl(x[b] ^ x[c], 12);                 \
-  x[a] += x[b]; x[d] = Rotl(x[d] ^ x[a], 8);                  \
-  x[c] += x[d]; x[b] = Rotl(x[b] ^ x[c], 7);
-  for (int i = 0; i < 10; i++) {
-    WGTS_QR(0, 4, 8, 12);
-    WGTS_QR(1, 5, 9, 13);
-    WGTS_QR(2, 6, 10, 14);
-    WGTS_QR(3, 7, 11, 15);
-    WGTS_QR(0, 5, 10, 15);
-    WGTS_QR(1, 6, 11, 12);
-    WGTS_QR(2, 7, 8, 13);
-    WGTS_QR(3, 4, 9, 14);
-  }
-#undef WGTS_QR
+  ChaChaRounds(x);
   for (int i = 0; i < 16; i++) Store32(out + 4 * i, x[i] + in[i]);
   Wipe(x, sizeof(x));
   Wipe(in, sizeof(in));

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readStatus } from '../../src/gateway/status.js';
 import { Netns, sleep, waitFor } from '../../src/io/netns.js';
-import { cpuSeconds, type IperfStream, iperfStream, median, udpCounters } from '../../test/helpers/measure.js';
+import { cpuSeconds, type IperfStream, iperfStream, jsonChild, median, udpCounters } from '../../test/helpers/measure.js';
 import { startUp, type UpProc } from '../../test/helpers/up.js';
 import { type Daemon, genkey, type Impl, ping, repoRoot, secretFile, startDaemon, uniqueIfname, wg } from '../../test/helpers/wg.js';
 import type { AttackStats, FloodSpec } from './attacker.js';
@@ -90,18 +90,11 @@ function startAttack(ns: Netns, dir: string, spec: FloodSpec): Attack {
   // the peers), which an attacker elsewhere cannot do; it still floods at full speed whenever a
   // core is free, and the rate it reached is printed.
   const child = ns.spawn('nice', ['-n', String(ATTACKER_NICE), process.execPath, attackerScript, file]);
-  let out = '';
-  let err = '';
-  let code: number | null = null;
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-  child.on('exit', (c) => { code = c ?? -1; });
+  const done = jsonChild<AttackStats>(child, 'the attacker');
   return {
     stop: async () => {
       child.kill('SIGTERM');
-      await waitFor(() => code !== null, 10_000, 20, 'the attacker to stop').catch((e: unknown) => { child.kill('SIGKILL'); throw e; });
-      if (code !== 0) throw new Error(`attacker exited ${code}: ${err}`);
-      return JSON.parse(out) as AttackStats;
+      return done.result(10_000);
     },
   };
 }

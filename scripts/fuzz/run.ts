@@ -15,7 +15,7 @@ import { keyFromBase64 } from '../../src/crypto/keys.js';
 import { readStatus } from '../../src/gateway/status.js';
 import { readU32 } from '../../src/noise/messages.js';
 import { Netns, sleep, waitFor } from '../../src/io/netns.js';
-import { cpuSeconds, type IperfStream, iperfStream, median, memoryKiB, mib, udpCounters } from '../../test/helpers/measure.js';
+import { cpuSeconds, type IperfStream, iperfStream, jsonChild, median, memoryKiB, mib, udpCounters } from '../../test/helpers/measure.js';
 import { startUp, type UpProc } from '../../test/helpers/up.js';
 import { type Daemon, genkey, ping, repoRoot, secretFile, startDaemon, uniqueIfname, wg } from '../../test/helpers/wg.js';
 import type { AttackResult, AttackSpec } from './attacker.js';
@@ -132,18 +132,7 @@ async function runAttacker(ns: Netns, dir: string, spec: AttackSpec): Promise<At
   const file = join(dir, `attack-${spec.mode}.json`);
   writeFileSync(file, JSON.stringify(spec));
   const child = ns.spawn(process.execPath, [attackerScript, file]);
-  let out = '';
-  let err = '';
-  let code: number | null = null;
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-  child.on('exit', (c) => { code = c ?? -1; });
-  await waitFor(() => code !== null, (spec.seconds + 30) * 1000, 50, 'the attacker to finish').catch((e: unknown) => {
-    child.kill('SIGKILL');
-    throw e;
-  });
-  if (code !== 0) throw new Error(`attacker exited ${code}: ${err}`);
-  return JSON.parse(out) as AttackResult;
+  return jsonChild<AttackResult>(child, 'the attacker').result((spec.seconds + 30) * 1000);
 }
 
 /** Counter deltas b - a of the keys that moved. */

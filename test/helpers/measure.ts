@@ -104,3 +104,24 @@ export function median(xs: readonly number[]): number {
   const mid = s.length >> 1;
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
+
+/**
+ * A child process that prints one JSON value on stdout (the fuzz and flood attackers): `result`
+ * waits up to `timeoutMs` for its exit (SIGKILL after that), throws with its stderr unless it
+ * exited 0, and parses what it printed.
+ */
+export function jsonChild<T>(child: ChildProcess, what: string): { result(timeoutMs: number): Promise<T> } {
+  let out = '';
+  let err = '';
+  let code: number | null = null;
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+  child.on('exit', (c) => { code = c ?? -1; });
+  return {
+    result: async (timeoutMs) => {
+      await waitFor(() => code !== null, timeoutMs, 20, `${what} to finish`).catch((e: unknown) => { child.kill('SIGKILL'); throw e; });
+      if (code !== 0) throw new Error(`${what} exited ${code}: ${err}`);
+      return JSON.parse(out) as T;
+    },
+  };
+}
