@@ -81,6 +81,11 @@ HandshakeGate::HandshakeGate(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   verdicts_len_ = static_cast<uint32_t>(verdicts_len);
   counters_ref_ = Napi::Persistent(info[0].As<Napi::Float64Array>());
   verdicts_ref_ = Napi::Persistent(info[1].As<Napi::Uint8Array>());
+  ctx_ = EVP_CIPHER_CTX_new();
+  if (ctx_ == nullptr || EVP_EncryptInit_ex(ctx_, EVP_chacha20_poly1305(), nullptr, nullptr, nullptr) != 1) {
+    Napi::Error::New(env, "HandshakeGate: cannot create a ChaCha20-Poly1305 context").ThrowAsJavaScriptException();
+    return;
+  }
   replied_ = new ReplySlot[kReplySlots]();
   for (uint32_t i = 0; i < kReplySlots; i++) replied_[i].at = -1e300;
   FillRandom(reinterpret_cast<uint8_t*>(&slot_seed_), sizeof(slot_seed_));
@@ -92,6 +97,7 @@ HandshakeGate::~HandshakeGate() {
   secret_.Wipe();
   Wipe(random_, sizeof(random_));
   delete[] replied_;
+  if (ctx_ != nullptr) EVP_CIPHER_CTX_free(ctx_);
 }
 
 // setKey(publicKey: Uint8Array(32) | null): derives the mac1 and cookie keys (null: no identity,
@@ -268,9 +274,9 @@ bool HandshakeGate::BuildReply(uint8_t out[64], const uint8_t* m, uint32_t len, 
   out[1] = out[2] = out[3] = 0;
   memcpy(out + 4, m + 4, 4);
   Nonce(out + 8);
-  XChaChaSeal16(out + 32, cookie_key_, out + 8, cookie, m + len - 32);
+  bool ok = XChaChaSeal(ctx_, out + 32, cookie_key_, out + 8, cookie, 16, m + len - 32, 16);
   Wipe(cookie, sizeof(cookie));
-  return true;
+  return ok;
 }
 
 uint32_t HandshakeGate::Filter(uint32_t* offsets, uint32_t* lengths, uint8_t* addrs, uint16_t* ports, uint32_t* trains, uint32_t n,

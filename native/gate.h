@@ -11,6 +11,7 @@
 #define WGTS_GATE_H
 
 #include <napi.h>
+#include <openssl/evp.h>
 #include <stdint.h>
 
 #include "macs.h"
@@ -97,6 +98,7 @@ class HandshakeGate : public Napi::ObjectWrap<HandshakeGate> {
   static constexpr uint32_t kReplySlots = 4096;
   ReplySlot* replied_ = nullptr;
   uint64_t slot_seed_ = 0;  // random
+  EVP_CIPHER_CTX* ctx_ = nullptr;  // ChaCha20-Poly1305 for the cookie replies
   double* counters_ = nullptr;
   uint8_t* verdicts_ = nullptr;
   uint32_t verdicts_len_ = 0;

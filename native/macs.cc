@@ -1,5 +1,6 @@
 // BLAKE2s (RFC 7693 §3, with the parameter block of a sequential hash), HChaCha20
-// (draft-irtf-cfrg-xchacha §2.2) and XChaCha20-Poly1305 sealing: see macs.h.
+// (draft-irtf-cfrg-xchacha §2.2) and XChaCha20-Poly1305 sealing on OpenSSL's ChaCha20-Poly1305:
+// see macs.h.
 #include "macs.h"
 
 #include <string.h>
@@ -145,84 +146,6 @@ void HChaCha20(uint8_t out[32], const uint8_t key[32], const uint8_t nonce[16]) 
   Wipe(x, sizeof(x));
 }
 
-// One ChaCha20 block (RFC 8439 §2.3) for key, counter and 12-byte nonce.
-void ChaChaBlock(uint8_t out[64], const uint8_t key[32], uint32_t counter, const uint8_t nonce[12]) {
-  uint32_t in[16] = {0x61707865, 0x3320646e, 0x79622d32, 0x6b206574};
-  for (int i = 0; i < 8; i++) in[4 + i] = Load32(key + 4 * i);
-  in[12] = counter;
-  for (int i = 0; i < 3; i++) in[13 + i] = Load32(nonce + 4 * i);
-  uint32_t x[16];
-  memcpy(x, in, sizeof(x));
-  ChaChaRounds(x);
-  for (int i = 0; i < 16; i++) Store32(out + 4 * i, x[i] + in[i]);
-  Wipe(x, sizeof(x));
-  Wipe(in, sizeof(in));
-}
-
-// Poly1305 (RFC 8439 §2.5), 26-bit limbs: the tag of `nblocks` full 16-byte blocks.
-void Poly1305Blocks(uint8_t tag[16], const uint8_t key[32], const uint8_t* m, size_t nblocks) {
-  const uint32_t r0 = Load32(key) & 0x3ffffff;
-  const uint32_t r1 = (Load32(key + 3) >> 2) & 0x3ffff03;
-  const uint32_t r2 = (Load32(key + 6) >> 4) & 0x3ffc0ff;
-  const uint32_t r3 = (Load32(key + 9) >> 6) & 0x3f03fff;
-  const uint32_t r4 = (Load32(key + 12) >> 8) & 0x00fffff;
-  const uint32_t s1 = r1 * 5, s2 = r2 * 5, s3 = r3 * 5, s4 = r4 * 5;
-  uint32_t h0 = 0, h1 = 0, h2 = 0, h3 = 0, h4 = 0;
-  for (size_t b = 0; b < nblocks; b++, m += 16) {
-    h0 += Load32(m) & 0x3ffffff;
-    h1 += (Load32(m + 3) >> 2) & 0x3ffffff;
-    h2 += (Load32(m + 6) >> 4) & 0x3ffffff;
-    h3 += (Load32(m + 9) >> 6) & 0x3ffffff;
-    h4 += (Load32(m + 12) >> 8) | (1u << 24);
-    uint64_t d0 = static_cast<uint64_t>(h0) * r0 + static_cast<uint64_t>(h1) * s4 + static_cast<uint64_t>(h2) * s3 +
-                  static_cast<uint64_t>(h3) * s2 + static_cast<uint64_t>(h4) * s1;
-    uint64_t d1 = static_cast<uint64_t>(h0) * r1 + static_cast<uint64_t>(h1) * r0 + static_cast<uint64_t>(h2) * s4 +
-                  static_cast<uint64_t>(h3) * s3 + static_cast<uint64_t>(h4) * s2;
-    uint64_t d2 = static_cast<uint64_t>(h0) * r2 + static_cast<uint64_t>(h1) * r1 + static_cast<uint64_t>(h2) * r0 +
-                  static_cast<uint64_t>(h3) * s4 + static_cast<uint64_t>(h4) * s3;
-    uint64_t d3 = static_cast<uint64_t>(h0) * r3 + static_cast<uint64_t>(h1) * r2 + static_cast<uint64_t>(h2) * r1 +
-                  static_cast<uint64_t>(h3) * r0 + static_cast<uint64_t>(h4) * s4;
-    uint64_t d4 = static_cast<uint64_t>(h0) * r4 + static_cast<uint64_t>(h1) * r3 + static_cast<uint64_t>(h2) * r2 +
-                  static_cast<uint64_t>(h3) * r1 + static_cast<uint64_t>(h4) * r0;
-    uint32_t c = static_cast<uint32_t>(d0 >> 26); h0 = static_cast<uint32_t>(d0) & 0x3ffffff;
-    d1 += c; c = static_cast<uint32_t>(d1 >> 26); h1 = static_cast<uint32_t>(d1) & 0x3ffffff;
-    d2 += c; c = static_cast<uint32_t>(d2 >> 26); h2 = static_cast<uint32_t>(d2) & 0x3ffffff;
-    d3 += c; c = static_cast<uint32_t>(d3 >> 26); h3 = static_cast<uint32_t>(d3) & 0x3ffffff;
-    d4 += c; c = static_cast<uint32_t>(d4 >> 26); h4 = static_cast<uint32_t>(d4) & 0x3ffffff;
-    h0 += c * 5; c = h0 >> 26; h0 &= 0x3ffffff;
-    h1 += c;
-  }
-  // Full carry, then h mod 2^130 - 5.
-  uint32_t c = h1 >> 26; h1 &= 0x3ffffff;
-  h2 += c; c = h2 >> 26; h2 &= 0x3ffffff;
-  h3 += c; c = h3 >> 26; h3 &= 0x3ffffff;
-  h4 += c; c = h4 >> 26; h4 &= 0x3ffffff;
-  h0 += c * 5; c = h0 >> 26; h0 &= 0x3ffffff;
-  h1 += c;
-  uint32_t g0 = h0 + 5; c = g0 >> 26; g0 &= 0x3ffffff;
-  uint32_t g1 = h1 + c; c = g1 >> 26; g1 &= 0x3ffffff;
-  uint32_t g2 = h2 + c; c = g2 >> 26; g2 &= 0x3ffffff;
-  uint32_t g3 = h3 + c; c = g3 >> 26; g3 &= 0x3ffffff;
-  uint32_t g4 = h4 + c - (1u << 26);
-  uint32_t mask = (g4 >> 31) - 1;  // all ones when h >= p (g4 did not borrow)
-  h0 = (h0 & ~mask) | (g0 & mask);
-  h1 = (h1 & ~mask) | (g1 & mask);
-  h2 = (h2 & ~mask) | (g2 & mask);
-  h3 = (h3 & ~mask) | (g3 & mask);
-  h4 = (h4 & ~mask) | (g4 & mask);
-  uint64_t f0 = ((h0) | (h1 << 26)) + static_cast<uint64_t>(Load32(key + 16));
-  uint64_t f1 = ((h1 >> 6) | (h2 << 20)) + static_cast<uint64_t>(Load32(key + 20));
-  uint64_t f2 = ((h2 >> 12) | (h3 << 14)) + static_cast<uint64_t>(Load32(key + 24));
-  uint64_t f3 = ((h3 >> 18) | (h4 << 8)) + static_cast<uint64_t>(Load32(key + 28));
-  Store32(tag, static_cast<uint32_t>(f0));
-  f1 += f0 >> 32;
-  Store32(tag + 4, static_cast<uint32_t>(f1));
-  f2 += f1 >> 32;
-  Store32(tag + 8, static_cast<uint32_t>(f2));
-  f3 += f2 >> 32;
-  Store32(tag + 12, static_cast<uint32_t>(f3));
-}
-
 }  // namespace
 
 void Wipe(void* p, size_t n) {
@@ -271,28 +194,6 @@ bool EqualCt(const uint8_t* a, const uint8_t* b, size_t n) {
   uint8_t acc = 0;
   for (size_t i = 0; i < n; i++) acc |= a[i] ^ b[i];
   return acc == 0;
-}
-
-void XChaChaSeal16(uint8_t out[32], const uint8_t key[32], const uint8_t nonce[24], const uint8_t pt[16], const uint8_t ad[16]) {
-  uint8_t subkey[32];
-  uint8_t iv[12] = {0};
-  uint8_t block[64];
-  HChaCha20(subkey, key, nonce);
-  memcpy(iv + 4, nonce + 16, 8);
-  ChaChaBlock(block, subkey, 0, iv);  // its first 32 bytes: the Poly1305 key
-  uint8_t mac_data[48];               // ad || ciphertext || le64(16) || le64(16): no padding needed
-  uint8_t stream[64];
-  ChaChaBlock(stream, subkey, 1, iv);
-  for (int i = 0; i < 16; i++) out[i] = pt[i] ^ stream[i];
-  memcpy(mac_data, ad, 16);
-  memcpy(mac_data + 16, out, 16);
-  memset(mac_data + 32, 0, 16);
-  mac_data[32] = 16;
-  mac_data[40] = 16;
-  Poly1305Blocks(out + 16, block, mac_data, 3);
-  Wipe(subkey, sizeof(subkey));
-  Wipe(block, sizeof(block));
-  Wipe(stream, sizeof(stream));
 }
 
 bool XChaChaSeal(EVP_CIPHER_CTX* ctx, uint8_t* out, const uint8_t key[32], const uint8_t nonce[24], const uint8_t* pt, size_t ptlen,

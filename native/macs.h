@@ -1,6 +1,7 @@
-// The primitives of WireGuard's DoS protection (whitepaper §5.4.4, §5.4.7) in plain C++, for the
-// handshake gate (gate.h): BLAKE2s (RFC 7693) as HASH and keyed as MAC, and XChaCha20-Poly1305
-// sealing of a cookie (HChaCha20 here, ChaCha20-Poly1305 from OpenSSL). No N-API, no allocation.
+// The primitives of WireGuard's DoS protection (whitepaper §5.4.4, §5.4.7) for the handshake gate
+// (gate.h): BLAKE2s (RFC 7693) as HASH and keyed as MAC, in plain C++ (Node's OpenSSL has it only
+// behind EVP_MAC fetches, far too heavy per message), and XChaCha20-Poly1305 sealing of a cookie
+// (HChaCha20 here, ChaCha20-Poly1305 from Node's OpenSSL). No N-API, no allocation.
 #ifndef WGTS_MACS_H
 #define WGTS_MACS_H
 
@@ -36,10 +37,6 @@ bool EqualCt(const uint8_t* a, const uint8_t* b, size_t n);
 // `ctx` is a caller-owned EVP_CIPHER_CTX initialised for EVP_chacha20_poly1305 encryption.
 bool XChaChaSeal(EVP_CIPHER_CTX* ctx, uint8_t* out, const uint8_t key[32], const uint8_t nonce[24], const uint8_t* pt, size_t ptlen,
                  const uint8_t* ad, size_t adlen);
-
-// The same for a 16-byte plaintext and 16-byte associated data (a cookie under a mac1), in plain
-// C++: writes ciphertext (16) || tag (16).
-void XChaChaSeal16(uint8_t out[32], const uint8_t key[32], const uint8_t nonce[24], const uint8_t pt[16], const uint8_t ad[16]);
 
 // Zeroes n bytes in a way the compiler keeps.
 void Wipe(void* p, size_t n);
