@@ -217,9 +217,10 @@ void HandshakeGate::Nonce(uint8_t out[24]) {
 uint8_t HandshakeGate::Classify(const uint8_t* m, uint32_t len, const uint8_t addr[16], uint16_t port, double now) {
   if (!IsHandshake(m, len)) return kVerdictOther;
   if (!has_key_) return kVerdictBadMac1;
-  // Under load a message without mac2 from a source answered within the last second is dropped
-  // whatever its mac1: no check is worth doing for it (most of a flood ends here).
-  if (under_load_ && IsZero16(m + len - 16) && RecentlyAnswered(addr, port, now)) return kVerdictSpared;
+  // Under load a message from a source answered within the last second is dropped before any MAC
+  // (most of a flood ends here, also one with random mac2 bytes): a legitimate initiator presents
+  // the cookie with its next initiation, REKEY_TIMEOUT (5 s) later.
+  if (under_load_ && RecentlyAnswered(addr, port, now)) return kVerdictSpared;
   uint8_t mac[16];
   mac1_.Mac(mac, m, len - 32);
   if (!EqualCt(mac, m + len - 32, 16)) return kVerdictBadMac1;

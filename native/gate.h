@@ -25,9 +25,9 @@ enum GateCounter {
   kGateMac2Valid,     // passed with a valid mac2
   kGateCookieReplies, // under load without a valid mac2: answered with a cookie reply, dropped
   kGateReplyDrops,    // a cookie reply could not be built (no key)
-  kGateRepliesSpared, // under load without a valid mac2, but this source (address and port) got a reply
-                      // less than kReplyIntervalMs ago: dropped without another one (and without
-                      // checking its mac1: a bad one is counted here, not in kGateBadMac1)
+  kGateRepliesSpared, // under load, from a source (address and port) that got a cookie reply less than
+                      // kReplyIntervalMs ago: dropped without another one and without checking any
+                      // MAC (a bad mac1 is counted here, not in kGateBadMac1)
   kGateCounterCount
 };
 extern const char* const kGateCounterNames[kGateCounterCount];
@@ -39,8 +39,8 @@ enum GateVerdict : uint8_t {
   kVerdictMac2 = 2,     // handshake with valid mac1 and mac2
   kVerdictBadMac1 = 3,  // (check only) would be dropped
   kVerdictCookie = 4,   // (check only) under load without mac2: a cookie reply is due
-  kVerdictSpared = 5,   // (check only) under load without mac2, and this source got a reply within
-                        // kReplyIntervalMs: dropped without checking mac1 or replying
+  kVerdictSpared = 5,   // (check only) under load, from a source that got a reply within
+                        // kReplyIntervalMs: dropped without checking any MAC or replying
 };
 
 // Where the filter sends cookie replies (the socket's send queue).
