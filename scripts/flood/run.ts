@@ -4,7 +4,10 @@
 // legitimate newcomer L; and an attacker X on its own link of T sending initiations with a valid
 // mac1 from 64 source ports (attacker.ts). First a drain phase: the flood alone, measuring how
 // many datagrams T takes per second and per CPU-second and how many the kernel drops for it
-// (socket buffer full, /proc/PID/net/snmp RcvbufErrors). Then `rounds` rounds, each: the flood
+// (socket buffer full, /proc/PID/net/snmp RcvbufErrors); then backlog drains: T under load is
+// stopped (SIGSTOP) while the attacker fills its socket, resumed, and timed until its receive
+// queue (/proc/PID/net/udp6) is empty - the drain rate of one thread with the socket never empty,
+// which sharing two cores with the attacker hides. Then `rounds` rounds, each: the flood
 // starts, after FLOOD_LEAD_MS a fresh L daemon (wireguard-go or wgts-go, alternating through
 // `peers`) is configured and pings T, and the time until its first handshake completes (`wg show
 // latest-handshakes` seen non-zero, polled every 100 ms, at most HANDSHAKE_LIMIT_MS) is
@@ -29,6 +32,8 @@ export interface FloodOptions {
   drainSeconds: number;
   /** Attacker datagrams per second (0: as fast as it can). */
   rate: number;
+  /** Initiations queued in T's socket for each backlog drain, and how many drains (absent: none). */
+  backlog?: { count: number; runs: number };
   /** The established peer's iperf3 bitrate (-b), or full speed. */
   bitrate?: string;
   log: (line: string) => void;
@@ -60,8 +65,21 @@ export interface FloodRound {
   throughput: { median: number; min: number; samples: number };
 }
 
+/** The backlog drain: T stopped while the attacker fills its socket, then timed emptying it (the median of the runs). */
+export interface BacklogDrain {
+  /** Datagrams waiting in T's socket when it was resumed (sent minus kernel drops). */
+  backlog: number;
+  kernelDrops: number;
+  /** ms from SIGCONT until the socket's receive queue was empty; datagrams per second of that. */
+  ms: number;
+  perSecond: number;
+  /** CPU T's main thread used meanwhile, in cores (schedstat): near 1 when nothing else took the CPU. */
+  cores: number;
+}
+
 export interface FloodReport {
   drain: { attack: AttackStats; target: TargetDelta } | null;
+  backlog: BacklogDrain | null;
   rounds: FloodRound[];
   /** P's iperf3 before any flood (median Mbit/s). */
   throughputBefore: number;
@@ -80,8 +98,8 @@ const TUN = { t: '10.96.0.1', p: '10.96.0.2', l: '10.96.0.3' };
 const PORT = 51820;
 const attackerScript = join(repoRoot, 'dist', 'scripts', 'flood', 'attacker.js');
 
-/** A running attacker: stop() ends it (SIGTERM) and resolves with its figures. */
-interface Attack { stop(): Promise<AttackStats> }
+/** A running attacker: stop() ends it (SIGTERM), done() waits for it to end by itself; both resolve with its figures. */
+interface Attack { stop(): Promise<AttackStats>; done(): Promise<AttackStats> }
 
 function startAttack(ns: Netns, dir: string, spec: FloodSpec): Attack {
   const file = join(dir, 'flood.json');
@@ -96,18 +114,59 @@ function startAttack(ns: Netns, dir: string, spec: FloodSpec): Attack {
       child.kill('SIGTERM');
       return done.result(10_000);
     },
+    done: () => done.result((spec.seconds + 10) * 1000),
   };
+}
+
+/** Bytes waiting in the receive queue of T's UDP socket on `port` (/proc/PID/net/udp6: its namespace's view). */
+function receiveQueue(pid: number, port: number): number {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync(`/proc/${pid}/net/udp6`, 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1]?.endsWith(hexPort) === true) return parseInt((f[4] ?? '0:0').split(':')[1] ?? '0', 16);
+  }
+  return NaN;
+}
+
+/**
+ * The drain rate on one core, without the noise of sharing the CPU with the attacker: a flood
+ * puts T under load, then T is stopped (SIGSTOP) while the attacker queues `count` more
+ * initiations in T's socket, and resumed; the time until the queue is empty gives the rate.
+ */
+async function backlogDrain(nsX: Netns, dir: string, spec: FloodSpec, pid: number, count: number): Promise<BacklogDrain> {
+  await startAttack(nsX, dir, { ...spec, seconds: 1.5 }).stop().catch(() => undefined);
+  const warm = startAttack(nsX, dir, { ...spec, seconds: 1.5 });
+  await sleep(1000);
+  const drops0 = udpCounters(pid).RcvbufErrors ?? 0;
+  process.kill(pid, 'SIGSTOP');
+  let resumed = false;
+  try {
+    await warm.stop();
+    const fill = await startAttack(nsX, dir, { ...spec, seconds: 20, count }).done();
+    const kernelDrops = (udpCounters(pid).RcvbufErrors ?? 0) - drops0;
+    const cpu0 = schedstat(pid).run;
+    const t0 = performance.now();
+    process.kill(pid, 'SIGCONT');
+    resumed = true;
+    while (receiveQueue(pid, PORT) > 0 && performance.now() - t0 < 10_000) await sleep(1);
+    const ms = performance.now() - t0;
+    const backlog = fill.sent - kernelDrops;
+    return { backlog, kernelDrops, ms, perSecond: backlog / (ms / 1000), cores: (schedstat(pid).run - cpu0) / (ms / 1000) };
+  } finally {
+    if (!resumed) process.kill(pid, 'SIGCONT');
+  }
 }
 
 /** T's counters at one moment (status file: rewritten every second). */
 interface Snapshot { at: number; rx: number; kernelDrops: number; cpu: number; waitS: number; handshakes: Record<string, number> }
 
-/** Seconds the main thread of `pid` has spent runnable but waiting for a CPU (/proc/PID/schedstat). */
-function runqueueWait(pid: number): number {
+/** Seconds the main thread of `pid` has spent on a CPU, and runnable but waiting for one (/proc/PID/schedstat, ns). */
+function schedstat(pid: number): { run: number; wait: number } {
   try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ');
+    return { run: Number(run) / 1e9, wait: Number(wait) / 1e9 };
   } catch {
-    return NaN;
+    return { run: NaN, wait: NaN };
   }
 }
 
@@ -118,7 +177,7 @@ function snapshot(ifname: string, pid: number): Snapshot {
     rx: s?.udp?.rxDatagrams ?? NaN,
     kernelDrops: udpCounters(pid).RcvbufErrors ?? NaN,
     cpu: cpuSeconds(pid),
-    waitS: runqueueWait(pid),
+    waitS: schedstat(pid).wait,
     handshakes: { ...(s?.handshakes ?? {}) },
   };
 }
@@ -227,6 +286,17 @@ export async function runFlood(o: FloodOptions): Promise<FloodReport> {
       o.log(`  drain: attacker ${rate(stats.sent, stats.elapsedMs)}; ${formatTarget(drain.target)}`);
       await sleep(2000);
     }
+    let backlog: BacklogDrain | null = null;
+    if (o.backlog !== undefined && o.backlog.runs > 0) {
+      const runs: BacklogDrain[] = [];
+      for (let i = 0; i < o.backlog.runs; i++) {
+        const b = await backlogDrain(nsX, dir, spec(5), pid, o.backlog.count);
+        o.log(`  ${formatBacklog(b)}`);
+        runs.push(b);
+      }
+      backlog = runs.sort((x, y) => x.perSecond - y.perSecond)[runs.length >> 1] ?? null;
+      await sleep(2000);
+    }
 
     iperf = await iperfStream(nsT, nsP, TUN.t, 3600, 5201, o.bitrate);
     await sleep(4000);
@@ -258,7 +328,7 @@ export async function runFlood(o: FloodOptions): Promise<FloodReport> {
       o.log(`  ${formatRound(r + 1, round)}`);
       await sleep(2500); // the load state ends 1 s after the flood
     }
-    return { drain, rounds, throughputBefore: before, alive: up.exit() === null };
+    return { drain, backlog, rounds, throughputBefore: before, alive: up.exit() === null };
   } finally {
     await attack?.stop().catch(() => undefined);
     (iperf as IperfStream | null)?.stop();
@@ -279,6 +349,11 @@ function formatTarget(t: TargetDelta): string {
   const hs = Object.entries(t.handshakes).map(([k, v]) => `${k} ${v.toLocaleString('en')}`).join(', ');
   return `target received ${Math.round(t.received).toLocaleString('en')}/s, kernel dropped ${t.kernelDrops.toLocaleString('en')} (receive buffer full), ` +
     `${t.cores.toFixed(2)} cores (waited for a CPU ${(100 * t.waiting).toFixed(0)} % of the time), ${Math.round(t.perCoreSecond).toLocaleString('en')} datagrams per CPU-second; ${hs}`;
+}
+
+export function formatBacklog(b: BacklogDrain): string {
+  return `backlog drain: ${b.backlog.toLocaleString('en')} valid-mac1 initiations waiting in the socket (kernel dropped ${b.kernelDrops.toLocaleString('en')}) ` +
+    `drained in ${b.ms.toFixed(0)} ms: ${Math.round(b.perSecond).toLocaleString('en')}/s (${b.cores.toFixed(2)} cores: ${Math.round(b.perSecond / b.cores).toLocaleString('en')} per CPU-second)`;
 }
 
 export function formatRound(n: number, r: FloodRound): string {
