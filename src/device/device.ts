@@ -379,8 +379,13 @@ export class Device {
       i = end;
     }
     this.endTunWrites();
-    if (this.hsProven.count + this.hsOthers.count > 0) this.drainHandshakes();
-    else if (gate !== null && gate.deflected !== this.gateDeflected) this.updateLoad(now);
+    // Handshake work: in this turn unless a later turn's drain is due already (one budget per turn).
+    if (this.hsProven.count + this.hsOthers.count > 0) {
+      if (!this.drainScheduled) this.drainHandshakes();
+      else this.updateLoad(now);
+    } else if (gate !== null && gate.deflected !== this.gateDeflected) {
+      this.updateLoad(now);
+    }
   };
 
   /** Opens data messages k in [start, start + n) (one receiver index, one source) and delivers them. */
