@@ -2,11 +2,14 @@
 // ordered names of its counter slots and the largest packet a read can return; likewise the
 // UdpHandle class and the ordered names of its counter slots; and dataSeal / dataOpen, the
 // in-place ChaCha20-Poly1305 of WireGuard data messages (aead.h); offloadSplit /
-// offloadCoalesce, the TUN offload logic on plain buffers for the tests (offload_js.h).
+// offloadCoalesce, the TUN offload logic on plain buffers for the tests (offload_js.h); the
+// RouteWatch class and ifIndex / ifName, the routes and interfaces sticky source addresses need
+// (route_watch.h).
 #include <napi.h>
 
 #include "aead.h"
 #include "offload_js.h"
+#include "route_watch.h"
 #include "tun_fd.h"
 #include "tun_handle.h"
 #include "udp_handle.h"
@@ -23,6 +26,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Array udp_names = Napi::Array::New(env, wgts::kUdpCounterCount);
   for (uint32_t i = 0; i < wgts::kUdpCounterCount; i++) udp_names.Set(i, Napi::String::New(env, wgts::kUdpCounterNames[i]));
   exports.Set("udpCounterNames", udp_names);
+  exports.Set("RouteWatch", wgts::RouteWatch::Define(env));
+  wgts::RegisterInterfaceNames(env, exports);
   wgts::RegisterOffload(env, exports);
   if (!wgts::RegisterAead(env, exports)) return exports;  // exception pending: the load fails
   return exports;
