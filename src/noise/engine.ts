@@ -169,6 +169,13 @@ export class WgEngine {
   lastLength = 0;
   /** Count of each negative result code, indexed by -code (see codes.ts). */
   readonly dropsByReason = new Float64Array(DROP_REASON_COUNT);
+  /**
+   * Told (with the peer id) when a timer starts a handshake because the peer went quiet: the
+   * retransmit of an unanswered initiation, or data sent without a reply for too long. The device
+   * forgets the endpoint's sticky source address then, in case it is the trouble (as the kernel
+   * and wireguard-go do).
+   */
+  onHandshakeTimer: ((peer: number) => void) | null = null;
 
   private readonly crypto: CryptoBackend;
   private readonly random: (n: number) => Uint8Array;
@@ -1018,6 +1025,7 @@ export class WgEngine {
           if (p.timers.zeroKeyMaterialAt === Infinity) p.timers.zeroKeyMaterialAt = now + ZERO_KEYS_AFTER_MS;
         } else {
           p.timers.handshakeAttempts++;
+          this.onHandshakeTimer?.(p.id);
           this.sendInitiation(p, now, true);
         }
         break;
@@ -1029,6 +1037,7 @@ export class WgEngine {
         }
         break;
       case TIMER_NEW_HANDSHAKE:
+        this.onHandshakeTimer?.(p.id);
         this.sendInitiation(p, now, false);
         break;
       case TIMER_ZERO_KEY_MATERIAL:
