@@ -3,8 +3,9 @@
 // the real `wg` tool. Traffic stays inside the two namespaces this test creates.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Netns, sleep, waitFor } from '../helpers/netns.js';
+import { sleep, waitFor } from '../helpers/netns.js';
 import { A4, A6, B4, B6, PORT_A, type Pair, startPair } from '../helpers/pair.js';
+import { udpSend, udpSink } from '../helpers/probes.js';
 import { type Impl, dump, genkey, iperf, ping, secretFile, wg } from '../helpers/wg.js';
 
 async function setup(implB: Impl): Promise<Pair> {
@@ -13,19 +14,6 @@ async function setup(implB: Impl): Promise<Pair> {
 
 async function teardown(p: Pair | undefined): Promise<void> {
   await p?.close();
-}
-
-/** Receives UDP datagrams on addr:port inside ns, so a test can see what reached the stack. */
-function udpSink(ns: Netns, addr: string, port: number): { text: () => string; stop: () => void } {
-  const script = `require('node:dgram').createSocket('udp4').on('message', (m) => process.stdout.write(m)).bind(${port}, '${addr}')`;
-  const p = ns.spawn(process.execPath, ['-e', script]);
-  let got = '';
-  p.stdout?.on('data', (d: Buffer) => { got += d.toString(); });
-  return { text: () => got, stop: () => { p.kill('SIGKILL'); } };
-}
-
-function udpSend(ns: Netns, from: string, to: string, port: number, msg: string): void {
-  ns.tryExec('ncat', ['-u', '--send-only', '-w', '1', '-s', from, to, String(port)], { input: msg, timeoutMs: 5000 });
 }
 
 function defineInterop(implB: Impl): void {
