@@ -2,12 +2,13 @@
 // ordered names of its counter slots and the largest packet a read can return; likewise the
 // UdpHandle class and the ordered names of its counter slots; and dataSeal / dataOpen, the
 // in-place ChaCha20-Poly1305 of WireGuard data messages (aead.h); offloadSplit /
-// offloadCoalesce, the TUN offload logic on plain buffers for the tests (offload_js.h); the
-// RouteWatch class and ifIndex / ifName, the routes and interfaces sticky source addresses need
-// (route_watch.h).
+// offloadCoalesce, the TUN offload logic on plain buffers for the tests (offload_js.h); sdNotify,
+// the service manager's readiness datagram (notify.h); and the RouteWatch class and ifIndex /
+// ifName, the routes and interfaces sticky source addresses need (route_watch.h).
 #include <napi.h>
 
 #include "aead.h"
+#include "notify.h"
 #include "offload_js.h"
 #include "route_watch.h"
 #include "tun_fd.h"
@@ -30,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   wgts::RegisterInterfaceNames(env, exports);
   wgts::RegisterOffload(env, exports);
   if (!wgts::RegisterAead(env, exports)) return exports;  // exception pending: the load fails
+  if (!wgts::RegisterNotify(env, exports)) return exports;
   return exports;
 }
 

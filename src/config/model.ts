@@ -38,6 +38,12 @@ export interface HostEntry {
 
 /** [Gateway] (wgts extension): the project network the gateway gives its peers. */
 export interface GatewayConfig {
+  /**
+   * The project's name (a lower-case DNS label): client configs are issued as NAME.conf (interface
+   * NAME, shortened to 15 characters), and a new gateway's domain defaults to it. Absent in files of
+   * older versions: then the gateway file's name stands in (projectName in gateway/project.ts).
+   */
+  name?: string;
   /** Networks behind the gateway (aligned prefixes). At least one. */
   networks: Cidr[];
   /** DNS domain of the project network, lower case. */
@@ -56,6 +62,22 @@ export interface GatewayConfig {
   listenDns?: HostPort;
   /** Address:port of the Prometheus endpoint (GET /metrics); absent = no metrics server. */
   metrics?: HostPort;
+}
+
+/**
+ * One `Source =` line of [Env]: an env file whose every VAR is served as SERVICE_VAR, or the
+ * gateway's own environment variables whose names start with `prefix` (served as they are named).
+ */
+export type EnvSource =
+  | { kind: 'file'; service: string; /** As written: absolute, or relative to the config file's directory. */ path: string; line?: number }
+  | { kind: 'environment'; prefix: string; line?: number };
+
+/** [Env] (wgts extension): project variables a gateway serves to its laptops over the tunnel. */
+export interface EnvConfig {
+  /** In order: when two sources give the same name, the first one wins. At least one. */
+  sources: EnvSource[];
+  /** TCP port of the variables service on the tunnel addresses; absent = ENV_PORT (5380). */
+  port?: number;
 }
 
 /** Where a peer came from in its file; absent for peers built in code. */
@@ -87,18 +109,47 @@ export interface PeerConfig {
    * (absent or empty: none; answers to what the peer started always pass).
    */
   allowInbound?: string[];
+  /** `Disabled = true`: the peer stays in the file but is not on the interface (cut off, no access). */
+  disabled?: boolean;
+  /** `Expires =`: from this time (ms since the epoch) the peer is treated as disabled. */
+  expires?: number;
+  /** `Issued =`: what the client config last issued to the laptop held (no secrets). */
+  issued?: IssuedRecord;
+  /**
+   * Project variables the peer may read (`Env = app_*`): globs over served names, as written
+   * (absent or empty: none).
+   */
+  env?: string[];
   source?: PeerSource;
+}
+
+/** What a client config issued to a laptop held (config/issued.ts writes and reads it). */
+export interface IssuedRecord {
+  /** When it was issued (ms since the epoch). */
+  at: number;
+  /** The laptop's Address entries (CIDR). */
+  address: string[];
+  /** The laptop's DNS = entries: server addresses, then the search domain. */
+  dns: string[];
+  /** The gateway's public key (base64). */
+  key: string;
+  /** The gateway's Endpoint, HOST:PORT. */
+  endpoint: string;
+  /** AllowedIPs of the gateway in the laptop's config (CIDR). */
+  allowed: string[];
 }
 
 /** A whole parsed file. */
 export interface WgtsConfig {
   interface: InterfaceConfig;
   gateway?: GatewayConfig;
+  /** [Env]: only in a file with [Gateway]. */
+  env?: EnvConfig;
   peers: PeerConfig[];
 }
 
-/** The three section kinds a file may hold. */
-export type SectionKind = 'Interface' | 'Peer' | 'Gateway';
+/** The section kinds a file may hold. */
+export type SectionKind = 'Interface' | 'Peer' | 'Gateway' | 'Env';
 
 /** One physical line: its text without the line ending, and the ending ('' on a last line without one). */
 export interface DocLine {

@@ -14,7 +14,7 @@ import {
   sameEndpoint, sameSource, setSource,
 } from './endpoint.js';
 import { keyToBase64 } from '../crypto/keys.js';
-import { LogLevel, type Logger, peerLabel } from './log.js';
+import { LogLevel, type Logger } from './log.js';
 
 /** Where decrypted packets go (the TUN). Returns false when the packet was dropped. */
 export interface TunWriter {
@@ -213,7 +213,7 @@ export class Device {
     if (!ep || !hasSource(ep)) return;
     const info = this.engine.peerInfo(id);
     if (info && this.log.level >= LogLevel.Verbose) {
-      this.log.verbose(`${peerLabel(keyToBase64(info.publicKey))} - Clearing source address ${formatSource(ep)} of endpoint ${formatEndpoint(ep)}`);
+      this.log.verbose(`Clearing source address ${formatSource(ep)} of endpoint ${formatEndpoint(ep)}`, { event: 'source-cleared', peer: keyToBase64(info.publicKey) });
     }
     clearSource(ep);
   }
@@ -309,16 +309,18 @@ export class Device {
       if (ep) {
         const msgOffsets = this.msgOffsets;
         let bytes = 0;
+        let packets = 0;
         for (let k = start; k < start + n; k++) {
           msgOffsets[k] = offsets[k]! - TUN_HEADROOM;
           bytes += msgLengths[k]!;
+          if (msgLengths[k]! > 0) packets++;
         }
         if (this.udp.queueMany !== undefined) {
           this.udp.queueMany(slab, msgOffsets, msgLengths, start, n, ep);
         } else {
           for (let k = start; k < start + n; k++) if (msgLengths[k]! > 0) this.udp.queue(slab, msgOffsets[k]!, msgLengths[k]!, ep);
         }
-        this.engine.countTx(peer, bytes);
+        this.engine.countTx(peer, bytes, packets);
       } else {
         this.counters.noEndpoint += sealed;
       }
@@ -470,7 +472,7 @@ export class Device {
     this.endpoints[peer] = next;
     const info = this.engine.peerInfo(peer);
     if (info && this.log.level >= LogLevel.Verbose) {
-      this.log.verbose(`${peerLabel(keyToBase64(info.publicKey))} - Endpoint is now ${formatEndpoint(next)}`);
+      this.log.verbose(`Endpoint is now ${formatEndpoint(next)}`, { event: 'endpoint', peer: keyToBase64(info.publicKey) });
     }
   }
 
@@ -550,7 +552,7 @@ export class Device {
     const info = this.engine.peerInfo(d.peer);
     if (!info) return;
     const what = d.kind === 'keepalive' ? 'keepalive packet' : `handshake ${d.kind}`;
-    this.log.verbose(`${peerLabel(keyToBase64(info.publicKey))} - ${ep ? `Sending ${what}` : `No known endpoint for ${what}`}`);
+    this.log.verbose(ep ? `Sending ${what}` : `No known endpoint for ${what}`, { event: ep ? 'send' : 'no-endpoint', peer: keyToBase64(info.publicKey) });
   }
 }
 

@@ -7,7 +7,7 @@ import { keyToBase64 } from '../crypto/keys.js';
 import type { CryptoBackend } from '../crypto/types.js';
 import { Device, TUN_BATCH, TUN_HEADROOM, TUN_TAILROOM, UDP_BATCH } from '../device/device.js';
 import { type Endpoint, makeEndpoint } from '../device/endpoint.js';
-import { type Logger, peerLabel } from '../device/log.js';
+import { type Logger } from '../device/log.js';
 import { UapiErrno, UapiError, type UapiEndpoint, type UapiPeer, type UapiPeerState, type UapiState, type UapiTarget } from '../device/uapi/protocol.js';
 import { UapiServer } from '../device/uapi/server.js';
 import type { Prefix } from '../router/prefix.js';
@@ -83,7 +83,7 @@ export async function runInterface(ifname: string, log: Logger, crypto: CryptoBa
     const fallbacks = udp.sourceFallbacks;
     if (changed || fallbacks !== sourceFallbacks) {
       if (fallbacks !== sourceFallbacks) {
-        log.verbose(`Sent ${fallbacks - sourceFallbacks} datagram(s) from the kernel's choice of source address: their sticky source was refused`);
+        log.verbose(`Sent ${fallbacks - sourceFallbacks} datagram(s) from the kernel's choice of source address: their sticky source was refused`, { event: 'source-refused' });
       }
       sourceFallbacks = fallbacks;
       const mark = udp.fwmark;
@@ -178,7 +178,7 @@ class InterfaceTarget implements UapiTarget {
   createPeer(publicKey: Uint8Array): UapiPeer {
     const id = this.device.addPeer(publicKey);
     if (id < 0) throw new UapiError(UapiErrno.INVAL, 'cannot add our own public key as a peer');
-    this.log.verbose(`${peerLabel(keyToBase64(publicKey))} - UAPI: Created`);
+    this.log.verbose('UAPI: Created', { event: 'peer-created', peer: keyToBase64(publicKey) });
     return this.handle(id);
   }
 

@@ -112,6 +112,11 @@ export interface NativeAddon {
    * (heads of merged units are rewritten in `buf`).
    */
   offloadCoalesce(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, udp: boolean): OffloadUnit[];
+  /**
+   * Sends one datagram `message` to the AF_UNIX socket `socketPath` (absolute, or `@name` for an
+   * abstract one), as sd_notify(3) does: 0 once sent, else the errno (see native/notify.h).
+   */
+  sdNotify(socketPath: string, message: string): number;
 }
 
 /** One write of the coalescing TUN: its virtio header and the bytes after it. */
@@ -147,8 +152,8 @@ function isNativeAddon(v: unknown): v is NativeAddon {
   const o = v as Record<string, unknown>;
   return typeof o.TunHandle === 'function' && Array.isArray(o.counterNames) && typeof o.maxPacket === 'number' &&
     typeof o.UdpHandle === 'function' && Array.isArray(o.udpCounterNames) && typeof o.offloadSplit === 'function' &&
-    typeof o.offloadCoalesce === 'function' && typeof o.RouteWatch === 'function' && typeof o.ifIndex === 'function' &&
-    typeof o.ifName === 'function';
+    typeof o.offloadCoalesce === 'function' && typeof o.sdNotify === 'function' && typeof o.RouteWatch === 'function' &&
+    typeof o.ifIndex === 'function' && typeof o.ifName === 'function';
 }
 
 /** Loads the addon once, checking it has the expected exports (a stale build is a clear error). */

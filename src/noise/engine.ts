@@ -119,6 +119,9 @@ export interface PeerInfo {
   /** Bytes of all authenticated datagrams received from / emitted for this peer (UDP payloads). */
   readonly rxBytes: number;
   readonly txBytes: number;
+  /** Datagrams counted in rxBytes / txBytes. */
+  readonly rxPackets: number;
+  readonly txPackets: number;
   /** A current keypair exists that may send (age is enforced by tick and on use). */
   readonly hasSession: boolean;
   /** Packets waiting in the staged queue. */
@@ -341,6 +344,8 @@ export class WgEngine {
       lastHandshakeWallNs: p.lastHandshakeWallNs,
       rxBytes: p.rxBytes,
       txBytes: p.txBytes,
+      rxPackets: p.rxPackets,
+      txPackets: p.txPackets,
       hasSession: c !== null && !c.sendExhausted(),
       staged: p.staged.length,
     };
@@ -357,13 +362,13 @@ export class WgEngine {
   // ---- data path -----------------------------------------------------------------------------
 
   /**
-   * Adds `bytes` to the peer's transmitted-bytes counter. The device calls it for each datagram
+   * Adds `bytes` (in `packets` datagrams) to the peer's transmitted counters. The device calls it for the datagrams
    * the socket accepted, so `wg show` counts only what was really sent (like wireguard-go, which
    * counts after a successful send; a datagram with no endpoint or a failed send is not counted).
    */
-  countTx(id: number, bytes: number): void {
+  countTx(id: number, bytes: number, packets = 1): void {
     const p = this.peers[id];
-    if (p !== undefined) p.txBytes += bytes;
+    if (p !== undefined) { p.txBytes += bytes; p.txPackets += packets; }
   }
 
   /**
@@ -544,6 +549,7 @@ export class WgEngine {
     let authenticated = false;
     let data = false;
     let rx = 0;
+    let rxN = 0;
     for (let k = start; k < end; k++) {
       const plain = opened[k]!;
       if (plain < 0) { results[k] = this.drop(DROP_DECRYPT_FAILED); continue; }
@@ -553,12 +559,14 @@ export class WgEngine {
         if (kp === p.next) this.confirmSession(p, kp, now);
       }
       rx += lengths[k]!;
+      rxN++;
       if (plain === 0) { results[k] = 0; continue; }
       data = true;
       results[k] = this.innerLength(buf, bodyOff[k]!, plain);
     }
     if (!authenticated) return -1;
     p.rxBytes += rx;
+    p.rxPackets += rxN;
     this.lastPeer = p.id;
     this.afterDataReceived(p, data, now);
     return p.id;
@@ -800,6 +808,7 @@ export class WgEngine {
     const p = entry.peer;
     if (kp === p.next) this.confirmSession(p, kp, now);
     p.rxBytes += len;
+    p.rxPackets++;
     this.lastPeer = p.id;
     this.afterDataReceived(p, n > 0, now);
     if (n === 0) return DECAP_HANDLED; // keepalive
@@ -889,6 +898,7 @@ export class WgEngine {
     p.hsRemoteEphemeral = r.remoteEphemeral;
     p.hsRemoteIndex = r.sender;
     p.rxBytes += m.length;
+    p.rxPackets++;
     this.lastPeer = p.id;
     p.timers.anyAuthenticatedPacketTraversal(now, p.persistentKeepalive);
     p.timers.anyAuthenticatedPacketReceived();
@@ -929,6 +939,7 @@ export class WgEngine {
     if (typeof r === 'number') return this.drop(r);
     p.hsRemoteIndex = r.sender;
     p.rxBytes += m.length;
+    p.rxPackets++;
     this.lastPeer = p.id;
     p.timers.anyAuthenticatedPacketTraversal(now, p.persistentKeepalive);
     p.timers.anyAuthenticatedPacketReceived();
