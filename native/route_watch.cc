@@ -13,14 +13,11 @@
 #include <string>
 
 #include "napi_util.h"
+#include "udp_fd.h"
 
 namespace wgts {
 
 namespace {
-
-const uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-bool IsV4Mapped(const uint8_t a[16]) { return memcmp(a, kV4MappedPrefix, sizeof(kV4MappedPrefix)) == 0; }
 
 // The announcement groups whose changes can move a route or take an address away.
 constexpr uint32_t Group(int g) { return 1u << (g - 1); }

@@ -1,5 +1,7 @@
 #include "udp_cmsg.h"
 
+#include "udp_fd.h"
+
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <errno.h>
@@ -8,10 +10,6 @@
 namespace wgts {
 
 namespace {
-
-const uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-bool IsV4Mapped(const uint8_t a[16]) { return memcmp(a, kV4MappedPrefix, sizeof(kV4MappedPrefix)) == 0; }
 
 bool IsLinkLocal6(const uint8_t a[16]) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
 

@@ -7,9 +7,11 @@
 
 namespace wgts {
 
-namespace {
-
 const uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+bool IsV4Mapped(const uint8_t addr[16]) { return memcmp(addr, kV4MappedPrefix, sizeof(kV4MappedPrefix)) == 0; }
+
+namespace {
 
 // Raises one socket buffer: the FORCE variant ignores the sysctl cap but needs CAP_NET_ADMIN;
 // without it the plain option still gets min(request, cap). Best effort: a small buffer only
@@ -123,7 +125,7 @@ bool UdpDestination(int family, const uint8_t addr[16], uint16_t port, uint32_t 
     *out_len = sizeof(sockaddr_in6);
     return true;
   }
-  if (memcmp(addr, kV4MappedPrefix, sizeof(kV4MappedPrefix)) != 0) return false;
+  if (!IsV4Mapped(addr)) return false;
   sockaddr_in sa;
   memset(&sa, 0, sizeof(sa));
   sa.sin_family = AF_INET;

@@ -20,6 +20,10 @@ constexpr int kMaxDatagram = 65535;
 // clamps the request to that cap.
 constexpr int kSocketBufferBytes = 4 << 20;
 
+// Addresses on the UDP edge are 16 bytes, IPv4 as v4-mapped IPv6 (::ffff:a.b.c.d): this prefix.
+extern const uint8_t kV4MappedPrefix[12];
+bool IsV4Mapped(const uint8_t addr[16]);
+
 // Opens the listen socket: AF_INET6 with IPV6_V6ONLY=0 bound to [::]:port (IPv4 peers appear as
 // ::ffff:a.b.c.d), non-blocking, close-on-exec, buffers raised, and every received datagram
 // reporting the local address it was sent to (IPV6_RECVPKTINFO, which covers IPv4 datagrams on
