@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sleep, waitFor } from '../helpers/netns.js';
-import { A4, A6, B4, B6, PORT_A, type Pair, startPair } from '../helpers/pair.js';
+import { A4, A6, B4, B6, PORT_A, PORT_B, type Pair, startPair } from '../helpers/pair.js';
 import { udpSend, udpSink } from '../helpers/probes.js';
 import { type Impl, dump, genkey, iperf, ping, secretFile, wg } from '../helpers/wg.js';
 
@@ -130,7 +130,7 @@ function defineInterop(implB: Impl): void {
       udpSend(nsA, A4, B4, 9998, 'staged\n'); // no endpoint, no session: staged in the engine
       await sleep(300);
       assert.not.match(sink.text(), /staged/);
-      wg(a, ['set', a.ifname, 'peer', keyB.pub, 'endpoint', '10.77.0.2:51831']); // B's port since the roaming test
+      wg(a, ['set', a.ifname, 'peer', keyB.pub, 'endpoint', `10.77.0.2:${PORT_B}`]);
       // The first initiation (no endpoint) counts, as in wireguard-go: the retry after
       // REKEY_TIMEOUT (5 s + up to 333 ms jitter) carries the handshake, then the staged packet.
       await waitFor(() => /staged/.test(sink.text()), 9000, 50, 'staged packet delivered');
