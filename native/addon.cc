@@ -1,10 +1,12 @@
 // wgts_native: fd-level helpers for the TypeScript edges. Exports the TunHandle class, the
 // ordered names of its counter slots and the largest packet a read can return; likewise the
-// UdpHandle class and the ordered names of its counter slots; and dataSeal / dataOpen, the
-// in-place ChaCha20-Poly1305 of WireGuard data messages (aead.h).
+// UdpHandle class and the ordered names of its counter slots; dataSeal / dataOpen, the
+// in-place ChaCha20-Poly1305 of WireGuard data messages (aead.h); and the handshake's X25519,
+// BLAKE2s, KDF and AEAD-with-AAD on raw bytes (hs_crypto.h).
 #include <napi.h>
 
 #include "aead.h"
+#include "hs_crypto.h"
 #include "tun_fd.h"
 #include "tun_handle.h"
 #include "udp_handle.h"
@@ -22,6 +24,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   for (uint32_t i = 0; i < wgts::kUdpCounterCount; i++) udp_names.Set(i, Napi::String::New(env, wgts::kUdpCounterNames[i]));
   exports.Set("udpCounterNames", udp_names);
   if (!wgts::RegisterAead(env, exports)) return exports;  // exception pending: the load fails
+  if (!wgts::RegisterHandshakeCrypto(env, exports)) {
+    napi_throw_error(env, nullptr, "wgts_native: cannot register the handshake crypto functions");
+    return exports;
+  }
   return exports;
 }
 

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fromHex } from './kat.js';
 
 /** Name of the environment variable choosing the data-message AEAD of the native backend. */
 export const AEAD_ENV = 'WGTS_AEAD';
@@ -37,7 +38,7 @@ function packageRoot(): string | null {
   }
 }
 
-const h = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+const h = fromHex;
 
 /**
  * ChaCha20-Poly1305 vector 5 of WireGuard's zinc self-test (shared/vectors): one byte, empty AAD
@@ -83,16 +84,31 @@ function isDataAead(v: unknown): v is DataAead {
   return typeof o.dataSeal === 'function' && typeof o.dataOpen === 'function';
 }
 
-/** Loads the addon (if built) and self-tests its dataSeal / dataOpen; never throws. */
-export function probeAddonAead(): AddonAeadProbe {
+/** The addon's exports (loaded once; require() caches by path), or why it cannot be loaded. */
+export type AddonModule = { readonly ok: true; readonly exports: Record<string, unknown>; readonly path: string } | { readonly ok: false; readonly reason: string };
+
+/** Loads the addon if it is built; never throws. */
+export function loadAddonModule(): AddonModule {
   try {
     const root = packageRoot();
     if (root === null) return { ok: false, reason: 'no package.json above the crypto layer' };
     const path = join(root, ...ADDON_PATH);
     if (!existsSync(path)) return { ok: false, reason: `native addon not built (${path})` };
     const loaded: unknown = createRequire(import.meta.url)(path);
-    if (!isDataAead(loaded)) return { ok: false, reason: `native addon at ${path} has no dataSeal/dataOpen (stale build?)` };
-    const aead: DataAead = { dataSeal: loaded.dataSeal, dataOpen: loaded.dataOpen };
+    if (typeof loaded !== 'object' || loaded === null) return { ok: false, reason: `native addon at ${path} exports nothing` };
+    return { ok: true, exports: loaded as Record<string, unknown>, path };
+  } catch (err: unknown) {
+    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Loads the addon (if built) and self-tests its dataSeal / dataOpen; never throws. */
+export function probeAddonAead(): AddonAeadProbe {
+  const m = loadAddonModule();
+  if (!m.ok) return m;
+  try {
+    if (!isDataAead(m.exports)) return { ok: false, reason: `native addon at ${m.path} has no dataSeal/dataOpen (stale build?)` };
+    const aead: DataAead = { dataSeal: m.exports.dataSeal, dataOpen: m.exports.dataOpen };
     const failure = selfTest(aead);
     return failure === null ? { ok: true, aead } : { ok: false, reason: `self-test: ${failure}` };
   } catch (err: unknown) {

@@ -67,4 +67,29 @@ export interface CryptoBackend {
 
   /** Cryptographically secure random bytes. */
   randomBytes(n: number): Uint8Array;
+
+  // ---- the handshake's primitives on caller-owned buffers: nothing allocated, no copies left ----
+  // Sizes are caller bugs, not data: a wrong size throws RangeError.
+
+  /** BLAKE2s-256(a || b) into out[0, 32). out may be a or b: the inputs are absorbed first. */
+  hashInto(out: Uint8Array, a: Uint8Array, b?: Uint8Array): void;
+
+  /**
+   * WireGuard's KDF (HKDF over HMAC-BLAKE2s, whitepaper section 5.4): T1 of `input` under the
+   * 32-byte chaining key `ck` into t1, T2 into t2 and T3 into t3 when given (32 bytes each). The
+   * outputs may alias ck or input.
+   */
+  kdfInto(ck: Uint8Array, input: Uint8Array, t1: Uint8Array, t2?: Uint8Array, t3?: Uint8Array): void;
+
+  /** Keyed BLAKE2s-128 (WireGuard's MAC) of buf[off, off + len) under key into out[outOff, outOff + 16). */
+  macInto(key: Uint8Array, buf: Uint8Array, off: number, len: number, out: Uint8Array, outOff: number): void;
+
+  /** X25519(privateKey, publicKey) into out (32 bytes). False, with out zeroed, for an all-zero result. */
+  x25519Into(out: Uint8Array, privateKey: Uint8Array, publicKey: Uint8Array): boolean;
+
+  /** The public key of privateKey into out (32 bytes). */
+  x25519PublicInto(out: Uint8Array, privateKey: Uint8Array): void;
+
+  /** Fill buf with cryptographically secure random bytes, in place (no other copy is made). */
+  randomFill(buf: Uint8Array): void;
 }
