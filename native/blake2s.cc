@@ -142,21 +142,59 @@ void HmacBlake2s(uint8_t out[32], const uint8_t* key, size_t key_len, const uint
   OPENSSL_cleanse(inner, sizeof inner);
 }
 
-void WgKdf(uint8_t* out, size_t n, const uint8_t ck[32], const uint8_t* input, size_t input_len) {
+namespace {
+
+// HMAC-BLAKE2s with the key's two pad blocks absorbed once: `inner` / `outer` are states after
+// the ipad / opad block, copied for each message (the KDF's expansion reuses one key three times).
+struct HmacKey {
+  Blake2s inner;
+  Blake2s outer;
+};
+
+void HmacKeyInit(HmacKey* k, const uint8_t* key, size_t key_len) {
+  uint8_t pad[64];
+  memset(pad, 0x36, sizeof pad);
+  for (size_t i = 0; i < key_len; i++) pad[i] ^= key[i];
+  Blake2sInit(&k->inner, 32, nullptr, 0);
+  Blake2sUpdate(&k->inner, pad, 64);
+  for (size_t i = 0; i < 64; i++) pad[i] ^= 0x36 ^ 0x5c;
+  Blake2sInit(&k->outer, 32, nullptr, 0);
+  Blake2sUpdate(&k->outer, pad, 64);
+  OPENSSL_cleanse(pad, sizeof pad);
+}
+
+void HmacWithKey(const HmacKey* k, uint8_t out[32], const uint8_t* a, size_t a_len, const uint8_t* b, size_t b_len) {
+  Blake2s s = k->inner;
+  uint8_t inner[32];
+  Blake2sUpdate(&s, a, a_len);
+  if (b != nullptr) Blake2sUpdate(&s, b, b_len);
+  Blake2sFinal(&s, inner);
+  s = k->outer;
+  Blake2sUpdate(&s, inner, 32);
+  Blake2sFinal(&s, out);
+  OPENSSL_cleanse(inner, sizeof inner);
+}
+
+}  // namespace
+
+void WgKdf(uint8_t* out, size_t n, const uint8_t* ck, size_t ck_len, const uint8_t* input, size_t input_len) {
   uint8_t prk[32];
   uint8_t t[3][32];
-  HmacBlake2s(prk, ck, 32, input, input_len, nullptr, 0);
+  HmacKey key;
+  HmacBlake2s(prk, ck, ck_len, input, input_len, nullptr, 0);
+  HmacKeyInit(&key, prk, 32);
   for (size_t i = 0; i < n; i++) {
     const uint8_t counter = static_cast<uint8_t>(i + 1);
     if (i == 0) {
-      HmacBlake2s(t[0], prk, 32, &counter, 1, nullptr, 0);
+      HmacWithKey(&key, t[0], &counter, 1, nullptr, 0);
     } else {
-      HmacBlake2s(t[i], prk, 32, t[i - 1], 32, &counter, 1);
+      HmacWithKey(&key, t[i], t[i - 1], 32, &counter, 1);
     }
   }
   memcpy(out, t, 32 * n);
   OPENSSL_cleanse(prk, sizeof prk);
   OPENSSL_cleanse(t, sizeof t);
+  OPENSSL_cleanse(&key, sizeof key);
 }
 
 }  // namespace wgts

@@ -25,8 +25,9 @@ void Blake2sFinal(Blake2s* s, uint8_t* out);
 // HMAC-BLAKE2s-256 over a || b (b may be null); key_len <= 64.
 void HmacBlake2s(uint8_t out[32], const uint8_t* key, size_t key_len, const uint8_t* a, size_t a_len, const uint8_t* b, size_t b_len);
 
-// WireGuard's KDF_n (n = 1..3) of `input` under chaining key `ck` into out[0..32n). `out` may
-// overlap ck or input: everything is computed before it is written.
-void WgKdf(uint8_t* out, size_t n, const uint8_t ck[32], const uint8_t* input, size_t input_len);
+// WireGuard's KDF_n (n = 1..3) of `input` under chaining key `ck` (the HMAC key, at most 64
+// bytes; WireGuard's is 32) into out[0..32n). `out` may overlap ck or input: everything is
+// computed before it is written.
+void WgKdf(uint8_t* out, size_t n, const uint8_t* ck, size_t ck_len, const uint8_t* input, size_t input_len);
 
 }  // namespace wgts

@@ -3,11 +3,12 @@
 //
 //   blake2sHash(out, a, b?)                       -> 0 | -1   out[0,32) = BLAKE2s-256(a || b)
 //   blake2sMac(key, buf, off, len, out, outOff)   -> 0 | -1   out[outOff, +16) = BLAKE2s-128_key(buf[off, off+len))
-//   wgKdf(ck, input, out1, out2?, out3?)          -> 0 | -1   WireGuard KDF1/2/3 (outputs may alias ck / input)
+//   wgKdf(ck, input, out1, out2?, out3?)          -> 0 | -1   WireGuard KDF1/2/3, ck <= 64 bytes (outputs may alias ck / input)
 //   x25519(out, priv, pub)                        -> 1 | 0 | -1   1: out = X25519(priv, pub); 0: all-zero result (out zeroed)
 //   x25519Base(out, priv)                         -> 0 | -1   out = X25519(priv, 9)
 //   aeadSeal(key, nonce, src, aad?, dst, dstOff)  -> src.length + 16 | -1
 //   aeadOpen(key, nonce, src, aad?, dst, dstOff)  -> src.length - 16 | -1 (forgery: dst untouched)
+//   randomFill(buf)                               -> 0 | -1   buf = RAND_priv_bytes (OpenSSL's DRBG for secrets)
 //   x25519Impl                                    "ossl_x25519" | "EVP_PKEY" (x25519.cc)
 //
 // -1 means bad arguments (a non-Uint8Array, a wrong key/nonce/output size, a range outside its
@@ -16,6 +17,8 @@
 #include "hs_crypto.h"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
 #include <string.h>
 
 #include "blake2s.h"
@@ -115,7 +118,7 @@ napi_value WgKdfFn(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   Span ck, input, out[3];
   bool present[3] = {true, false, false};
-  if (!Args(env, info, argv) || !Bytes(env, argv[0], &ck) || ck.len != 32 || !Bytes(env, argv[1], &input) ||
+  if (!Args(env, info, argv) || !Bytes(env, argv[0], &ck) || ck.len > 64 || !Bytes(env, argv[1], &input) ||
       !Bytes(env, argv[2], &out[0]) || out[0].len < 32 || !OptionalBytes(env, argv[3], &out[1], &present[1]) ||
       !OptionalBytes(env, argv[4], &out[2], &present[2])) {
     return Int(env, -1);
@@ -132,7 +135,7 @@ napi_value WgKdfFn(napi_env env, napi_callback_info info) {
     return Int(env, -1);
   }
   uint8_t t[96];
-  WgKdf(t, n, ck.data, input.data, input.len);
+  WgKdf(t, n, ck.data, ck.len, input.data, input.len);
   for (size_t i = 0; i < n; i++) memcpy(out[i].data, t + 32 * i, 32);
   OPENSSL_cleanse(t, sizeof t);
   return Int(env, 0);
@@ -193,6 +196,17 @@ napi_value AeadOpen(napi_env env, napi_callback_info info) {
   return Int(env, AeadOpenAd(key.data, nonce.data, src.data, src.len, aad.data, aad.len, dst.data + dst_off));
 }
 
+napi_value RandomFill(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  Span buf;
+  if (!Args(env, info, argv) || !Bytes(env, argv[0], &buf) || buf.len > 0x7fffffff) return Int(env, -1);
+  if (buf.len > 0 && RAND_priv_bytes(buf.data, static_cast<int>(buf.len)) != 1) {
+    ERR_clear_error();
+    return Int(env, -1);
+  }
+  return Int(env, 0);
+}
+
 bool SetFunction(napi_env env, napi_value exports, const char* name, napi_callback cb) {
   napi_value fn;
   return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn) == napi_ok &&
@@ -212,7 +226,7 @@ bool RegisterHandshakeCrypto(napi_env env, napi_value exports) {
   if (x25519_ok && (!SetFunction(env, exports, "x25519", X25519Fn) || !SetFunction(env, exports, "x25519Base", X25519BaseFn))) return false;
   return SetFunction(env, exports, "blake2sHash", Blake2sHash) && SetFunction(env, exports, "blake2sMac", Blake2sMac) &&
          SetFunction(env, exports, "wgKdf", WgKdfFn) && SetFunction(env, exports, "aeadSeal", AeadSeal) &&
-         SetFunction(env, exports, "aeadOpen", AeadOpen);
+         SetFunction(env, exports, "aeadOpen", AeadOpen) && SetFunction(env, exports, "randomFill", RandomFill);
 }
 
 }  // namespace wgts

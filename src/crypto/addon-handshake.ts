@@ -1,5 +1,6 @@
 // The addon's handshake primitives (native/hs_crypto.cc): X25519 on raw bytes, BLAKE2s-256,
-// keyed BLAKE2s-128, WireGuard's KDF and ChaCha20-Poly1305 with associated data, all writing into
+// keyed BLAKE2s-128, WireGuard's KDF, ChaCha20-Poly1305 with associated data and OpenSSL's
+// private DRBG, all writing into
 // caller-owned Uint8Arrays. The native backend uses them when the addon is built and they pass a
 // known-answer self-test here, else it stays on node:crypto (src/crypto/native.ts).
 
@@ -19,11 +20,12 @@ export interface HandshakeNative {
   readonly x25519Base: (out: Bytes, priv: Bytes) => number;
   readonly aeadSeal: (key: Bytes, nonce: Bytes, src: Bytes, aad: Bytes | null, dst: Bytes, dstOff: number) => number;
   readonly aeadOpen: (key: Bytes, nonce: Bytes, src: Bytes, aad: Bytes | null, dst: Bytes, dstOff: number) => number;
+  readonly randomFill: (buf: Bytes) => number;
 }
 
 export type HandshakeNativeProbe = { readonly ok: true; readonly fns: HandshakeNative } | { readonly ok: false; readonly reason: string };
 
-const FUNCTIONS = ['blake2sHash', 'blake2sMac', 'wgKdf', 'x25519', 'x25519Base', 'aeadSeal', 'aeadOpen'] as const;
+const FUNCTIONS = ['blake2sHash', 'blake2sMac', 'wgKdf', 'x25519', 'x25519Base', 'aeadSeal', 'aeadOpen', 'randomFill'] as const;
 
 function selfTest(n: HandshakeNative): string | null {
   const out = new Uint8Array(32);
@@ -45,6 +47,9 @@ function selfTest(n: HandshakeNative): string | null {
   sealed[5]! ^= 1;
   opened.fill(0);
   if (n.aeadOpen(key, nonce, sealed, aad, opened, 0) !== -1 || opened.some((b) => b !== 0)) return 'aeadOpen accepted a forged message';
+  const r1 = new Uint8Array(32);
+  const r2 = new Uint8Array(32);
+  if (n.randomFill(r1) !== 0 || n.randomFill(r2) !== 0 || r1.every((b, i) => b === r2[i])) return 'randomFill gave no fresh bytes';
   return null;
 }
 

@@ -23,7 +23,6 @@ const SIGMA = Uint8Array.of(
 
 // The one hash state (single-threaded; each worker has its own module instance).
 const H = new Uint32Array(8);
-const V = new Uint32Array(16);
 const M = new Uint32Array(16);
 const BUF = new Uint8Array(64);
 let bufLen = 0;
@@ -39,46 +38,53 @@ const T = new Uint8Array(96);
 const ONE_BYTE = new Uint8Array(1);
 const LONG_KEY = new Uint8Array(32);
 
-function g(a: number, b: number, c: number, d: number, x: number, y: number): void {
-  const v = V;
-  v[a] = v[a]! + v[b]! + x;
-  let t = v[d]! ^ v[a]!;
-  v[d] = (t >>> 16) | (t << 16);
-  v[c] = v[c]! + v[d]!;
-  t = v[b]! ^ v[c]!;
-  v[b] = (t >>> 12) | (t << 20);
-  v[a] = v[a]! + v[b]! + y;
-  t = v[d]! ^ v[a]!;
-  v[d] = (t >>> 8) | (t << 24);
-  v[c] = v[c]! + v[d]!;
-  t = v[b]! ^ v[c]!;
-  v[b] = (t >>> 7) | (t << 25);
-}
-
+/** One compression of BUF into H; the working state lives in locals (32-bit integer ops). */
 function compress(last: boolean): void {
   for (let i = 0; i < 16; i++) {
     const j = i * 4;
     M[i] = BUF[j]! | (BUF[j + 1]! << 8) | (BUF[j + 2]! << 16) | (BUF[j + 3]! << 24);
   }
-  for (let i = 0; i < 8; i++) {
-    V[i] = H[i]!;
-    V[i + 8] = IV[i]!;
-  }
-  V[12] = V[12]! ^ t0;
-  V[13] = V[13]! ^ t1;
-  if (last) V[14] = ~V[14]!;
+  let v0 = H[0]! | 0, v1 = H[1]! | 0, v2 = H[2]! | 0, v3 = H[3]! | 0;
+  let v4 = H[4]! | 0, v5 = H[5]! | 0, v6 = H[6]! | 0, v7 = H[7]! | 0;
+  let v8 = IV[0]! | 0, v9 = IV[1]! | 0, v10 = IV[2]! | 0, v11 = IV[3]! | 0;
+  let v12 = (IV[4]! ^ t0) | 0, v13 = (IV[5]! ^ t1) | 0, v14 = last ? ~IV[6]! : IV[6]! | 0, v15 = IV[7]! | 0;
+  const s = SIGMA;
   for (let r = 0; r < 160; r += 16) {
-    const s = SIGMA;
-    g(0, 4, 8, 12, M[s[r]!]!, M[s[r + 1]!]!);
-    g(1, 5, 9, 13, M[s[r + 2]!]!, M[s[r + 3]!]!);
-    g(2, 6, 10, 14, M[s[r + 4]!]!, M[s[r + 5]!]!);
-    g(3, 7, 11, 15, M[s[r + 6]!]!, M[s[r + 7]!]!);
-    g(0, 5, 10, 15, M[s[r + 8]!]!, M[s[r + 9]!]!);
-    g(1, 6, 11, 12, M[s[r + 10]!]!, M[s[r + 11]!]!);
-    g(2, 7, 8, 13, M[s[r + 12]!]!, M[s[r + 13]!]!);
-    g(3, 4, 9, 14, M[s[r + 14]!]!, M[s[r + 15]!]!);
+    v0 = (v0 + v4 + M[s[r + 0]!]!) | 0; v12 ^= v0; v12 = (v12 >>> 16) | (v12 << 16);
+    v8 = (v8 + v12) | 0; v4 ^= v8; v4 = (v4 >>> 12) | (v4 << 20);
+    v0 = (v0 + v4 + M[s[r + 1]!]!) | 0; v12 ^= v0; v12 = (v12 >>> 8) | (v12 << 24);
+    v8 = (v8 + v12) | 0; v4 ^= v8; v4 = (v4 >>> 7) | (v4 << 25);
+    v1 = (v1 + v5 + M[s[r + 2]!]!) | 0; v13 ^= v1; v13 = (v13 >>> 16) | (v13 << 16);
+    v9 = (v9 + v13) | 0; v5 ^= v9; v5 = (v5 >>> 12) | (v5 << 20);
+    v1 = (v1 + v5 + M[s[r + 3]!]!) | 0; v13 ^= v1; v13 = (v13 >>> 8) | (v13 << 24);
+    v9 = (v9 + v13) | 0; v5 ^= v9; v5 = (v5 >>> 7) | (v5 << 25);
+    v2 = (v2 + v6 + M[s[r + 4]!]!) | 0; v14 ^= v2; v14 = (v14 >>> 16) | (v14 << 16);
+    v10 = (v10 + v14) | 0; v6 ^= v10; v6 = (v6 >>> 12) | (v6 << 20);
+    v2 = (v2 + v6 + M[s[r + 5]!]!) | 0; v14 ^= v2; v14 = (v14 >>> 8) | (v14 << 24);
+    v10 = (v10 + v14) | 0; v6 ^= v10; v6 = (v6 >>> 7) | (v6 << 25);
+    v3 = (v3 + v7 + M[s[r + 6]!]!) | 0; v15 ^= v3; v15 = (v15 >>> 16) | (v15 << 16);
+    v11 = (v11 + v15) | 0; v7 ^= v11; v7 = (v7 >>> 12) | (v7 << 20);
+    v3 = (v3 + v7 + M[s[r + 7]!]!) | 0; v15 ^= v3; v15 = (v15 >>> 8) | (v15 << 24);
+    v11 = (v11 + v15) | 0; v7 ^= v11; v7 = (v7 >>> 7) | (v7 << 25);
+    v0 = (v0 + v5 + M[s[r + 8]!]!) | 0; v15 ^= v0; v15 = (v15 >>> 16) | (v15 << 16);
+    v10 = (v10 + v15) | 0; v5 ^= v10; v5 = (v5 >>> 12) | (v5 << 20);
+    v0 = (v0 + v5 + M[s[r + 9]!]!) | 0; v15 ^= v0; v15 = (v15 >>> 8) | (v15 << 24);
+    v10 = (v10 + v15) | 0; v5 ^= v10; v5 = (v5 >>> 7) | (v5 << 25);
+    v1 = (v1 + v6 + M[s[r + 10]!]!) | 0; v12 ^= v1; v12 = (v12 >>> 16) | (v12 << 16);
+    v11 = (v11 + v12) | 0; v6 ^= v11; v6 = (v6 >>> 12) | (v6 << 20);
+    v1 = (v1 + v6 + M[s[r + 11]!]!) | 0; v12 ^= v1; v12 = (v12 >>> 8) | (v12 << 24);
+    v11 = (v11 + v12) | 0; v6 ^= v11; v6 = (v6 >>> 7) | (v6 << 25);
+    v2 = (v2 + v7 + M[s[r + 12]!]!) | 0; v13 ^= v2; v13 = (v13 >>> 16) | (v13 << 16);
+    v8 = (v8 + v13) | 0; v7 ^= v8; v7 = (v7 >>> 12) | (v7 << 20);
+    v2 = (v2 + v7 + M[s[r + 13]!]!) | 0; v13 ^= v2; v13 = (v13 >>> 8) | (v13 << 24);
+    v8 = (v8 + v13) | 0; v7 ^= v8; v7 = (v7 >>> 7) | (v7 << 25);
+    v3 = (v3 + v4 + M[s[r + 14]!]!) | 0; v14 ^= v3; v14 = (v14 >>> 16) | (v14 << 16);
+    v9 = (v9 + v14) | 0; v4 ^= v9; v4 = (v4 >>> 12) | (v4 << 20);
+    v3 = (v3 + v4 + M[s[r + 15]!]!) | 0; v14 ^= v3; v14 = (v14 >>> 8) | (v14 << 24);
+    v9 = (v9 + v14) | 0; v4 ^= v9; v4 = (v4 >>> 7) | (v4 << 25);
   }
-  for (let i = 0; i < 8; i++) H[i] = H[i]! ^ V[i]! ^ V[i + 8]!;
+  H[0] = H[0]! ^ v0 ^ v8; H[1] = H[1]! ^ v1 ^ v9; H[2] = H[2]! ^ v2 ^ v10; H[3] = H[3]! ^ v3 ^ v11;
+  H[4] = H[4]! ^ v4 ^ v12; H[5] = H[5]! ^ v5 ^ v13; H[6] = H[6]! ^ v6 ^ v14; H[7] = H[7]! ^ v7 ^ v15;
 }
 
 function addCounter(n: number): void {
@@ -128,7 +134,6 @@ function final(out: Uint8Array, outOff: number): void {
   compress(true);
   for (let i = 0; i < outLen; i++) out[outOff + i] = H[i >>> 2]! >>> ((i & 3) << 3);
   H.fill(0);
-  V.fill(0);
   M.fill(0);
   BUF.fill(0);
   bufLen = 0;
@@ -225,12 +230,13 @@ export function hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
 }
 
 /**
- * WireGuard's KDF (HKDF over HMAC-BLAKE2s): T1 of `input` under chaining key `ck` into t1, and T2
+ * WireGuard's KDF (HKDF over HMAC-BLAKE2s): T1 of `input` under chaining key `ck` (the HMAC key,
+ * at most 64 bytes; WireGuard's is 32) into t1, and T2
  * into t2 / T3 into t3 when given (32 bytes each). Outputs may alias ck or input: they are
  * written after everything has been computed.
  */
 export function kdfInto(ck: Uint8Array, input: Uint8Array, t1: Uint8Array, t2?: Uint8Array, t3?: Uint8Array): void {
-  if (ck.length !== 32) throw new RangeError(`KDF chaining key must be 32 bytes, got ${ck.length}`);
+  if (ck.length > 64) throw new RangeError(`KDF chaining key must be at most 64 bytes, got ${ck.length}`);
   const n = t3 !== undefined ? 3 : t2 !== undefined ? 2 : 1;
   if (t3 !== undefined && t2 === undefined) throw new RangeError('KDF: t3 without t2');
   hmacInto(ck, input, 0, input.length, null, PRK, 0);

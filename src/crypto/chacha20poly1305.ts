@@ -196,12 +196,17 @@ function polyWords(w: DataView, i: number, count: number): void {
 
 /** Absorb b[off, off + len) zero-padded to a multiple of 16 bytes. */
 function polyBytes(b: Uint8Array, off: number, len: number): void {
-  const full = len >>> 4;
-  if (full > 0) polyWords(viewOf(b), b.byteOffset + off, full);
-  const done = full << 4;
-  if (done < len) {
+  let done = 0;
+  // A DataView for runs of 64 bytes or more (data messages); short inputs (handshake AAD and
+  // payloads, many distinct small arrays) go through PAD so they create no view.
+  if (len >= 64) {
+    const full = len >>> 4;
+    polyWords(viewOf(b), b.byteOffset + off, full);
+    done = full << 4;
+  }
+  for (; done < len; done += 16) {
     const at = off + done;
-    const n = len - done;
+    const n = len - done < 16 ? len - done : 16;
     for (let i = 0; i < n; i++) PAD8[i] = b[at + i]!;
     for (let i = n; i < 16; i++) PAD8[i] = 0;
     polyWords(PADV, 0, 1);

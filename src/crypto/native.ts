@@ -114,13 +114,16 @@ function nodeX25519PublicInto(out: Uint8Array, privateKey: Uint8Array): void {
 // ---- the addon ------------------------------------------------------------------------------------
 
 /** The addon's handshake primitives wrapped to the CryptoBackend contract (sizes throw). */
-function addonPrimitives(n: HandshakeNative): Pick<CryptoBackend, 'hashInto' | 'kdfInto' | 'macInto' | 'x25519Into' | 'x25519PublicInto'> {
+function addonPrimitives(n: HandshakeNative): Pick<CryptoBackend, 'hashInto' | 'kdfInto' | 'macInto' | 'x25519Into' | 'x25519PublicInto' | 'randomFill'> {
   return {
+    randomFill: (buf) => {
+      if (n.randomFill(buf) < 0) throw new Error('OpenSSL RAND_priv_bytes failed');
+    },
     hashInto: (out, a, b) => {
       if (n.blake2sHash(out, a, b) < 0) throw new RangeError('BLAKE2s: the output must hold 32 bytes and the inputs be Uint8Arrays');
     },
     kdfInto: (ck, input, t1, t2, t3) => {
-      if (n.wgKdf(ck, input, t1, t2, t3) < 0) throw new RangeError('KDF: the chaining key and each output must be 32 bytes');
+      if (n.wgKdf(ck, input, t1, t2, t3) < 0) throw new RangeError('KDF: the chaining key must be at most 64 bytes and each output hold 32');
     },
     macInto: (key, buf, off, len, out, outOff) => {
       if (n.blake2sMac(key, buf, off, len, out, outOff) < 0) throw new RangeError('BLAKE2s MAC: key must be 1..32 bytes and the ranges in bounds');
@@ -165,7 +168,10 @@ export const nativeHandshake: { readonly inUse: boolean; readonly detail: string
 
 const primitives = handshakeProbe.ok
   ? addonPrimitives(handshakeProbe.fns)
-  : { hashInto: tsHashInto, kdfInto: tsKdfInto, macInto: tsMacInto, x25519Into: nodeX25519Into, x25519PublicInto: nodeX25519PublicInto };
+  : {
+    hashInto: tsHashInto, kdfInto: tsKdfInto, macInto: tsMacInto, x25519Into: nodeX25519Into, x25519PublicInto: nodeX25519PublicInto,
+    randomFill: (buf: Uint8Array): void => void randomFillSync(buf),
+  };
 // All ChaCha20-Poly1305 through the addon, or all through node:crypto (WGTS_AEAD=node).
 const aead = handshakeProbe.ok && dataAead !== undefined ? addonAead(handshakeProbe.fns) : { aeadSeal: nodeAeadSeal, aeadOpen: nodeAeadOpen };
 
@@ -201,5 +207,4 @@ export const nativeBackend: CryptoBackend = Object.freeze({
   },
   mac: blake2sMac16,
   randomBytes: (n: number): Uint8Array => asUint8Array(randomBytes(n)),
-  randomFill: (buf: Uint8Array): void => void randomFillSync(buf),
 });

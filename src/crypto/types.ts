@@ -76,7 +76,7 @@ export interface CryptoBackend {
 
   /**
    * WireGuard's KDF (HKDF over HMAC-BLAKE2s, whitepaper section 5.4): T1 of `input` under the
-   * 32-byte chaining key `ck` into t1, T2 into t2 and T3 into t3 when given (32 bytes each). The
+   * chaining key `ck` (the HMAC key: at most 64 bytes, WireGuard's are 32) into t1, T2 into t2 and T3 into t3 when given (32 bytes each). The
    * outputs may alias ck or input.
    */
   kdfInto(ck: Uint8Array, input: Uint8Array, t1: Uint8Array, t2?: Uint8Array, t3?: Uint8Array): void;

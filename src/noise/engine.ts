@@ -4,6 +4,7 @@
 // the outbox. Wall-clock time is only read (through an injectable function) for TAI64N timestamps
 // and the last-handshake time shown by `wg show`.
 
+import { secretBytes } from '../crypto/bytes.js';
 import type { CryptoBackend } from '../crypto/types.js';
 import {
   DECAP_HANDLED,
@@ -169,6 +170,8 @@ export class WgEngine {
 
   private readonly crypto: CryptoBackend;
   private readonly random: (n: number) => Uint8Array;
+  /** Fills a (secret) buffer with randomness in place; whatever `random` returned is zeroed. */
+  private readonly fillRandom: (buf: Uint8Array) => void;
   private readonly wallClockNs: () => bigint;
   private readonly stagedLimit: number;
   private identity: StaticKeys | null = null;
@@ -187,10 +190,18 @@ export class WgEngine {
 
   constructor(opts: WgEngineOptions) {
     this.crypto = opts.crypto;
-    this.random = opts.random ?? ((n: number): Uint8Array => opts.crypto.randomBytes(n));
+    const scripted = opts.random;
+    this.random = scripted ?? ((n: number): Uint8Array => opts.crypto.randomBytes(n));
+    this.fillRandom = scripted === undefined
+      ? (buf: Uint8Array): void => opts.crypto.randomFill(buf)
+      : (buf: Uint8Array): void => {
+        const r = scripted(buf.length);
+        buf.set(r);
+        r.fill(0);
+      };
     this.wallClockNs = opts.wallClockNs ?? ((): bigint => BigInt(Date.now()) * 1_000_000n);
     this.stagedLimit = opts.stagedQueueSize ?? STAGED_QUEUE_SIZE;
-    this.checker = new CookieChecker(this.crypto, this.random);
+    this.checker = new CookieChecker(this.crypto, this.random, this.fillRandom);
   }
 
   // ---- configuration -------------------------------------------------------------------------
@@ -219,20 +230,23 @@ export class WgEngine {
     if (key === null) {
       this.identity = null;
     } else {
-      const publicKey = this.crypto.x25519Public(key);
+      const publicKey = secretBytes(KEY_SIZE);
+      this.crypto.x25519PublicInto(publicKey, key);
       const self = this.byKey.get(keyString(publicKey));
       if (self !== undefined) {
         this.removePeer(self);
         removed.push(self);
       }
-      this.identity = { privateKey: key.slice(), publicKey };
+      const privateKey = secretBytes(KEY_SIZE);
+      privateKey.set(key);
+      this.identity = { privateKey, publicKey };
     }
     old?.privateKey.fill(0);
     this.checker.init(this.identity === null ? null : this.identity.publicKey);
     for (const p of this.peers) {
       if (p === undefined) continue;
       p.precomputedSS?.fill(0);
-      p.precomputedSS = this.identity === null ? null : this.crypto.x25519(this.identity.privateKey, p.publicKey);
+      p.precomputedSS = this.identity === null ? null : this.staticDh(this.identity.privateKey, p.publicKey);
       this.expireCurrentKeypairs(p);
       if (this.identity === null) p.timers.stopAll();
     }
@@ -247,11 +261,22 @@ export class WgEngine {
     if (this.identity !== null && bytesEqual(this.identity.publicKey, publicKey)) return -1;
     let id = this.peers.indexOf(undefined);
     if (id < 0) id = this.peers.length;
-    const p = new PeerState(this.crypto, id, publicKey.slice());
-    if (this.identity !== null) p.precomputedSS = this.crypto.x25519(this.identity.privateKey, p.publicKey);
+    const pub = secretBytes(KEY_SIZE);
+    pub.set(publicKey);
+    const p = new PeerState(this.crypto, id, pub);
+    if (this.identity !== null) p.precomputedSS = this.staticDh(this.identity.privateKey, p.publicKey);
     this.peers[id] = p;
     this.byKey.set(keyString(publicKey), id);
     return id;
+  }
+
+  /**
+   * DH(our static private key, a peer's static public key), precomputed once per peer as
+   * wireguard-go does: the handshake then spends no DH on ss. null when the result is all zero.
+   */
+  private staticDh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {
+    const ss = secretBytes(KEY_SIZE);
+    return this.crypto.x25519Into(ss, privateKey, publicKey) ? ss : null;
   }
 
   /** Remove a peer: wipes its sessions and handshake, frees its indices, drops staged packets. */
@@ -584,7 +609,8 @@ export class WgEngine {
     this.clearHandshake(p);
     const index = this.newIndex(p, null);
     if (index < 0) return;
-    const ephemeral = this.random(KEY_SIZE).slice();
+    const ephemeral = secretBytes(KEY_SIZE);
+    this.fillRandom(ephemeral);
     const built = createInitiation(this.crypto, identity, p.publicKey, p.precomputedSS, ephemeral, index, tai64n(this.wallClockNs()));
     if (built === null) {
       this.index.delete(index);
@@ -713,7 +739,8 @@ export class WgEngine {
       return;
     }
     p.hsLocalIndex = index;
-    const ephemeral = this.random(KEY_SIZE).slice();
+    const ephemeral = secretBytes(KEY_SIZE);
+    this.fillRandom(ephemeral);
     const built = createResponse(this.crypto, { ck: p.hsCk!, h: p.hsH! }, p.hsRemoteEphemeral!, p.publicKey, p.presharedKey, ephemeral, index, p.hsRemoteIndex);
     ephemeral.fill(0);
     if (built === null) {
@@ -722,6 +749,7 @@ export class WgEngine {
     }
     p.cookies.addMacs(built.message, now);
     this.beginSession(p, built.ck, false, now);
+    built.h.fill(0);
     p.timers.sessionDerived(now);
     p.timers.anyAuthenticatedPacketTraversal(now, p.persistentKeepalive);
     p.timers.anyAuthenticatedPacketSent();
