@@ -139,6 +139,13 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** A copy of a secret in a buffer of its own (see secretBytes), for a caller that zeroes it. */
+function secretCopy(key: Uint8Array): Uint8Array {
+  const copy = secretBytes(key.length);
+  copy.set(key);
+  return copy;
+}
+
 function keyString(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.length).toString('base64');
 }
@@ -211,9 +218,9 @@ export class WgEngine {
     return this.identity === null ? null : this.identity.publicKey.slice();
   }
 
-  /** A copy of our static private key (for UAPI get), or null when none is set. */
+  /** A copy of our static private key (for UAPI get; the caller zeroes it), or null when none is set. */
   get privateKey(): Uint8Array | null {
-    return this.identity === null ? null : this.identity.privateKey.slice();
+    return this.identity === null ? null : secretCopy(this.identity.privateKey);
   }
 
   /**
@@ -333,7 +340,7 @@ export class WgEngine {
     return {
       id,
       publicKey: p.publicKey.slice(),
-      presharedKey: p.hasPresharedKey ? p.presharedKey.slice() : null,
+      presharedKey: p.hasPresharedKey ? secretCopy(p.presharedKey) : null,
       persistentKeepalive: p.persistentKeepalive,
       lastHandshakeWallNs: p.lastHandshakeWallNs,
       rxBytes: p.rxBytes,
