@@ -21,6 +21,8 @@ export type DataAeadFn = (key: Uint8Array, counterLo: number, counterHi: number,
 export interface DataAead {
   readonly dataSeal: DataAeadFn;
   readonly dataOpen: DataAeadFn;
+  /** Erases the key and plaintext the addon's cipher contexts keep from the last call. */
+  readonly dataForget: () => void;
 }
 
 /** Outcome of loading and self-testing the addon's AEAD: usable, or why not. */
@@ -81,7 +83,7 @@ function selfTest(aead: DataAead): string | null {
 function isDataAead(v: unknown): v is DataAead {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
-  return typeof o.dataSeal === 'function' && typeof o.dataOpen === 'function';
+  return typeof o.dataSeal === 'function' && typeof o.dataOpen === 'function' && typeof o.dataForget === 'function';
 }
 
 /** The addon's exports (loaded once; require() caches by path), or why it cannot be loaded. */
@@ -107,8 +109,8 @@ export function probeAddonAead(): AddonAeadProbe {
   const m = loadAddonModule();
   if (!m.ok) return m;
   try {
-    if (!isDataAead(m.exports)) return { ok: false, reason: `native addon at ${m.path} has no dataSeal/dataOpen (stale build?)` };
-    const aead: DataAead = { dataSeal: m.exports.dataSeal, dataOpen: m.exports.dataOpen };
+    if (!isDataAead(m.exports)) return { ok: false, reason: `native addon at ${m.path} has no dataSeal/dataOpen/dataForget (stale build?)` };
+    const aead: DataAead = { dataSeal: m.exports.dataSeal, dataOpen: m.exports.dataOpen, dataForget: m.exports.dataForget };
     const failure = selfTest(aead);
     return failure === null ? { ok: true, aead } : { ok: false, reason: `self-test: ${failure}` };
   } catch (err: unknown) {

@@ -181,7 +181,7 @@ const aead = handshakeProbe.ok && dataAead !== undefined ? addonAead(handshakePr
  */
 export const nativeBackend: CryptoBackend = Object.freeze({
   name: 'native',
-  ...(dataAead === undefined ? {} : { dataSeal: dataAead.dataSeal, dataOpen: dataAead.dataOpen }),
+  ...(dataAead === undefined ? {} : { dataSeal: dataAead.dataSeal, dataOpen: dataAead.dataOpen, forgetKeys: dataAead.dataForget }),
   ...aead,
   ...primitives,
   xaeadSeal,

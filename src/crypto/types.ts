@@ -44,6 +44,12 @@ export interface CryptoBackend {
    */
   dataOpen?(key: Uint8Array, counterLo: number, counterHi: number, buf: Uint8Array, srcOff: number, len: number, dstOff: number): number;
 
+  /**
+   * Optional: erase whatever copies of session keys (and plaintext) the backend keeps between
+   * calls (the addon's cipher contexts). The engine calls it whenever it erases a keypair.
+   */
+  forgetKeys?(): void;
+
   /** XChaCha20-Poly1305 seal (24-byte nonce), returns ciphertext || tag. Used for cookie replies. */
   xaeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array | null): Uint8Array;
 

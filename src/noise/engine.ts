@@ -815,11 +815,12 @@ export class WgEngine {
     }
   }
 
-  /** Retire a keypair: free its index and erase its keys. */
+  /** Retire a keypair: free its index and erase its keys (and the copies the crypto backend keeps). */
   private rotateOut(kp: Keypair | null): void {
     if (kp === null) return;
     if (this.index.get(kp.localIndex)?.keypair === kp) this.index.delete(kp.localIndex);
     kp.wipe();
+    this.crypto.forgetKeys?.();
   }
 
   // ---- internals: expiry -------------------------------------------------------------------
