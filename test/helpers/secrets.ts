@@ -57,12 +57,32 @@ function readableRegions(pid: number): Region[] {
   return out;
 }
 
+/** The process state letter from /proc/PID/stat ('T' = stopped). */
+function procState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
 /**
- * How often each needle occurs in the memory of process `pid` (needles of at least 16 bytes).
- * The caller must be allowed to read /proc/PID/mem (root, or ptrace rights over the process),
- * and should keep the process idle meanwhile.
+ * How often each needle occurs in the memory of process `pid` (needles of at least 15 bytes).
+ * The process is stopped (SIGSTOP) for the scan, so its memory holds still, and continued after.
+ * The caller must be allowed to read /proc/PID/mem (root, or ptrace rights over a child).
  */
 export function countInMemory(pid: number, needles: readonly Uint8Array[]): number[] {
+  process.kill(pid, 'SIGSTOP');
+  try {
+    const until = Date.now() + 5000;
+    while (procState(pid) !== 'T') {
+      if (Date.now() > until) throw new Error(`process ${pid} did not stop`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+    return scan(pid, needles);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+}
+
+function scan(pid: number, needles: readonly Uint8Array[]): number[] {
   const counts = needles.map(() => 0);
   const maxNeedle = Math.max(...needles.map((n) => n.length));
   const chunk = Buffer.allocUnsafeSlow(8 << 20);
@@ -75,8 +95,10 @@ export function countInMemory(pid: number, needles: readonly Uint8Array[]): numb
         let got: number;
         try {
           got = readSync(fd, chunk, 0, want, pos);
-        } catch {
-          break; // a region that went away or cannot be read (guard pages)
+        } catch (e) {
+          // Some special mappings refuse reads (EIO); anything else is a failed scan.
+          if ((e as NodeJS.ErrnoException).code === 'EIO') break;
+          throw e;
         }
         if (got <= 0) break;
         const view = chunk.subarray(0, got);
