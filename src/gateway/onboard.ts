@@ -290,12 +290,14 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
   const { facts, alloc, peerHosts, dnsServer } = made;
   const gatewayKey = keyFromBase64(facts.privateKey);
   if (!gatewayKey) throw new OnboardError('not-gateway', `${file}: the [Interface] PrivateKey is not a valid key`);
+  const gatewayPublicKey = keyToBase64(publicKey(gatewayKey));
+  gatewayKey.fill(0);
   const clientConfig = clientConfigText({
     privateKey: keyToBase64(clientKey),
     addresses: peerHosts,
     dnsServer,
     domain: facts.gateway.domain,
-    gatewayPublicKey: keyToBase64(publicKey(gatewayKey)),
+    gatewayPublicKey,
     presharedKey: psk,
     endpoint: facts.gateway.endpoint,
     allowedIPs: [...facts.gateway.networks, ...gatewayHosts(facts)],

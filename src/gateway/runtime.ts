@@ -47,8 +47,8 @@ import {
   hostsOf, interfaceNameOf, loadConfig, routesFor, UpError,
 } from './plan.js';
 import {
-  deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, removalSetBody, resolveEndpoints, syncSetBody,
-  watchConfigFile, type ConfigWatch, type HostLookup,
+  deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, removalSetBody, resolveEndpoints, secretFingerprint, syncSetBody,
+  watchConfigFile, withoutSecrets, type ConfigWatch, type HostLookup,
 } from './reload.js';
 import { readStatus, STATUS_DIR, statusPath, StatusWriter, type InterfaceStatus, type ReloadStatus } from './status.js';
 import { which } from './lab-ns.js';
@@ -136,6 +136,13 @@ export class InterfaceRuntime {
   readonly stopped: Promise<string>;
   private resolveStopped: (why: string) => void = () => undefined;
   private stopping: Promise<void> | null = null;
+  /**
+   * The file as last read and accepted (live-applicable part): names and access policies. Kept
+   * without its keys (withoutSecrets), like `applied`: the keys go to the device and nowhere else.
+   */
+  private config: WgtsConfig;
+  /** Fingerprint of the config file's text as last accepted (unchanged text: nothing to do). */
+  private textDigest: string;
   private readonly net: NetConfig;
   /** Access control of a gateway (null for a laptop). */
   private readonly access: PeerAccess | null;
@@ -152,7 +159,7 @@ export class InterfaceRuntime {
   /** Host firewall rules in place, by ruleKey. */
   private rules = new Map<string, FirewallRule>();
   private reloads: Promise<void> = Promise.resolve();
-  /** What the device and the host were last brought to completely (the base of the next diff). */
+  /** What the device and the host were last brought to completely (the base of the next diff; without keys). */
   private applied: WgtsConfig;
   /** A reload failed part-way: the next one re-sends every peer in full. */
   private dirty = false;
@@ -164,17 +171,19 @@ export class InterfaceRuntime {
     readonly ifname: string,
     /** The config file as given (in messages); the status file records its absolute path. */
     readonly path: string,
-    /** The file as last read and accepted (live-applicable part): names and access policies. */
-    private config: WgtsConfig,
-    private text: string,
+    config: WgtsConfig,
+    text: string,
     private readonly iface: RunningInterface,
     private readonly log: RuntimeLog,
     private readonly deviceLog: Logger,
     private readonly opts: UpOptions,
   ) {
+    // Kept for the next reload: the config without its keys, the file text as a digest.
+    this.config = withoutSecrets(config);
+    this.textDigest = secretFingerprint(text);
     this.net = new NetConfig(ifname);
     this.access = config.gateway ? new PeerAccess() : null;
-    this.applied = config;
+    this.applied = withoutSecrets(config);
     this.reloadState = { ok: true, at: Date.now(), attempts: 0, errors: [] };
     this.stopped = new Promise((r) => { this.resolveStopped = r; });
   }
@@ -456,7 +465,7 @@ export class InterfaceRuntime {
     }
     // An unchanged file still brings back a device changed behind its back (`wg set`): peers the
     // file holds are re-sent in full, peers it does not hold are removed.
-    if (text === this.text && this.reloadState.ok && this.deviceMatches(this.config)) return;
+    if (secretFingerprint(text) === this.textDigest && this.reloadState.ok && this.deviceMatches(this.config)) return;
     if (!this.deviceMatches(this.config)) this.dirty = true;
     const parsed = parseConfig(text, this.path);
     if (!parsed.ok) {
@@ -475,8 +484,8 @@ export class InterfaceRuntime {
     const wasFailing = !this.reloadState.ok;
 
     // 1. In memory, cannot fail: the file's access policies, before any peer or rule changes.
-    this.text = text;
-    this.config = next;
+    this.textDigest = secretFingerprint(text);
+    this.config = withoutSecrets(next);
     if (this.access && next.gateway) {
       this.access.setPolicies(compiled.rules);
       this.access.setNetworks(next.gateway.networks);
@@ -494,7 +503,7 @@ export class InterfaceRuntime {
     }
 
     // 3. The rest of the device: keys, port, new and changed peers (all of them after a failure).
-    const diff = diffConfigs(this.applied, parsed.config);
+    const diff = diffConfigs(this.applied, withoutSecrets(parsed.config));
     const resolved = await resolveEndpoints(this.dirty ? next.peers : peersNeedingEndpoints(diff), this.opts.lookup);
     if (!resolved.ok) {
       errors.push(...resolved.errors);
@@ -530,7 +539,7 @@ export class InterfaceRuntime {
       this.failed(errors, true);
       return;
     }
-    this.applied = next;
+    this.applied = withoutSecrets(next);
     this.dirty = false;
     this.succeeded(diff, parsed.config, wasFailing);
   }

@@ -106,12 +106,12 @@ export interface WgEngineOptions {
   readonly stagedQueueSize?: number;
 }
 
-/** Configuration and statistics of one peer (a snapshot; copies of the keys). */
+/** Configuration and statistics of one peer (a snapshot; a copy of the public key, no secret). */
 export interface PeerInfo {
   readonly id: number;
   readonly publicKey: Uint8Array;
-  /** null when no preshared key is set. */
-  readonly presharedKey: Uint8Array | null;
+  /** A preshared key is set (WgEngine.presharedKey gives a copy). */
+  readonly hasPresharedKey: boolean;
   /** Seconds, 0 = off. */
   readonly persistentKeepalive: number;
   /** Wall-clock ns of the last completed handshake, 0n = never. */
@@ -332,7 +332,17 @@ export class WgEngine {
     if (p.persistentKeepalive === 0) p.timers.persistentKeepaliveOff();
   }
 
-  /** Snapshot of a peer's configuration and counters, or null for an unknown id. */
+  /**
+   * A copy of the peer's preshared key (for UAPI get; the caller zeroes it), or null when none is
+   * set or the peer is unknown. Not part of peerInfo, which logs and metrics call often: every copy
+   * of a key is one more to erase.
+   */
+  presharedKey(id: number): Uint8Array | null {
+    const p = this.peers[id];
+    return p === undefined || !p.hasPresharedKey ? null : secretCopy(p.presharedKey);
+  }
+
+  /** Snapshot of a peer's configuration and counters (no keys but the public one), or null for an unknown id. */
   peerInfo(id: number): PeerInfo | null {
     const p = this.peers[id];
     if (p === undefined) return null;
@@ -340,7 +350,7 @@ export class WgEngine {
     return {
       id,
       publicKey: p.publicKey.slice(),
-      presharedKey: p.hasPresharedKey ? secretCopy(p.presharedKey) : null,
+      hasPresharedKey: p.hasPresharedKey,
       persistentKeepalive: p.persistentKeepalive,
       lastHandshakeWallNs: p.lastHandshakeWallNs,
       rxBytes: p.rxBytes,
