@@ -30,43 +30,48 @@ inline uint32_t Load32(const uint8_t* p) {
          (static_cast<uint32_t>(p[3]) << 24);
 }
 
-inline void G(uint32_t* v, int a, int b, int c, int d, uint32_t x, uint32_t y) {
-  v[a] = v[a] + v[b] + x;
-  v[d] = Rotr(v[d] ^ v[a], 16);
-  v[c] = v[c] + v[d];
-  v[b] = Rotr(v[b] ^ v[c], 12);
-  v[a] = v[a] + v[b] + y;
-  v[d] = Rotr(v[d] ^ v[a], 8);
-  v[c] = v[c] + v[d];
-  v[b] = Rotr(v[b] ^ v[c], 7);
-}
+#define WGTS_G(a, b, c, d, x, y) \
+  do {                              \
+    a = a + b + (x);                \
+    d = Rotr(d ^ a, 16);            \
+    c = c + d;                      \
+    b = Rotr(b ^ c, 12);            \
+    a = a + b + (y);                \
+    d = Rotr(d ^ a, 8);             \
+    c = c + d;                      \
+    b = Rotr(b ^ c, 7);             \
+  } while (0)
 
 void Compress(Blake2s* s, const uint8_t block[64], bool last) {
   uint32_t m[16];
-  uint32_t v[16];
   for (int i = 0; i < 16; i++) m[i] = Load32(block + 4 * i);
-  for (int i = 0; i < 8; i++) {
-    v[i] = s->h[i];
-    v[i + 8] = kIv[i];
-  }
-  v[12] ^= s->t[0];
-  v[13] ^= s->t[1];
-  if (last) v[14] = ~v[14];
+  // The working state in locals, so the compiler keeps it in registers.
+  uint32_t v0 = s->h[0], v1 = s->h[1], v2 = s->h[2], v3 = s->h[3], v4 = s->h[4], v5 = s->h[5], v6 = s->h[6], v7 = s->h[7];
+  uint32_t v8 = kIv[0], v9 = kIv[1], v10 = kIv[2], v11 = kIv[3];
+  uint32_t v12 = kIv[4] ^ s->t[0], v13 = kIv[5] ^ s->t[1], v14 = last ? ~kIv[6] : kIv[6], v15 = kIv[7];
   for (int r = 0; r < 10; r++) {
     const uint8_t* z = kSigma[r];
-    G(v, 0, 4, 8, 12, m[z[0]], m[z[1]]);
-    G(v, 1, 5, 9, 13, m[z[2]], m[z[3]]);
-    G(v, 2, 6, 10, 14, m[z[4]], m[z[5]]);
-    G(v, 3, 7, 11, 15, m[z[6]], m[z[7]]);
-    G(v, 0, 5, 10, 15, m[z[8]], m[z[9]]);
-    G(v, 1, 6, 11, 12, m[z[10]], m[z[11]]);
-    G(v, 2, 7, 8, 13, m[z[12]], m[z[13]]);
-    G(v, 3, 4, 9, 14, m[z[14]], m[z[15]]);
+    WGTS_G(v0, v4, v8, v12, m[z[0]], m[z[1]]);
+    WGTS_G(v1, v5, v9, v13, m[z[2]], m[z[3]]);
+    WGTS_G(v2, v6, v10, v14, m[z[4]], m[z[5]]);
+    WGTS_G(v3, v7, v11, v15, m[z[6]], m[z[7]]);
+    WGTS_G(v0, v5, v10, v15, m[z[8]], m[z[9]]);
+    WGTS_G(v1, v6, v11, v12, m[z[10]], m[z[11]]);
+    WGTS_G(v2, v7, v8, v13, m[z[12]], m[z[13]]);
+    WGTS_G(v3, v4, v9, v14, m[z[14]], m[z[15]]);
   }
-  for (int i = 0; i < 8; i++) s->h[i] ^= v[i] ^ v[i + 8];
+  s->h[0] ^= v0 ^ v8;
+  s->h[1] ^= v1 ^ v9;
+  s->h[2] ^= v2 ^ v10;
+  s->h[3] ^= v3 ^ v11;
+  s->h[4] ^= v4 ^ v12;
+  s->h[5] ^= v5 ^ v13;
+  s->h[6] ^= v6 ^ v14;
+  s->h[7] ^= v7 ^ v15;
   OPENSSL_cleanse(m, sizeof m);
-  OPENSSL_cleanse(v, sizeof v);
 }
+
+#undef WGTS_G
 
 void AddCounter(Blake2s* s, uint32_t n) {
   s->t[0] += n;
@@ -144,8 +149,17 @@ void HmacBlake2s(uint8_t out[32], const uint8_t* key, size_t key_len, const uint
 
 namespace {
 
-// HMAC-BLAKE2s with the key's two pad blocks absorbed once: `inner` / `outer` are states after
-// the ipad / opad block, copied for each message (the KDF's expansion reuses one key three times).
+// Compresses a full buffered block now instead of when more input arrives. Only for a state that
+// is certain to get more (non-empty) input: the last block must be compressed by Final.
+void AbsorbFullBlock(Blake2s* s) {
+  AddCounter(s, 64);
+  Compress(s, s->buf, false);
+  s->buf_len = 0;
+}
+
+// HMAC-BLAKE2s with the key's two pad blocks compressed once: `inner` / `outer` are states after
+// the ipad / opad block, copied for each message (the KDF's expansion reuses one key three times;
+// every message there is non-empty, as AbsorbFullBlock requires).
 struct HmacKey {
   Blake2s inner;
   Blake2s outer;
@@ -157,9 +171,11 @@ void HmacKeyInit(HmacKey* k, const uint8_t* key, size_t key_len) {
   for (size_t i = 0; i < key_len; i++) pad[i] ^= key[i];
   Blake2sInit(&k->inner, 32, nullptr, 0);
   Blake2sUpdate(&k->inner, pad, 64);
+  AbsorbFullBlock(&k->inner);
   for (size_t i = 0; i < 64; i++) pad[i] ^= 0x36 ^ 0x5c;
   Blake2sInit(&k->outer, 32, nullptr, 0);
   Blake2sUpdate(&k->outer, pad, 64);
+  AbsorbFullBlock(&k->outer);
   OPENSSL_cleanse(pad, sizeof pad);
 }
 
