@@ -1,12 +1,13 @@
 // Protocol-engine benchmark (src/noise), one core, per crypto backend:
-//  1. handshakes per second: initiation + response + confirming keepalive between two engines;
+//  1. handshakes per second: initiation + response + confirming keepalive between two engines,
+//     and the ceiling X25519 alone puts on it (its 7 scalar multiplications timed by themselves);
 //  2. encapsulate + decapsulate per packet through the engine at 64 and 1420 bytes (in place);
 //  3. memory on the data path: bytes allocated on the JS heap per packet (new-space growth over
 //     short synchronous runs), minor GCs and retained heap growth over up to 1M packets (each
 //     run is time-boxed, so a slow backend reports how many it got through).
 // The native backend runs twice: with the addon's in-place dataSeal / dataOpen ("addon", the
 // default when the addon is built) and with node:crypto objects per packet ("node:crypto",
-// i.e. WGTS_AEAD=node). A "no-op AEAD" backend (native backend with sealing/opening replaced by
+// i.e. WGTS_AEAD=node); the pure backend seals in place with its own TypeScript ChaCha20-Poly1305. A "no-op AEAD" backend (native backend with sealing/opening replaced by
 // nothing) isolates what the engine's own code allocates from what the crypto backends allocate inside.
 // Time-boxed to stay well under 30 s. Run: npx tsc -p tsconfig.json && node dist/scripts/bench-noise.js
 
@@ -14,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { backends, type CryptoBackend } from '../src/crypto/index.js';
+import { nodeCryptoAead } from '../src/crypto/native.js';
 import { DECAP_HANDLED, DECAP_TUNNEL, WgEngine } from '../src/noise/engine.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -24,8 +26,8 @@ if (gc === undefined) {
 }
 const fullGc: () => void = gc;
 
-/** The native backend on node:crypto only (what WGTS_AEAD=node selects). */
-const nodeAead: CryptoBackend = { ...backends.native, dataSeal: undefined, dataOpen: undefined };
+/** The native backend on node:crypto's ChaCha20-Poly1305 (what WGTS_AEAD=node selects). */
+const nodeAead: CryptoBackend = { ...backends.native, ...nodeCryptoAead, dataSeal: undefined, dataOpen: undefined };
 
 /** The native backend with AEAD seal/open reduced to "tag = zeros": the engine's own cost only. */
 const noopAead: CryptoBackend = {
@@ -170,6 +172,29 @@ for (const [name, crypto] of [['native', backends.native], ['pure', backends.pur
   console.log(`  ${name.padEnd(10)} ${h.rate.toFixed(0).padStart(6)} handshakes/s  (${h.count} in the run)`);
 }
 
+// The floor X25519 sets: a full handshake is 5 scalar multiplications with a peer's point (es and
+// ee on both sides, se once each way; ss is precomputed per peer) and 2 ephemeral public keys.
+for (const crypto of [backends.native, backends.pure]) {
+  const priv = crypto.randomBytes(32);
+  const pub = crypto.x25519Public(crypto.randomBytes(32));
+  const out = new Uint8Array(32);
+  const n = crypto === backends.native ? 400 : 20;
+  const best = (fn: () => void): number => {
+    let b = Infinity;
+    for (let r = 0; r < 5; r++) {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) fn();
+      b = Math.min(b, ((performance.now() - t0) * 1000) / n);
+    }
+    return b;
+  };
+  const dh = best(() => void crypto.x25519Into(out, priv, pub));
+  const base = best(() => void crypto.x25519PublicInto(out, priv));
+  const floor = 5 * dh + 2 * base;
+  console.log(`  ${crypto.name.padEnd(10)} X25519 alone: 5 x ${dh.toFixed(1)} µs + 2 x ${base.toFixed(1)} µs = ${floor.toFixed(0)} µs per handshake, ` +
+    `so at most ${(1e6 / floor).toFixed(0)} handshakes/s`);
+}
+
 console.log('\nencapsulate + decapsulate through the engine, per packet (in place):');
 for (const [name, crypto] of named) {
   for (const len of [64, 1420]) {
@@ -186,7 +211,7 @@ for (const [name, crypto] of named) {
 }
 
 console.log('\nheap over many packets (full GC before and after; minor GCs counted during the run):');
-for (const [name, crypto, len, budget] of [['no-op AEAD', noopAead, 1420, 5000], ['addon', backends.native, 1420, 5000], ['node:crypto', nodeAead, 64, 6000], ['pure', backends.pure, 64, 3000]] as const) {
+for (const [name, crypto, len, budget] of [['no-op AEAD', noopAead, 1420, 5000], ['addon', backends.native, 1420, 5000], ['node:crypto', nodeAead, 64, 6000], ['pure', backends.pure, 1420, 5000]] as const) {
   const m = await manyPackets(crypto, len, 1_000_000, budget);
   console.log(`  ${name.padEnd(11)} ${String(len).padStart(5)} B x ${m.packets.toLocaleString('en')}: retained heap growth ${(m.growth / 1024).toFixed(1)} KiB, ` +
     `${m.minorGcs} minor GCs, ${m.seconds.toFixed(1)} s`);

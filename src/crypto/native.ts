@@ -111,6 +111,9 @@ function nodeX25519PublicInto(out: Uint8Array, privateKey: Uint8Array): void {
   out.set(pub);
 }
 
+/** node:crypto's ChaCha20-Poly1305 as the generic AEAD (the WGTS_AEAD=node path; benchmarks compare it). */
+export const nodeCryptoAead: Pick<CryptoBackend, 'aeadSeal' | 'aeadOpen'> = Object.freeze({ aeadSeal: nodeAeadSeal, aeadOpen: nodeAeadOpen });
+
 // ---- the addon ------------------------------------------------------------------------------------
 
 /** The addon's handshake primitives wrapped to the CryptoBackend contract (sizes throw). */
@@ -173,7 +176,7 @@ const primitives = handshakeProbe.ok
     randomFill: (buf: Uint8Array): void => void randomFillSync(buf),
   };
 // All ChaCha20-Poly1305 through the addon, or all through node:crypto (WGTS_AEAD=node).
-const aead = handshakeProbe.ok && dataAead !== undefined ? addonAead(handshakeProbe.fns) : { aeadSeal: nodeAeadSeal, aeadOpen: nodeAeadOpen };
+const aead = handshakeProbe.ok && dataAead !== undefined ? addonAead(handshakeProbe.fns) : nodeCryptoAead;
 
 /**
  * CryptoBackend on OpenSSL; see the module comment for which primitive comes from where.
