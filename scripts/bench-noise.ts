@@ -70,18 +70,25 @@ function handshake(a: WgEngine, b: WgEngine, ia: number, now: number, scratch: U
   if (ka === undefined || b.decapsulate(ka.data, 0, ka.data.length, SOURCE, now, scratch, 0) !== DECAP_HANDLED) throw new Error('confirmation failed');
 }
 
+/** Handshakes per second: the best of several windows of `budgetMs / 5` (the machine is shared). */
 function handshakesPerSecond(crypto: CryptoBackend, budgetMs: number): { rate: number; count: number } {
   const { a, b, ia } = pair(crypto);
   const scratch = new Uint8Array(256);
   let now = 0;
   for (let i = 0; i < 3; i++) handshake(a, b, ia, (now += 6000), scratch); // warm-up
   let count = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < budgetMs) {
-    handshake(a, b, ia, (now += 6000), scratch);
-    count++;
+  let rate = 0;
+  for (let w = 0; w < 5; w++) {
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < budgetMs / 5) {
+      handshake(a, b, ia, (now += 6000), scratch);
+      n++;
+    }
+    count += n;
+    rate = Math.max(rate, (n * 1000) / (performance.now() - t0));
   }
-  return { rate: (count * 1000) / (performance.now() - t0), count };
+  return { rate, count };
 }
 
 /** An IPv4 packet of `len` bytes at buf[16..] (room for the header in front, padding + tag behind). */
@@ -104,16 +111,21 @@ function dataSetup(crypto: CryptoBackend, len: number): { step: () => void; chec
   return { step, check };
 }
 
+/** µs per encapsulate + decapsulate: the best of five windows of `budgetMs / 5`. */
 function usPerPacket(crypto: CryptoBackend, len: number, budgetMs: number): { us: number; ok: boolean } {
   const { step, check } = dataSetup(crypto, len);
   for (let i = 0; i < 2000; i++) step();
-  let n = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < budgetMs) {
-    for (let i = 0; i < 500; i++) step();
-    n += 500;
+  let us = Infinity;
+  for (let w = 0; w < 5; w++) {
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < budgetMs / 5) {
+      for (let i = 0; i < 500; i++) step();
+      n += 500;
+    }
+    us = Math.min(us, ((performance.now() - t0) * 1000) / n);
   }
-  return { us: ((performance.now() - t0) * 1000) / n, ok: check() };
+  return { us, ok: check() };
 }
 
 function newSpaceUsed(): number {
@@ -166,7 +178,7 @@ const named: [string, CryptoBackend][] = [['addon', backends.native], ['node:cry
 
 console.log('wgts noise engine benchmark (one core, Node ' + process.version + ')\n');
 if (backends.native.dataSeal === undefined) console.log('(the addon AEAD is not in use: build the addon, unset WGTS_AEAD; "addon" rows below measure node:crypto)\n');
-console.log('handshakes (initiation + response + confirmation, both engines on this core):');
+console.log('handshakes (initiation + response + confirmation, both engines on this core; best of 5 windows):');
 for (const [name, crypto] of [['native', backends.native], ['pure', backends.pure]] as const) {
   const h = handshakesPerSecond(crypto, 1500);
   console.log(`  ${name.padEnd(10)} ${h.rate.toFixed(0).padStart(6)} handshakes/s  (${h.count} in the run)`);
@@ -195,7 +207,7 @@ for (const crypto of [backends.native, backends.pure]) {
     `so at most ${(1e6 / floor).toFixed(0)} handshakes/s`);
 }
 
-console.log('\nencapsulate + decapsulate through the engine, per packet (in place):');
+console.log('\nencapsulate + decapsulate through the engine, per packet (in place; best of 5 windows):');
 for (const [name, crypto] of named) {
   for (const len of [64, 1420]) {
     const r = usPerPacket(crypto, len, 600);
