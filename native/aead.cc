@@ -23,6 +23,8 @@
 //     (the engine calls it whenever it wipes a keypair). Freeing the contexts cleanses them too.
 #include "aead.h"
 
+#include "napi_util.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -233,12 +235,6 @@ napi_value DataOpen(napi_env env, napi_callback_info info) {
 napi_value DataForget(napi_env env, napi_callback_info info) {
   if (tls_state != nullptr) Forget(tls_state);
   return nullptr;
-}
-
-bool SetFunction(napi_env env, napi_value exports, const char* name, napi_callback cb) {
-  napi_value fn;
-  return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn) == napi_ok &&
-         napi_set_named_property(env, exports, name, fn) == napi_ok;
 }
 
 }  // namespace

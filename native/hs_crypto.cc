@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "blake2s.h"
+#include "napi_util.h"
 #include "x25519.h"
 
 namespace wgts {
@@ -205,12 +206,6 @@ napi_value RandomFill(napi_env env, napi_callback_info info) {
     return Int(env, -1);
   }
   return Int(env, 0);
-}
-
-bool SetFunction(napi_env env, napi_value exports, const char* name, napi_callback cb) {
-  napi_value fn;
-  return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn) == napi_ok &&
-         napi_set_named_property(env, exports, name, fn) == napi_ok;
 }
 
 }  // namespace
