@@ -198,7 +198,13 @@ export class WgEngine {
   constructor(opts: WgEngineOptions) {
     this.crypto = opts.crypto;
     const scripted = opts.random;
-    this.random = scripted ?? ((n: number): Uint8Array => opts.crypto.randomBytes(n));
+    // randomFill: the addon's RAND_priv_bytes on the native backend, several µs cheaper per draw
+    // than node:crypto's randomBytes (indices and jitter are drawn on every handshake).
+    this.random = scripted ?? ((n: number): Uint8Array => {
+      const out = new Uint8Array(n);
+      opts.crypto.randomFill(out);
+      return out;
+    });
     this.fillRandom = scripted === undefined
       ? (buf: Uint8Array): void => opts.crypto.randomFill(buf)
       : (buf: Uint8Array): void => {
