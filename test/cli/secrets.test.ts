@@ -108,7 +108,7 @@ test('wgts up FILE after handshakes and a live reload: keys in no string, once i
     writeFileSync(file, conf(', 10.79.9.0/24'), { mode: 0o600 });
     assert.ok(await waitFor(() => wg(b!, ['show', b!.ifname, 'dump']).length > 0 && nsA.exec('ip', ['route', 'show', 'dev', ifname]).includes('10.79.9.0/24'), 10_000, 100, 'reload applied'));
     assert.ok(ping(nsA, B4, { count: 2 }), 'ping after the reload');
-    await assertNoCopies(up.pid, dir, keyA.priv, psk);
+    await assertNoCopies(up.pid(), dir, keyA.priv, psk);
   } finally {
     for (const p of procs) p.kill('SIGTERM');
     await waitFor(() => procs.every((p) => p.exit() !== null), 10_000, 50, 'wgts up exit').catch(() => procs.forEach((p) => p.kill('SIGKILL')));
