@@ -1,5 +1,6 @@
 // The crypto backend interface: every primitive WireGuard needs, behind one small surface so the
-// protocol layer never knows whether node:crypto (native) or tweetnacl + @noble (pure) does the work.
+// protocol layer never knows whether OpenSSL (native: the addon, node:crypto as fallback) or
+// TypeScript (pure: the project's own ChaCha20-Poly1305 and BLAKE2s, tweetnacl X25519) does the work.
 // All byte strings are Uint8Array (Buffer is a Uint8Array too). Functions never throw on bad
 // *data* (authentication failure, low-order points): they report it through the return value.
 
@@ -25,8 +26,8 @@ export interface CryptoBackend {
   aeadOpen(key: Uint8Array, nonce: Uint8Array, src: Uint8Array, aad: Uint8Array | null, dst: Uint8Array, dstOffset: number): number;
 
   /**
-   * Optional in-place fast path for WireGuard data messages (present on the native backend when
-   * its addon passed its self-test; see WGTS_AEAD in src/crypto/native.ts): ChaCha20-Poly1305 with
+   * Optional in-place fast path for WireGuard data messages (present on the pure backend, and on
+   * the native backend when its addon passed its self-test; see WGTS_AEAD in src/crypto/native.ts): ChaCha20-Poly1305 with
    * nonce = 4 zero bytes || LE64 (counterHi << 32 | counterLo) and no AAD. Seals
    * buf[srcOff, srcOff + len) and writes ciphertext || 16-byte tag at buf[dstOff..]; returns
    * len + 16. The two ranges may overlap in any way (identical = in place). Returns -1 on bad
