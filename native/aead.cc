@@ -10,6 +10,18 @@
 //
 // -1 also stands for bad arguments: key not a 32-byte Uint8Array, buf not a Uint8Array, a number
 // that is not an integer in [0, 2^32), or a range outside buf. Nothing outside buf is ever touched.
+//
+// The batch forms do N messages of one keypair per call (a train of segments):
+//
+//   dataSealBatch(key, counterLo, counterHi, buf, offsets, lengths, start, count) -> count | -1
+//     for start <= k < start + count: seals buf[offsets[k], offsets[k] + lengths[k]) in place with
+//     counter (counterHi << 32 | counterLo) + (k - start), the tag written right behind it. All
+//     ranges (tag included) are checked before anything is sealed; -1 seals nothing.
+//   dataOpenBatch(key, buf, offsets, lengths, counters, start, count, results) -> opened | -1
+//     for each k: opens buf[offsets[k], offsets[k] + lengths[k]) (ciphertext || tag) in place with
+//     counter counters[2k] | counters[2k + 1] << 32; results[k] = plaintext length, or -1 when it
+//     does not authenticate - then that message's bytes are undefined (the caller drops it). The
+//     return value counts the messages that opened; -1 (bad arguments) opens nothing.
 // Ranges may overlap in any way: OpenSSL supports only exact aliasing (in == out), so a seal whose
 // ranges overlap otherwise first moves the plaintext to dstOff, and an open always decrypts into a
 // per-thread scratch buffer and copies out only after the tag has verified.
@@ -218,6 +230,128 @@ int32_t Open(AeadState* s, const Call& c) {
   return static_cast<int32_t>(n);
 }
 
+// Counter base + i as the 12-byte nonce (4 zero bytes || LE64).
+void BatchIv(uint8_t iv[kIvLen], uint32_t lo, uint32_t hi, uint32_t i) {
+  uint64_t c = ((static_cast<uint64_t>(hi) << 32) | lo) + i;
+  memset(iv, 0, 4);
+  PutLe32(iv + 4, static_cast<uint32_t>(c));
+  PutLe32(iv + 8, static_cast<uint32_t>(c >> 32));
+}
+
+// The arguments both batch functions share after their own: buf, offsets, lengths, start, count.
+struct Batch {
+  uint8_t* buf;
+  size_t buf_len;
+  const uint32_t* offsets;
+  const uint32_t* lengths;
+  uint32_t start;
+  uint32_t count;
+};
+
+bool U32Array(napi_env env, napi_value v, uint32_t** data, size_t* len) {
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, len, &raw, nullptr, nullptr) != napi_ok || type != napi_uint32_array) return false;
+  *data = static_cast<uint32_t*>(raw);
+  return true;
+}
+
+// Reads buf, offsets, lengths, start, count from argv[0..4]; every range plus `extra` bytes must
+// lie inside buf (extra: room for the tag when sealing).
+bool ReadBatch(napi_env env, napi_value* argv, size_t extra, Batch* b) {
+  uint32_t* offsets;
+  uint32_t* lengths;
+  size_t offsets_len, lengths_len;
+  if (!Bytes(env, argv[0], &b->buf, &b->buf_len) || !U32Array(env, argv[1], &offsets, &offsets_len) ||
+      !U32Array(env, argv[2], &lengths, &lengths_len) || !U32(env, argv[3], &b->start) || !U32(env, argv[4], &b->count)) {
+    return false;
+  }
+  uint64_t end = static_cast<uint64_t>(b->start) + b->count;
+  if (end > offsets_len || end > lengths_len) return false;
+  for (uint64_t k = b->start; k < end; k++) {
+    uint64_t stop = static_cast<uint64_t>(offsets[k]) + lengths[k] + extra;
+    if (lengths[k] > kMaxLen || stop > b->buf_len) return false;
+  }
+  b->offsets = offsets;
+  b->lengths = lengths;
+  return true;
+}
+
+napi_value DataSealBatch(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  AeadState* s = tls_state;
+  uint8_t* key;
+  size_t key_len;
+  uint32_t lo, hi;
+  Batch b;
+  if (s == nullptr || napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 8 ||
+      !Bytes(env, argv[0], &key, &key_len) || key_len != kKeyLen || !U32(env, argv[1], &lo) || !U32(env, argv[2], &hi) ||
+      !ReadBatch(env, argv + 3, kTagLen, &b)) {
+    return Result(env, -1);
+  }
+  EVP_CIPHER_CTX* ctx = s->seal;
+  for (uint32_t i = 0; i < b.count; i++) {
+    uint32_t k = b.start + i;
+    uint8_t* p = b.buf + b.offsets[k];
+    int n = static_cast<int>(b.lengths[k]);
+    uint8_t iv[kIvLen];
+    BatchIv(iv, lo, hi, i);
+    int out_len = 0;
+    int final_len = 0;
+    if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, key, iv) != 1) return Result(env, -1);
+    if (n > 0 && (EVP_EncryptUpdate(ctx, p, &out_len, p, n) != 1 || out_len != n)) return Result(env, -1);
+    if (EVP_EncryptFinal_ex(ctx, p + n, &final_len) != 1 || final_len != 0) return Result(env, -1);
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTagLen, p + n) != 1) return Result(env, -1);
+  }
+  return Result(env, static_cast<int32_t>(b.count));
+}
+
+napi_value DataOpenBatch(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  AeadState* s = tls_state;
+  uint8_t* key;
+  size_t key_len;
+  Batch b;
+  uint32_t* counters;
+  size_t counters_len;
+  napi_typedarray_type type;
+  void* raw = nullptr;
+  size_t results_len = 0;
+  if (s == nullptr || napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 8 ||
+      !Bytes(env, argv[0], &key, &key_len) || key_len != kKeyLen) {
+    return Result(env, -1);
+  }
+  napi_value batch_args[5] = {argv[1], argv[2], argv[3], argv[5], argv[6]};
+  if (!ReadBatch(env, batch_args, 0, &b) || !U32Array(env, argv[4], &counters, &counters_len) ||
+      napi_get_typedarray_info(env, argv[7], &type, &results_len, &raw, nullptr, nullptr) != napi_ok || type != napi_int32_array) {
+    return Result(env, -1);
+  }
+  uint64_t end = static_cast<uint64_t>(b.start) + b.count;
+  if (end * 2 > counters_len || end > results_len) return Result(env, -1);
+  int32_t* results = static_cast<int32_t*>(raw);
+  EVP_CIPHER_CTX* ctx = s->open;
+  int32_t opened = 0;
+  for (uint32_t k = b.start; k < end; k++) {
+    uint8_t* p = b.buf + b.offsets[k];
+    results[k] = -1;
+    if (b.lengths[k] < kTagLen) continue;
+    int n = static_cast<int>(b.lengths[k] - kTagLen);
+    uint8_t iv[kIvLen];
+    BatchIv(iv, counters[2 * k], counters[2 * k + 1], 0);
+    int out_len = 0;
+    int final_len = 0;
+    if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, key, iv) != 1) continue;
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTagLen, p + n) != 1) continue;
+    if (n > 0 && (EVP_DecryptUpdate(ctx, p, &out_len, p, n) != 1 || out_len != n)) continue;
+    if (EVP_DecryptFinal_ex(ctx, p + n, &final_len) != 1 || final_len != 0) continue;
+    results[k] = n;
+    opened++;
+  }
+  return Result(env, opened);
+}
+
 napi_value DataSeal(napi_env env, napi_callback_info info) {
   Call c;
   AeadState* s = tls_state;
@@ -255,7 +389,8 @@ bool RegisterAead(napi_env env, napi_value exports) {
     return false;
   }
   return SetFunction(env, exports, "dataSeal", DataSeal) && SetFunction(env, exports, "dataOpen", DataOpen) &&
-         SetFunction(env, exports, "dataForget", DataForget);
+         SetFunction(env, exports, "dataForget", DataForget) && SetFunction(env, exports, "dataSealBatch", DataSealBatch) &&
+         SetFunction(env, exports, "dataOpenBatch", DataOpenBatch);
 }
 
 }  // namespace wgts

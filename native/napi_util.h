@@ -50,4 +50,24 @@ inline bool SetFunction(napi_env env, napi_value exports, const char* name, napi
          napi_set_named_property(env, exports, name, fn) == napi_ok;
 }
 
+// Packets in one buffer, the way the batch calls take them: (buf: Uint8Array, offsets:
+// Uint32Array, lengths: Uint32Array); packet k is buf[offsets[k], offsets[k] + lengths[k]).
+struct PacketList {
+  uint8_t* buf = nullptr;
+  size_t buf_len = 0;
+  uint32_t* offsets = nullptr;
+  size_t offsets_len = 0;
+  uint32_t* lengths = nullptr;
+  size_t lengths_len = 0;
+};
+
+// Reads a PacketList from the three arguments starting at info[first]; false if any is missing
+// or of the wrong type.
+inline bool PacketListArgs(const Napi::CallbackInfo& info, size_t first, PacketList* out) {
+  napi_env env = info.Env();
+  return info.Length() >= first + 3 && TypedView(env, info[first], napi_uint8_array, &out->buf, &out->buf_len) &&
+         TypedView(env, info[first + 1], napi_uint32_array, &out->offsets, &out->offsets_len) &&
+         TypedView(env, info[first + 2], napi_uint32_array, &out->lengths, &out->lengths_len);
+}
+
 }  // namespace wgts

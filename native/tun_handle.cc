@@ -11,8 +11,9 @@
 namespace wgts {
 
 const char* const kCounterNames[kCounterCount] = {
-    "rxPackets", "rxBytes",     "rxBatches",   "rxErrors",       "txPackets",
-    "txBytes",   "txDropsFull", "txDropsDown", "txDropsInvalid",
+    "rxPackets",      "rxBytes",        "rxBatches",      "rxErrors",    "txPackets",
+    "txBytes",        "txDropsFull",    "txDropsDown",    "txDropsInvalid", "rxSuperPackets",
+    "rxDropsInvalid", "txSuperPackets", "txCoalesced",
 };
 
 namespace {
@@ -25,6 +26,14 @@ constexpr uint32_t kMaxRoom = 4096;
 
 inline size_t Align16(size_t v) { return (v + 15) & ~static_cast<size_t>(15); }
 
+// Offload reads: the virtio header plus the largest super-packet a TUN hands over (its
+// gso_max_size is 64 KiB), with slack so that a read filling the buffer means "truncated".
+constexpr size_t kStagingLen = kVnetHdrLen + 65536 + 256;
+// Rounds of batches one readiness event may run to finish a super-packet; the rest continues
+// from a zero-delay timer so other handles get their turn.
+constexpr int kMaxRounds = 8;
+// The header written in front of every packet that is not a coalesced super-packet.
+const uint8_t kPlainVnetHdr[kVnetHdrLen] = {0};
 
 }  // namespace
 
@@ -35,6 +44,7 @@ Napi::Function TunHandle::Define(Napi::Env env) {
                          InstanceMethod("mtu", &TunHandle::Mtu),
                          InstanceMethod("setMtu", &TunHandle::SetMtu),
                          InstanceMethod("ifindex", &TunHandle::Ifindex),
+                         InstanceMethod("offloads", &TunHandle::Offloads),
                          InstanceMethod("start", &TunHandle::Start),
                          InstanceMethod("pause", &TunHandle::Pause),
                          InstanceMethod("resume", &TunHandle::Resume),
@@ -46,10 +56,12 @@ Napi::Function TunHandle::Define(Napi::Env env) {
 
 TunHandle::TunHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunHandle>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsString() || !info[2].IsFunction()) {
-    ThrowType(env, "TunHandle(name: string, counters: Float64Array, onGone: (errno: number, code: string) => void)");
+  if (info.Length() < 3 || !info[0].IsString() || !info[2].IsFunction() ||
+      (info.Length() > 3 && !info[3].IsBoolean() && !info[3].IsUndefined())) {
+    ThrowType(env, "TunHandle(name: string, counters: Float64Array, onGone: (errno: number, code: string) => void, offload?: boolean)");
     return;
   }
+  bool offload = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
   double* counters = nullptr;
   size_t counter_len = 0;
   if (!TypedView(env, info[1], napi_float64_array, &counters, &counter_len) || counter_len < kCounterCount) {
@@ -62,7 +74,7 @@ TunHandle::TunHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunHandl
     return;
   }
   std::string requested = info[0].As<Napi::String>().Utf8Value();
-  int fd = TunOpen(requested.c_str(), name_);
+  int fd = TunOpen(requested.c_str(), offload, name_, &offloads_);
   if (fd < 0) {
     ErrnoError(env, -fd, "open TUN '" + requested + "'").ThrowAsJavaScriptException();
     return;
@@ -85,6 +97,10 @@ TunHandle::TunHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunHandl
   uv_unref(reinterpret_cast<uv_handle_t*>(&h->timer));
   handles_ = h;
   fd_ = fd;
+  if (offloads_.vnet_hdr) {
+    staging_.reset(new uint8_t[kStagingLen]);
+    coalesce_ = true;
+  }
   counters_ = counters;
   counters_ref_ = Napi::Persistent(info[1].As<Napi::Float64Array>());
   on_gone_ = Napi::Persistent(info[2].As<Napi::Function>());
@@ -109,10 +125,13 @@ int TunHandle::Arm() {
   UvHandles* h = handles_;
   if (Reading()) {
     uv_timer_stop(&h->timer);
+    // A super-packet cut short by the last batch continues without waiting for readability.
+    if (pending_) uv_timer_start(&h->timer, OnTimer, 0, 0);
     return uv_poll_start(&h->poll, UV_READABLE, OnPoll);
   }
   uv_poll_stop(&h->poll);
-  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&h->timer))) {
+  // Keep a running probe's period; replace a one-shot (a super-packet's continuation) by it.
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&h->timer)) || uv_timer_get_repeat(&h->timer) == 0) {
     uv_timer_start(&h->timer, OnTimer, kProbeIntervalMs, kProbeIntervalMs);
   }
   return 0;
@@ -140,6 +159,10 @@ void TunHandle::OnTimer(uv_timer_t* timer) {
     self->DeliverGone();
     return;
   }
+  if (self->Reading()) {
+    if (self->pending_) self->ReadBatch();
+    return;
+  }
   int err = self->ProbeDetached();
   if (err != 0) self->MarkGone(err);
 }
@@ -149,83 +172,232 @@ bool TunHandle::BindReadBuffers(ReadView* view) {
   if (slab.IsDetached()) return false;
   Napi::Uint32Array offsets = offsets_ref_.Value();
   Napi::Uint32Array lengths = lengths_ref_.Value();
+  Napi::Uint32Array trains = trains_ref_.Value();
   view->slab = static_cast<uint8_t*>(slab.Data());
   view->slab_len = slab.ByteLength();
   view->offsets = offsets.Data();
   view->lengths = lengths.Data();
-  view->max_batch = static_cast<uint32_t>(std::min(offsets.ElementLength(), lengths.ElementLength()));
+  view->trains = trains.Data();
+  view->max_batch = static_cast<uint32_t>(std::min({offsets.ElementLength(), lengths.ElementLength(), trains.ElementLength()}));
   return view->max_batch > 0 && view->slab != nullptr &&
          view->slab_len >= Align16(headroom_) + kMaxPacket + tailroom_;
 }
 
 // Drains up to one batch of packets into the slab, then hands the batch to JS in one call.
 // Packet k starts 16-byte aligned at offsets[k], with >= headroom free bytes before it and
-// >= tailroom after it; a read is only attempted with kMaxPacket bytes of room, so the kernel
-// never truncates. The slab belongs to JS again only after the callback returns.
+// >= tailroom after it; trains[k] is set at the first packet of each train (the segments of one
+// super-packet, or 1 for a lone packet) to the train's length. The slab belongs to JS again only
+// after the callback returns. With offloads a super-packet that did not fit is finished by
+// further batches right away (up to kMaxRounds, then from a zero-delay timer).
 void TunHandle::ReadBatch() {
   Napi::Env env = Env();
-  Napi::HandleScope scope(env);
-  ReadView v;
-  if (!BindReadBuffers(&v)) {
-    paused_ = true;
-    Arm();
-    napi_fatal_exception(env, Napi::Error::New(env, "TUN read buffers were detached or shrunk; reading paused").Value());
-    return;
+  for (int round = 0; round < kMaxRounds; round++) {
+    Napi::HandleScope scope(env);
+    ReadView v;
+    if (!BindReadBuffers(&v)) {
+      paused_ = true;
+      Arm();
+      napi_fatal_exception(env, Napi::Error::New(env, "TUN read buffers were detached or shrunk; reading paused").Value());
+      return;
+    }
+    int failure = 0;
+    double bytes = 0;
+    uint32_t n = offloads_.vnet_hdr ? FillVnet(v, &failure, &bytes) : FillPlain(v, &failure, &bytes);
+    if (n > 0) {
+      counters_[kRxPackets] += n;
+      counters_[kRxBytes] += bytes;
+      counters_[kRxBatches] += 1;
+      Invoke(on_batch_.Value(), {Napi::Number::New(env, n)});
+    }
+    // The callback may have closed the handle; only then is the failure of no interest.
+    if (failure != 0 && Live()) {
+      if (ProbeDetached() != 0) {
+        MarkGone(failure);
+      } else {
+        counters_[kRxErrors] += 1;
+      }
+    }
+    if (!pending_ || !Reading()) return;
   }
+  uv_timer_start(&handles_->timer, OnTimer, 0, 0);
+}
+
+// Without offloads: one read(2) per packet, straight into the slab. A read is only attempted
+// with kMaxPacket bytes of room, so the kernel never truncates.
+uint32_t TunHandle::FillPlain(const ReadView& v, int* failure, double* bytes) {
   uint32_t n = 0;
   size_t off = Align16(headroom_);
-  int failure = 0;
-  double bytes = 0;
   while (n < v.max_batch && off + kMaxPacket + tailroom_ <= v.slab_len) {
     ssize_t r = read(fd_, v.slab + off, kMaxPacket);
     if (r < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN) failure = errno;
+      if (errno != EAGAIN) *failure = errno;
       break;
     }
     v.offsets[n] = static_cast<uint32_t>(off);
     v.lengths[n] = static_cast<uint32_t>(r);
+    v.trains[n] = 1;
     n++;
-    bytes += static_cast<double>(r);
+    *bytes += static_cast<double>(r);
     off = Align16(off + static_cast<size_t>(r) + tailroom_ + headroom_);
   }
-  if (n > 0) {
-    counters_[kRxPackets] += n;
-    counters_[kRxBytes] += bytes;
-    counters_[kRxBatches] += 1;
-    Invoke(on_batch_.Value(), {Napi::Number::New(env, n)});
-  }
-  // The callback may have closed the handle; only then is the failure of no interest.
-  if (failure != 0 && Live()) {
-    if (ProbeDetached() != 0) {
-      MarkGone(failure);
-    } else {
-      counters_[kRxErrors] += 1;
-    }
-  }
+  return n;
 }
 
+// With offloads: each read(2) gets a virtio header and a packet into the staging buffer; a plain
+// packet is copied to the slab (a NEEDS_CSUM checksum completed first), a super-packet is cut
+// into segments there. Unusable reads are dropped and counted.
+uint32_t TunHandle::FillVnet(const ReadView& v, int* failure, double* bytes) {
+  uint32_t n = 0;
+  size_t off = Align16(headroom_);
+  uint8_t* pkt = staging_.get() + kVnetHdrLen;
+  for (;;) {
+    if (!pending_) {
+      if (n >= v.max_batch) break;
+      ssize_t r = read(fd_, staging_.get(), kStagingLen);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) *failure = errno;
+        break;
+      }
+      if (r <= static_cast<ssize_t>(kVnetHdrLen) || static_cast<size_t>(r) == kStagingLen ||
+          PlanSplit(DecodeVnetHdr(staging_.get()), pkt, static_cast<uint32_t>(r - kVnetHdrLen), &plan_) != kSplitOk) {
+        counters_[kRxDropsInvalid] += 1;
+        continue;
+      }
+      pending_ = true;
+      pending_len_ = static_cast<uint32_t>(r - kVnetHdrLen);
+      next_segment_ = 0;
+      if (plan_.gso) counters_[kRxSuperPackets] += 1;
+    }
+    uint32_t first = n;
+    while (next_segment_ < plan_.segments && n < v.max_batch && off + plan_.max_segment + tailroom_ <= v.slab_len) {
+      uint32_t len;
+      if (plan_.gso) {
+        len = WriteSegment(plan_, pkt, pending_len_, next_segment_, v.slab + off);
+      } else {
+        len = pending_len_;
+        memcpy(v.slab + off, pkt, len);
+      }
+      v.offsets[n] = static_cast<uint32_t>(off);
+      v.lengths[n] = len;
+      n++;
+      next_segment_++;
+      *bytes += len;
+      off = Align16(off + len + tailroom_ + headroom_);
+    }
+    if (n > first) v.trains[first] = n - first;
+    if (next_segment_ < plan_.segments) {
+      if (n == 0) {
+        // Not even an empty slab holds it (cannot happen with a slab laid out by src/io/tun.ts).
+        counters_[kRxDropsInvalid] += 1;
+        pending_ = false;
+        continue;
+      }
+      break;  // the batch is full: the rest opens the next one
+    }
+    pending_ = false;
+  }
+  return n;
+}
+
+// One packet: write(2), or with offloads writev(2) behind an all-zero virtio header.
 int TunHandle::WriteOne(const uint8_t* data, uint32_t len) {
-  ssize_t r;
-  do {
-    r = write(fd_, data, len);
-  } while (r < 0 && errno == EINTR);
-  if (r >= 0) {
+  int err;
+  if (offloads_.vnet_hdr) {
+    iovec iov[2] = {{const_cast<uint8_t*>(kPlainVnetHdr), kVnetHdrLen}, {const_cast<uint8_t*>(data), len}};
+    err = WriteIov(iov, 2);
+  } else {
+    ssize_t r;
+    do {
+      r = write(fd_, data, len);
+    } while (r < 0 && errno == EINTR);
+    err = r < 0 ? errno : 0;
+  }
+  if (err == 0) {
     counters_[kTxPackets] += 1;
     counters_[kTxBytes] += len;
     return 0;
   }
-  int err = errno;
+  CountWriteError(err, 1);
+  return err;
+}
+
+// Counts `packets` lost to a failed write by reason (and notices a deleted device).
+void TunHandle::CountWriteError(int err, uint32_t packets) {
   if (err == EAGAIN) {
-    counters_[kTxDropsFull] += 1;
+    counters_[kTxDropsFull] += packets;
   } else if (ProbeDetached() != 0) {
     MarkGone(err);
   } else if (err == EIO) {
-    counters_[kTxDropsDown] += 1;  // observed: a TUN that is down (e.g. just moved) says EIO
+    counters_[kTxDropsDown] += packets;  // observed: a TUN that is down (e.g. just moved) says EIO
   } else {
-    counters_[kTxDropsInvalid] += 1;
+    counters_[kTxDropsInvalid] += packets;
   }
-  return err;
+}
+
+// Offloads: coalesces packets k < count (all inside slab) and writes each unit with one
+// writev(2) behind its virtio header. Returns the packets the kernel took; on EAGAIN the rest
+// is dropped (counted). A super-packet the kernel refuses (EINVAL) is restored and written packet
+// by packet, and coalescing stays off from then on.
+uint32_t TunHandle::WriteCoalesced(uint8_t* slab, const uint32_t* offsets, const uint32_t* lengths, uint32_t count) {
+  if (units_.size() < count) {
+    units_.resize(count);
+    slices_.resize(count);
+    restore_.resize(static_cast<size_t>(count) * kGroMaxHeader);
+    iov_.resize(count + 2);
+  }
+  GroPlanner planner;
+  uint32_t nu = planner.Plan(slab, offsets, lengths, count, offloads_.uso, units_.data(), slices_.data(), restore_.data());
+  uint32_t written = 0;
+  for (uint32_t ui = 0; ui < nu && Live(); ui++) {
+    GroUnit& u = units_[ui];
+    iovec* iov = iov_.data();
+    iov[0] = {u.vnet, kVnetHdrLen};
+    iov[1] = {slab + offsets[u.head], lengths[u.head]};
+    for (uint32_t j = 0; j < u.slices; j++) {
+      const GroSlice& sl = slices_[u.slice_start + j];
+      iov[2 + j] = {slab + offsets[sl.packet] + sl.off, sl.len};
+    }
+    int err = WriteIov(iov, static_cast<int>(2 + u.slices));
+    if (err == 0) {
+      written += u.packets;
+      counters_[kTxPackets] += u.packets;
+      counters_[kTxBytes] += u.total_len;
+      if (u.packets > 1) {
+        counters_[kTxSuperPackets] += 1;
+        counters_[kTxCoalesced] += u.packets - 1;
+      }
+      continue;
+    }
+    if (u.packets > 1 && err == EINVAL && ProbeDetached() == 0) {
+      coalesce_ = false;
+      GroRestoreHead(slab, offsets, u, restore_.data() + static_cast<size_t>(ui) * kGroMaxHeader);
+      if (WriteOne(slab + offsets[u.head], lengths[u.head]) == 0) written++;
+      for (uint32_t j = 0; j < u.slices && Live(); j++) {
+        uint32_t k = slices_[u.slice_start + j].packet;
+        if (WriteOne(slab + offsets[k], lengths[k]) == 0) written++;
+      }
+      continue;
+    }
+    if (err == EAGAIN) {
+      uint32_t rest = 0;
+      for (uint32_t r = ui; r < nu; r++) rest += units_[r].packets;
+      CountWriteError(err, rest);
+      break;
+    }
+    CountWriteError(err, u.packets);
+  }
+  return written;
+}
+
+// writev(2) retried on EINTR: 0 or the errno. Counts nothing.
+int TunHandle::WriteIov(const iovec* iov, int n) {
+  ssize_t r;
+  do {
+    r = writev(fd_, iov, n);
+  } while (r < 0 && errno == EINTR);
+  return r < 0 ? errno : 0;
 }
 
 // 0 while the fd is attached to its device, else the errno of TUNGETIFF (EBADFD once deleted).
@@ -287,6 +459,7 @@ void TunHandle::Release() {
   slab_ref_.Reset();
   offsets_ref_.Reset();
   lengths_ref_.Reset();
+  trains_ref_.Reset();
 }
 
 void TunHandle::OnHandleClosed(uv_handle_t* handle) {
@@ -367,20 +540,28 @@ Napi::Value TunHandle::Ifindex(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r);
 }
 
+// offloads() -> bit mask: 1 virtio header, 2 TCP segmentation offload (reads may be TCP
+// super-packets), 4 UDP segmentation offload, 8 write-side coalescing on.
+Napi::Value TunHandle::Offloads(const Napi::CallbackInfo& info) {
+  uint32_t mask = (offloads_.vnet_hdr ? 1u : 0u) | (offloads_.tso ? 2u : 0u) | (offloads_.uso ? 4u : 0u) | (coalesce_ ? 8u : 0u);
+  return Napi::Number::New(info.Env(), mask);
+}
+
 Napi::Value TunHandle::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t headroom = 0;
   uint32_t tailroom = 0;
   uint32_t* unused = nullptr;
   size_t unused_len = 0;
-  if (info.Length() < 6 || !info[0].IsArrayBuffer() ||
+  if (info.Length() < 7 || !info[0].IsArrayBuffer() ||
       !TypedView(env, info[1], napi_uint32_array, &unused, &unused_len) ||
-      !TypedView(env, info[2], napi_uint32_array, &unused, &unused_len) || !info[3].IsNumber() ||
-      !info[4].IsNumber() || !Uint32Arg(env, info[3], &headroom) || !Uint32Arg(env, info[4], &tailroom) ||
-      !info[5].IsFunction()) {
+      !TypedView(env, info[2], napi_uint32_array, &unused, &unused_len) ||
+      !TypedView(env, info[3], napi_uint32_array, &unused, &unused_len) || !info[4].IsNumber() ||
+      !info[5].IsNumber() || !Uint32Arg(env, info[4], &headroom) || !Uint32Arg(env, info[5], &tailroom) ||
+      !info[6].IsFunction()) {
     return ThrowType(env,
-                     "start(slab: ArrayBuffer, offsets: Uint32Array, lengths: Uint32Array, headroom: number, "
-                     "tailroom: number, onBatch: (count: number) => void)");
+                     "start(slab: ArrayBuffer, offsets: Uint32Array, lengths: Uint32Array, trains: Uint32Array, "
+                     "headroom: number, tailroom: number, onBatch: (count: number) => void)");
   }
   if (ThrowIfClosed(env)) return env.Undefined();
   if (started_) {
@@ -396,16 +577,18 @@ Napi::Value TunHandle::Start(const Napi::CallbackInfo& info) {
   slab_ref_ = Napi::Persistent(info[0].As<Napi::ArrayBuffer>());
   offsets_ref_ = Napi::Persistent(info[1].As<Napi::Uint32Array>());
   lengths_ref_ = Napi::Persistent(info[2].As<Napi::Uint32Array>());
+  trains_ref_ = Napi::Persistent(info[3].As<Napi::Uint32Array>());
   ReadView v;
   if (!BindReadBuffers(&v)) {
     slab_ref_.Reset();
     offsets_ref_.Reset();
     lengths_ref_.Reset();
-    Napi::RangeError::New(env, "slab must hold align16(headroom) + 65535 + tailroom bytes; offsets/lengths need >= 1 slot")
+    trains_ref_.Reset();
+    Napi::RangeError::New(env, "slab must hold align16(headroom) + 65535 + tailroom bytes; offsets/lengths/trains need >= 1 slot")
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  on_batch_ = Napi::Persistent(info[5].As<Napi::Function>());
+  on_batch_ = Napi::Persistent(info[6].As<Napi::Function>());
   started_ = true;
   int r = Arm();
   if (r != 0) ErrnoError(env, -r, "poll TUN").ThrowAsJavaScriptException();
@@ -454,22 +637,37 @@ Napi::Value TunHandle::Write(const Napi::CallbackInfo& info) {
 // packets are skipped (counted); on EAGAIN the rest of the batch is dropped (counted).
 Napi::Value TunHandle::WriteBatch(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  uint8_t* slab = nullptr;
-  size_t slab_len = 0;
-  uint32_t* offsets = nullptr;
-  size_t offsets_len = 0;
-  uint32_t* lengths = nullptr;
-  size_t lengths_len = 0;
+  PacketList pl;
   uint32_t count = 0;
-  if (info.Length() < 4 || !TypedView(env, info[0], napi_uint8_array, &slab, &slab_len) ||
-      !TypedView(env, info[1], napi_uint32_array, &offsets, &offsets_len) ||
-      !TypedView(env, info[2], napi_uint32_array, &lengths, &lengths_len) || !Uint32Arg(env, info[3], &count)) {
+  if (!PacketListArgs(info, 0, &pl) || info.Length() < 4 || !Uint32Arg(env, info[3], &count)) {
     return ThrowType(info.Env(),
                      "writeBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number)");
   }
-  if (count > offsets_len || count > lengths_len) {
+  if (count > pl.offsets_len || count > pl.lengths_len) {
     Napi::RangeError::New(info.Env(), "writeBatch: count exceeds offsets/lengths").ThrowAsJavaScriptException();
     return info.Env().Undefined();
+  }
+  uint8_t* slab = pl.buf;
+  size_t slab_len = pl.buf_len;
+  const uint32_t* offsets = pl.offsets;
+  const uint32_t* lengths = pl.lengths;
+  if (coalesce_ && Live()) {
+    // Only in-bounds packets go to the planner; bad slices are counted here.
+    if (w_offsets_.size() < count) {
+      w_offsets_.resize(count);
+      w_lengths_.resize(count);
+    }
+    uint32_t valid = 0;
+    for (uint32_t i = 0; i < count; i++) {
+      if (lengths[i] == 0 || static_cast<uint64_t>(offsets[i]) + lengths[i] > slab_len) {
+        counters_[kTxDropsInvalid] += 1;
+        continue;
+      }
+      w_offsets_[valid] = offsets[i];
+      w_lengths_[valid] = lengths[i];
+      valid++;
+    }
+    return Napi::Number::New(info.Env(), WriteCoalesced(slab, w_offsets_.data(), w_lengths_.data(), valid));
   }
   uint32_t written = 0;
   for (uint32_t i = 0; i < count && Live(); i++) {

@@ -1,6 +1,7 @@
 #include "udp_fd.h"
 
 #include <errno.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -86,6 +87,17 @@ int UdpSetMark(int fd, uint32_t mark) {
 int UdpGetMark(int fd, uint32_t* mark) {
   socklen_t len = sizeof(*mark);
   return getsockopt(fd, SOL_SOCKET, SO_MARK, mark, &len) < 0 ? -errno : 0;
+}
+
+bool UdpEnableGro(int fd) {
+  int on = 1;
+  return setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
+}
+
+bool UdpHasGso(int fd) {
+  int size = 0;
+  socklen_t len = sizeof(size);
+  return getsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, &len) == 0;
 }
 
 int UdpBufferSize(int fd, int optname) {

@@ -34,6 +34,11 @@ int UdpLocalPort(int fd);
 int UdpSetMark(int fd, uint32_t mark);
 int UdpGetMark(int fd, uint32_t* mark);
 
+// UDP_GRO on (Linux >= 5.0): receives may be trains of datagrams. False where the kernel lacks it.
+bool UdpEnableGro(int fd);
+// Whether the kernel takes UDP_SEGMENT (Linux >= 4.18) on this socket.
+bool UdpHasGso(int fd);
+
 // SO_RCVBUF or SO_SNDBUF as the kernel reports it (twice the usable size: bookkeeping included).
 int UdpBufferSize(int fd, int optname);
 

@@ -15,15 +15,26 @@ namespace wgts {
 const char* const kUdpCounterNames[kUdpCounterCount] = {
     "rxDatagrams", "rxBytes",     "rxBatches",     "rxTruncated",   "rxErrors", "txDatagrams",
     "txBytes",     "txBatches",   "txDropsFull",   "txDropsFamily", "txDropsClosed", "txErrors",
+    "rxGro",       "txGso",       "txGsoFallback",
 };
 
 namespace {
 
-// Send queue capacity: datagrams per sendmmsg, and bytes (room for that many 2 KiB datagrams;
-// never less than one maximal datagram, so any single datagram fits an empty queue).
-constexpr uint32_t kTxQueueDatagrams = 64;
-constexpr uint32_t kTxSlabBytes = kTxQueueDatagrams * 2048;
+// Send queue capacity: messages per sendmmsg, and bytes (room for a whole TUN batch of
+// full-MTU datagrams; never less than one maximal datagram, so any datagram fits an empty queue).
+constexpr uint32_t kTxQueueMessages = 256;
+constexpr uint32_t kTxSlabBytes = 512 * 1024;
 static_assert(kTxSlabBytes >= kMaxDatagram, "the send slab must hold one maximal datagram");
+
+// A v4-mapped destination (or any on the IPv4-only socket) is family 0, IPv6 family 1.
+int FamilyIndex(const sockaddr_in6& a) {
+  if (a.sin6_family != AF_INET6) return 0;
+  return IN6_IS_ADDR_V4MAPPED(&a.sin6_addr) ? 0 : 1;
+}
+
+bool SameDestination(const sockaddr_in6& a, const sockaddr_in6& b, socklen_t len) {
+  return memcmp(&a, &b, len) == 0;
+}
 
 
 bool SendFull(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
@@ -67,9 +78,11 @@ Napi::Function UdpHandle::Define(Napi::Env env) {
                      {
                          InstanceMethod("port", &UdpHandle::Port),
                          InstanceMethod("family", &UdpHandle::Family),
+                         InstanceMethod("offloads", &UdpHandle::Offloads),
                          InstanceMethod("start", &UdpHandle::Start),
                          InstanceMethod("send", &UdpHandle::Send),
                          InstanceMethod("queue", &UdpHandle::Queue),
+                         InstanceMethod("queueMany", &UdpHandle::QueueMany),
                          InstanceMethod("flush", &UdpHandle::Flush),
                          InstanceMethod("setMark", &UdpHandle::SetMark),
                          InstanceMethod("mark", &UdpHandle::Mark),
@@ -84,10 +97,12 @@ UdpHandle::UdpHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpHandl
   double* counters = nullptr;
   size_t counter_len = 0;
   if (info.Length() < 2 || !info[0].IsNumber() || !Uint32Arg(env, info[0], &port) || port > 65535 ||
-      !TypedView(env, info[1], napi_float64_array, &counters, &counter_len) || counter_len < kUdpCounterCount) {
-    ThrowType(env, "UdpHandle(port: 0..65535, counters: Float64Array with one slot per udpCounterNames entry)");
+      !TypedView(env, info[1], napi_float64_array, &counters, &counter_len) || counter_len < kUdpCounterCount ||
+      (info.Length() > 2 && !info[2].IsBoolean() && !info[2].IsUndefined())) {
+    ThrowType(env, "UdpHandle(port: 0..65535, counters: Float64Array with one slot per udpCounterNames entry, offload?: boolean)");
     return;
   }
+  offload_ = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
     Napi::Error::New(env, "UdpHandle: no libuv loop").ThrowAsJavaScriptException();
@@ -113,6 +128,7 @@ UdpHandle::UdpHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpHandl
   handles_ = h;
   fd_ = fd;
   family_ = family;
+  if (offload_ && UdpHasGso(fd)) gso_[0] = gso_[1] = true;
   counters_ = counters;
   counters_ref_ = Napi::Persistent(info[1].As<Napi::Float64Array>());
   async_context_ = std::make_unique<Napi::AsyncContext>(env, "wgts.Udp", info.This().As<Napi::Object>());
@@ -160,13 +176,16 @@ bool UdpHandle::BindRecvBuffers(RecvView* view) {
   view->lengths = lengths_ref_.Value().Data();
   view->addrs = addrs_ref_.Value().Data();
   view->ports = ports_ref_.Value().Data();
+  view->trains = trains_ref_.Value().Data();
   return view->slab != nullptr;
 }
 
 // Drains up to one batch with recvmmsg, then hands it to JS in one call: datagram j of the
-// batch is slab[offsets[j], offsets[j] + lengths[j]) from addrs[16j, 16j + 16) port ports[j].
-// Truncated datagrams (longer than a slot) are dropped and counted, so the delivered ones are
-// always complete. Whatever JS queued during the call is flushed right after it.
+// batch is slab[offsets[j], offsets[j] + lengths[j]) from addrs[16j, 16j + 16) port ports[j];
+// trains[j] is set at the first datagram of each received message to the number of datagrams
+// it held (1, or a UDP_GRO train cut in place by its segment size). Truncated messages (longer
+// than a slot) are dropped and counted, so the delivered datagrams are always complete.
+// Whatever JS queued during the call is flushed right after it.
 void UdpHandle::ReceiveBatch() {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
@@ -176,7 +195,9 @@ void UdpHandle::ReceiveBatch() {
     napi_fatal_exception(env, Napi::Error::New(env, "UDP receive buffers were detached or shrunk; receiving stopped").Value());
     return;
   }
-  for (uint32_t k = 0; k < batch_; k++) {
+  // Every message may expand to kUdpMaxSegments datagrams with GRO on.
+  uint32_t vlen = gro_ ? std::min(batch_, capacity_ / kUdpMaxSegments) : std::min(batch_, capacity_);
+  for (uint32_t k = 0; k < vlen; k++) {
     rx_iov_[k].iov_base = v.slab + static_cast<size_t>(k) * stride_;
     rx_iov_[k].iov_len = slot_;
     msghdr& m = rx_msgs_[k].msg_hdr;
@@ -184,13 +205,13 @@ void UdpHandle::ReceiveBatch() {
     m.msg_namelen = sizeof(sockaddr_in6);
     m.msg_iov = &rx_iov_[k];
     m.msg_iovlen = 1;
-    m.msg_control = nullptr;
-    m.msg_controllen = 0;
+    m.msg_control = gro_ ? rx_control_[k].bytes : nullptr;
+    m.msg_controllen = gro_ ? kControlLen : 0;
     m.msg_flags = 0;
   }
   int r;
   do {
-    r = recvmmsg(fd_, rx_msgs_.data(), batch_, MSG_DONTWAIT, nullptr);
+    r = recvmmsg(fd_, rx_msgs_.data(), vlen, MSG_DONTWAIT, nullptr);
   } while (r < 0 && errno == EINTR);
   if (r < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK) counters_[kUdpRxErrors] += 1;
@@ -204,14 +225,30 @@ void UdpHandle::ReceiveBatch() {
       counters_[kUdpRxTruncated] += 1;
       continue;
     }
-    if (!UdpSource(rx_names_[k], m.msg_namelen, v.addrs + static_cast<size_t>(n) * 16, &v.ports[n])) {
+    uint8_t addr[16];
+    uint16_t port;
+    if (!UdpSource(rx_names_[k], m.msg_namelen, addr, &port)) {
       counters_[kUdpRxErrors] += 1;
       continue;
     }
-    v.offsets[n] = static_cast<uint32_t>(k) * stride_;
-    v.lengths[n] = rx_msgs_[k].msg_len;
-    bytes += rx_msgs_[k].msg_len;
-    n++;
+    RecvMeta meta;
+    ParseRecvControl(m, &meta);
+    uint32_t len = rx_msgs_[k].msg_len;
+    uint32_t seg = meta.gso_size > 0 && meta.gso_size < len ? meta.gso_size : len;
+    uint32_t base = static_cast<uint32_t>(k) * stride_;
+    uint32_t first = n;
+    uint32_t off = 0;
+    do {  // an empty datagram is one datagram too
+      memcpy(v.addrs + static_cast<size_t>(n) * 16, addr, 16);
+      v.ports[n] = port;
+      v.offsets[n] = base + off;
+      v.lengths[n] = std::min(seg, len - off);
+      n++;
+      off += seg;
+    } while (off < len);
+    v.trains[first] = n - first;
+    if (n - first > 1) counters_[kUdpRxGro] += 1;
+    bytes += len;
   }
   if (n == 0) return;
   counters_[kUdpRxDatagrams] += n;
@@ -247,19 +284,74 @@ bool UdpHandle::DeliverBatch(uint32_t count) {
   return true;
 }
 
-void UdpHandle::CountSendError(int err) {
+void UdpHandle::CountSendError(int err, uint32_t datagrams) {
   if (SendFull(err)) {
-    counters_[kUdpTxDropsFull] += 1;
+    counters_[kUdpTxDropsFull] += datagrams;
   } else {
-    counters_[kUdpTxErrors] += 1;
+    counters_[kUdpTxErrors] += datagrams;
   }
 }
 
-// Sends every queued datagram with as few sendmmsg calls as the kernel allows. A datagram the
+// sendmsg of one message with its control data: 0 or the errno. Counts nothing.
+int UdpHandle::SendOne(const uint8_t* data, uint32_t len, const sockaddr_in6& dest, socklen_t dest_len, const SendMeta& meta) {
+  ControlBuf control;
+  iovec iov = {const_cast<uint8_t*>(data), len};
+  msghdr m;
+  memset(&m, 0, sizeof(m));
+  m.msg_name = const_cast<sockaddr_in6*>(&dest);
+  m.msg_namelen = dest_len;
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  size_t clen = BuildSendControl(meta, &control);
+  m.msg_control = clen > 0 ? control.bytes : nullptr;
+  m.msg_controllen = clen;
+  ssize_t r;
+  do {
+    r = sendmsg(fd_, &m, 0);
+  } while (r < 0 && errno == EINTR);
+  return r < 0 ? errno : 0;
+}
+
+bool UdpHandle::GsoAllowed(const sockaddr_in6& dest) const { return gso_[FamilyIndex(dest)]; }
+
+// Sends queued train k datagram by datagram (the kernel refused it whole); returns how many went.
+uint32_t UdpHandle::SendSplit(uint32_t k) {
+  const iovec& iov = tx_iov_[k];
+  const msghdr& m = tx_msgs_[k].msg_hdr;
+  const uint8_t* p = static_cast<const uint8_t*>(iov.iov_base);
+  uint32_t len = static_cast<uint32_t>(iov.iov_len);
+  uint32_t seg = tx_gso_[k];
+  uint32_t sent = 0;
+  counters_[kUdpTxGsoFallback] += 1;
+  for (uint32_t off = 0; off < len; off += seg) {
+    uint32_t n = std::min(seg, len - off);
+    int err = SendOne(p + off, n, tx_names_[k], m.msg_namelen, SendMeta());
+    if (err != 0) {
+      CountSendError(err, 1);
+      continue;
+    }
+    counters_[kUdpTxDatagrams] += 1;
+    counters_[kUdpTxBytes] += n;
+    sent++;
+  }
+  return sent;
+}
+
+// Sends every queued message with as few sendmmsg calls as the kernel allows. A message the
 // kernel refuses is counted and skipped; once the socket reports full (EAGAIN/ENOBUFS) the rest
-// are dropped (counted) rather than retried. Returns how many were sent.
+// are dropped (counted) rather than retried. A train refused whole goes out datagram by datagram;
+// EIO (the way out has no checksum offload) also turns GSO off for that address family.
+// Returns how many datagrams were sent.
 uint32_t UdpHandle::FlushQueue() {
   uint32_t count = tx_count_;
+  for (uint32_t k = 0; k < count; k++) {
+    msghdr& m = tx_msgs_[k].msg_hdr;
+    SendMeta meta;
+    if (tx_segments_[k] > 1) meta.gso_size = static_cast<uint16_t>(tx_gso_[k]);
+    size_t clen = BuildSendControl(meta, &tx_control_[k]);
+    m.msg_control = clen > 0 ? tx_control_[k].bytes : nullptr;
+    m.msg_controllen = clen;
+  }
   uint32_t i = 0;
   uint32_t sent = 0;
   while (i < count) {
@@ -267,20 +359,33 @@ uint32_t UdpHandle::FlushQueue() {
     if (r < 0) {
       int err = errno;
       if (err == EINTR) continue;
+      if (tx_segments_[i] > 1 && (err == EIO || err == EINVAL || err == EMSGSIZE)) {
+        if (err == EIO) gso_[FamilyIndex(tx_names_[i])] = false;
+        sent += SendSplit(i);
+        i++;
+        continue;
+      }
       if (SendFull(err)) {
-        counters_[kUdpTxDropsFull] += count - i;
+        uint32_t rest = 0;
+        for (uint32_t k = i; k < count; k++) rest += tx_segments_[k];
+        counters_[kUdpTxDropsFull] += rest;
         break;
       }
-      counters_[kUdpTxErrors] += 1;
+      counters_[kUdpTxErrors] += tx_segments_[i];
       i++;
       continue;
     }
     double bytes = 0;
-    for (int k = 0; k < r; k++) bytes += static_cast<double>(tx_iov_[i + k].iov_len);
-    counters_[kUdpTxDatagrams] += r;
+    uint32_t datagrams = 0;
+    for (int k = 0; k < r; k++) {
+      bytes += static_cast<double>(tx_iov_[i + k].iov_len);
+      datagrams += tx_segments_[i + k];
+      if (tx_segments_[i + k] > 1) counters_[kUdpTxGso] += 1;
+    }
+    counters_[kUdpTxDatagrams] += datagrams;
     counters_[kUdpTxBytes] += bytes;
     counters_[kUdpTxBatches] += 1;
-    sent += r;
+    sent += datagrams;
     i += r;
   }
   tx_count_ = 0;
@@ -306,6 +411,7 @@ void UdpHandle::Release() {
   lengths_ref_.Reset();
   addrs_ref_.Reset();
   ports_ref_.Reset();
+  trains_ref_.Reset();
 }
 
 void UdpHandle::OnHandleClosed(uv_handle_t* handle) {
@@ -351,8 +457,10 @@ Napi::Value UdpHandle::Family(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), family_ == AF_INET6 ? 6 : 4);
 }
 
-// start(slab, stride, slot, offsets, lengths, addrs, ports, onBatch): begins receiving; the
-// batch size is the number of slots all the arrays have room for (at most kUdpMaxBatch).
+// start(slab, stride, slot, offsets, lengths, addrs, ports, trains, onBatch): begins receiving.
+// One recvmmsg fills up to the slots the slab holds (at most kUdpMaxBatch) and no more messages
+// than the per-datagram arrays have entries for (with GRO: entries / kUdpMaxSegments). GRO is
+// turned on when offloads were asked for and a slot holds a whole 64 KiB train.
 Napi::Value UdpHandle::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t stride = 0;
@@ -364,40 +472,48 @@ Napi::Value UdpHandle::Start(const Napi::CallbackInfo& info) {
   size_t addrs_len = 0;
   uint16_t* u16 = nullptr;
   size_t ports_len = 0;
-  if (info.Length() < 8 || !info[0].IsArrayBuffer() || !info[1].IsNumber() || !Uint32Arg(env, info[1], &stride) ||
+  size_t trains_len = 0;
+  if (info.Length() < 9 || !info[0].IsArrayBuffer() || !info[1].IsNumber() || !Uint32Arg(env, info[1], &stride) ||
       !info[2].IsNumber() || !Uint32Arg(env, info[2], &slot) ||
       !TypedView(env, info[3], napi_uint32_array, &u32, &offsets_len) ||
       !TypedView(env, info[4], napi_uint32_array, &u32, &lengths_len) ||
       !TypedView(env, info[5], napi_uint8_array, &u8, &addrs_len) ||
-      !TypedView(env, info[6], napi_uint16_array, &u16, &ports_len) || !info[7].IsFunction()) {
+      !TypedView(env, info[6], napi_uint16_array, &u16, &ports_len) ||
+      !TypedView(env, info[7], napi_uint32_array, &u32, &trains_len) || !info[8].IsFunction()) {
     return ThrowType(env,
                      "start(slab: ArrayBuffer, stride: number, slot: number, offsets: Uint32Array, lengths: Uint32Array, "
-                     "addrs: Uint8Array, ports: Uint16Array, onBatch: (count: number) => void)");
+                     "addrs: Uint8Array, ports: Uint16Array, trains: Uint32Array, onBatch: (count: number) => void)");
   }
   if (ThrowIfClosed(env)) return env.Undefined();
   if (started_) {
     Napi::Error::New(env, "UDP receiving already started").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  size_t batch = std::min({offsets_len, lengths_len, addrs_len / 16, ports_len, static_cast<size_t>(kUdpMaxBatch)});
-  if (batch == 0 || slot == 0 || slot > static_cast<uint32_t>(kMaxDatagram) + 1 || stride < slot ||
-      info[0].As<Napi::ArrayBuffer>().ByteLength() < (batch - 1) * stride + slot) {
-    Napi::RangeError::New(env, "start: need 1..65536-byte slots, stride >= slot, a slab of (batch-1)*stride+slot bytes")
+  size_t capacity = std::min({offsets_len, lengths_len, addrs_len / 16, ports_len, trains_len});
+  size_t slab_len = info[0].As<Napi::ArrayBuffer>().ByteLength();
+  if (capacity == 0 || slot == 0 || slot > static_cast<uint32_t>(kMaxDatagram) + 1 || stride < slot || slab_len < slot) {
+    Napi::RangeError::New(env, "start: need 1..65536-byte slots, stride >= slot, a slab of (batch-1)*stride+slot bytes, "
+                               "per-datagram arrays of >= 1 entry")
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  size_t batch = std::min((slab_len - slot) / stride + 1, static_cast<size_t>(kUdpMaxBatch));
   batch_ = static_cast<uint32_t>(batch);
+  capacity_ = static_cast<uint32_t>(capacity);
   stride_ = stride;
   slot_ = slot;
+  gro_ = offload_ && slot_ >= static_cast<uint32_t>(kMaxDatagram) && capacity_ >= kUdpMaxSegments && UdpEnableGro(fd_);
   rx_msgs_.assign(batch_, mmsghdr{});
   rx_iov_.assign(batch_, iovec{});
   rx_names_.assign(batch_, sockaddr_in6{});
+  if (gro_) rx_control_.assign(batch_, ControlBuf{});
   slab_ref_ = Napi::Persistent(info[0].As<Napi::ArrayBuffer>());
   offsets_ref_ = Napi::Persistent(info[3].As<Napi::Uint32Array>());
   lengths_ref_ = Napi::Persistent(info[4].As<Napi::Uint32Array>());
   addrs_ref_ = Napi::Persistent(info[5].As<Napi::Uint8Array>());
   ports_ref_ = Napi::Persistent(info[6].As<Napi::Uint16Array>());
-  on_batch_ = Napi::Persistent(info[7].As<Napi::Function>());
+  trains_ref_ = Napi::Persistent(info[7].As<Napi::Uint32Array>());
+  on_batch_ = Napi::Persistent(info[8].As<Napi::Function>());
   started_ = true;
   int r = Arm();
   if (r != 0) ErrnoError(env, -r, "poll UDP socket").ThrowAsJavaScriptException();
@@ -426,19 +542,68 @@ Napi::Value UdpHandle::Send(const Napi::CallbackInfo& info) {
     counters_[kUdpTxDropsFamily] += 1;
     err = EAFNOSUPPORT;
   } else {
-    ssize_t r;
-    do {
-      r = sendto(fd_, a.data, a.len, 0, reinterpret_cast<sockaddr*>(&dest), dest_len);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) {
-      err = errno;
-      CountSendError(err);
+    err = SendOne(a.data, a.len, dest, dest_len, SendMeta());
+    if (err != 0) {
+      CountSendError(err, 1);
     } else {
       counters_[kUdpTxDatagrams] += 1;
       counters_[kUdpTxBytes] += a.len;
     }
   }
   return Napi::Number::New(env, err);
+}
+
+// Appends one datagram to the send queue. With GSO it joins the last queued message when that
+// goes to the same destination as a train of equal-sized datagrams it may end (not longer than
+// them, at most kUdpMaxSegments and kUdpMaxTrainBytes; a shorter one closes the train).
+void UdpHandle::Enqueue(const uint8_t* data, uint32_t len, const sockaddr_in6& dest, socklen_t dest_len) {
+  if (!tx_slab_) {
+    tx_slab_.reset(new uint8_t[kTxSlabBytes]);
+    tx_msgs_.assign(kTxQueueMessages, mmsghdr{});
+    tx_iov_.assign(kTxQueueMessages, iovec{});
+    tx_names_.assign(kTxQueueMessages, sockaddr_in6{});
+    tx_segments_.assign(kTxQueueMessages, 0);
+    tx_gso_.assign(kTxQueueMessages, 0);
+    tx_closed_.assign(kTxQueueMessages, 0);
+    tx_control_.assign(kTxQueueMessages, ControlBuf{});
+  }
+  if (tx_used_ + len > kTxSlabBytes) FlushQueue();
+  uint8_t* at = tx_slab_.get() + tx_used_;
+  if (tx_count_ > 0 && len > 0 && GsoAllowed(dest)) {
+    uint32_t k = tx_count_ - 1;
+    iovec& iov = tx_iov_[k];
+    uint32_t seg = tx_segments_[k] == 1 ? static_cast<uint32_t>(iov.iov_len) : tx_gso_[k];
+    if (!tx_closed_[k] && tx_segments_[k] < kUdpMaxSegments && len <= seg && seg > 0 &&
+        iov.iov_len + len <= kUdpMaxTrainBytes && static_cast<uint8_t*>(iov.iov_base) + iov.iov_len == at &&
+        tx_msgs_[k].msg_hdr.msg_namelen == dest_len && SameDestination(tx_names_[k], dest, dest_len)) {
+      memcpy(at, data, len);
+      iov.iov_len += len;
+      tx_gso_[k] = seg;
+      tx_segments_[k]++;
+      if (len < seg) tx_closed_[k] = 1;
+      tx_used_ += len;
+      return;
+    }
+  }
+  uint32_t k = tx_count_;
+  memcpy(&tx_names_[k], &dest, dest_len);
+  memcpy(at, data, len);
+  tx_iov_[k].iov_base = at;
+  tx_iov_[k].iov_len = len;
+  tx_segments_[k] = 1;
+  tx_gso_[k] = len;
+  tx_closed_[k] = 0;
+  msghdr& m = tx_msgs_[k].msg_hdr;
+  m.msg_name = &tx_names_[k];
+  m.msg_namelen = dest_len;
+  m.msg_iov = &tx_iov_[k];
+  m.msg_iovlen = 1;
+  m.msg_control = nullptr;
+  m.msg_controllen = 0;
+  m.msg_flags = 0;
+  tx_used_ += len;
+  tx_count_ = k + 1;
+  if (tx_count_ == kTxQueueMessages) FlushQueue();
 }
 
 // queue(buf, off, len, addr, port): copies the datagram into the send queue (the caller may
@@ -458,34 +623,72 @@ Napi::Value UdpHandle::Queue(const Napi::CallbackInfo& info) {
     counters_[kUdpTxErrors] += 1;
     return env.Undefined();
   }
-  if (!tx_slab_) {
-    tx_slab_.reset(new uint8_t[kTxSlabBytes]);
-    tx_msgs_.assign(kTxQueueDatagrams, mmsghdr{});
-    tx_iov_.assign(kTxQueueDatagrams, iovec{});
-    tx_names_.assign(kTxQueueDatagrams, sockaddr_in6{});
-  }
-  if (tx_used_ + a.len > kTxSlabBytes) FlushQueue();
-  uint32_t k = tx_count_;
-  socklen_t name_len = 0;
-  if (!UdpDestination(family_, a.addr, a.port, &tx_names_[k], &name_len)) {
+  sockaddr_in6 dest;
+  socklen_t dest_len = 0;
+  if (!UdpDestination(family_, a.addr, a.port, &dest, &dest_len)) {
     counters_[kUdpTxDropsFamily] += 1;
     return env.Undefined();
   }
-  memcpy(tx_slab_.get() + tx_used_, a.data, a.len);
-  tx_iov_[k].iov_base = tx_slab_.get() + tx_used_;
-  tx_iov_[k].iov_len = a.len;
-  msghdr& m = tx_msgs_[k].msg_hdr;
-  m.msg_name = &tx_names_[k];
-  m.msg_namelen = name_len;
-  m.msg_iov = &tx_iov_[k];
-  m.msg_iovlen = 1;
-  m.msg_control = nullptr;
-  m.msg_controllen = 0;
-  m.msg_flags = 0;
-  tx_used_ += a.len;
-  tx_count_ = k + 1;
-  if (tx_count_ == kTxQueueDatagrams) FlushQueue();
+  Enqueue(a.data, a.len, dest, dest_len);
   return env.Undefined();
+}
+
+// queueMany(buf, offsets, lengths, start, count, addr, port): queue() for datagrams
+// buf[offsets[k], offsets[k] + lengths[k]) with start <= k < start + count, all to one
+// destination, in one call. Entries of length 0 are skipped (not datagrams).
+Napi::Value UdpHandle::QueueMany(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  PacketList pl;
+  uint32_t start = 0;
+  uint32_t count = 0;
+  uint8_t* addr = nullptr;
+  size_t addr_len = 0;
+  uint32_t port = 0;
+  if (!PacketListArgs(info, 0, &pl) || info.Length() < 7 || !Uint32Arg(env, info[3], &start) ||
+      !Uint32Arg(env, info[4], &count) || !TypedView(env, info[5], napi_uint8_array, &addr, &addr_len) ||
+      !Uint32Arg(env, info[6], &port)) {
+    return ThrowType(info.Env(),
+                     "queueMany(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, count: number, "
+                     "addr: Uint8Array, port: number)");
+  }
+  const uint32_t* offsets = pl.offsets;
+  const uint32_t* lengths = pl.lengths;
+  Napi::Env e = info.Env();
+  if (static_cast<uint64_t>(start) + count > pl.offsets_len || static_cast<uint64_t>(start) + count > pl.lengths_len) {
+    Napi::RangeError::New(e, "queueMany: start + count exceeds offsets/lengths").ThrowAsJavaScriptException();
+    return e.Undefined();
+  }
+  if (!Live()) {
+    counters_[kUdpTxDropsClosed] += count;
+    return e.Undefined();
+  }
+  sockaddr_in6 dest;
+  socklen_t dest_len = 0;
+  if (addr_len < 16 || port == 0 || port > 65535) {
+    counters_[kUdpTxErrors] += count;
+    return e.Undefined();
+  }
+  if (!UdpDestination(family_, addr, static_cast<uint16_t>(port), &dest, &dest_len)) {
+    counters_[kUdpTxDropsFamily] += count;
+    return e.Undefined();
+  }
+  for (uint32_t k = start; k < start + count; k++) {
+    uint32_t off = offsets[k];
+    uint32_t len = lengths[k];
+    if (len == 0) continue;
+    if (static_cast<uint64_t>(off) + len > pl.buf_len || len > static_cast<uint32_t>(kMaxDatagram)) {
+      counters_[kUdpTxErrors] += 1;
+      continue;
+    }
+    Enqueue(pl.buf + off, len, dest, dest_len);
+  }
+  return e.Undefined();
+}
+
+// offloads() -> bit mask: 1 GSO for IPv4 destinations, 2 GSO for IPv6 destinations, 4 GRO on.
+Napi::Value UdpHandle::Offloads(const Napi::CallbackInfo& info) {
+  uint32_t mask = (gso_[0] ? 1u : 0u) | (gso_[1] ? 2u : 0u) | (gro_ ? 4u : 0u);
+  return Napi::Number::New(info.Env(), mask);
 }
 
 // flush() -> datagrams sent now.

@@ -1,6 +1,9 @@
 // N-API class UdpHandle: one bound UDP socket (see udp_fd.h), event-driven batched receives
-// (recvmmsg into a JS-owned slab, one JS call per batch), synchronous sends (sendto) and a
+// (recvmmsg into a JS-owned slab, one JS call per batch), synchronous sends (sendmsg) and a
 // queue of datagrams copied into a native slab and sent with sendmmsg. Protocol-free: bytes only.
+// With offloads, receives use UDP_GRO (a slot may hold a train of datagrams of one flow, split
+// here in place by its segment size) and the queue packs consecutive equal-sized datagrams to one
+// destination into one UDP_SEGMENT (GSO) message; udp_cmsg.h builds and parses the control data.
 #ifndef WGTS_UDP_HANDLE_H
 #define WGTS_UDP_HANDLE_H
 
@@ -11,6 +14,8 @@
 
 #include <memory>
 #include <vector>
+
+#include "udp_cmsg.h"
 
 namespace wgts {
 
@@ -28,20 +33,27 @@ enum UdpCounter {
   kUdpTxDropsFamily, // IPv6 destination on the IPv4-only fallback socket
   kUdpTxDropsClosed, // send or queue after close
   kUdpTxErrors,      // anything else: bad slice, oversize, unreachable, EPERM by a firewall, ...
+  kUdpRxGro,         // offloads: received trains (UDP_GRO messages holding more than one datagram)
+  kUdpTxGso,         // offloads: sent trains (UDP_SEGMENT messages holding more than one datagram)
+  kUdpTxGsoFallback, // offloads: trains the kernel refused whole, sent datagram by datagram
   kUdpCounterCount
 };
 
 extern const char* const kUdpCounterNames[kUdpCounterCount];
 
-// Most datagrams per receive batch and per sendmmsg.
+// Most messages per receive batch (recvmmsg) and per sendmmsg.
 constexpr uint32_t kUdpMaxBatch = 1024;
+// Most datagrams the kernel puts into one UDP_GRO message, and the most this queue puts into one
+// UDP_SEGMENT message (the kernel's UDP_MAX_SEGMENTS is at least this), with their byte limit.
+constexpr uint32_t kUdpMaxSegments = 64;
+constexpr uint32_t kUdpMaxTrainBytes = 65507;
 
 class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // JS: new UdpHandle(port: number, counters: Float64Array). Binds (see UdpOpen) or throws an
-  // Error with `code` / `errno`.
+  // JS: new UdpHandle(port: number, counters: Float64Array, offload?: boolean). Binds (see
+  // UdpOpen) or throws an Error with `code` / `errno`.
   explicit UdpHandle(const Napi::CallbackInfo& info);
   ~UdpHandle() override;
 
@@ -55,9 +67,11 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
 
   Napi::Value Port(const Napi::CallbackInfo& info);
   Napi::Value Family(const Napi::CallbackInfo& info);
+  Napi::Value Offloads(const Napi::CallbackInfo& info);
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value Queue(const Napi::CallbackInfo& info);
+  Napi::Value QueueMany(const Napi::CallbackInfo& info);
   Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value SetMark(const Napi::CallbackInfo& info);
   Napi::Value Mark(const Napi::CallbackInfo& info);
@@ -76,11 +90,16 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     uint32_t* lengths;
     uint8_t* addrs;
     uint16_t* ports;
+    uint32_t* trains;
   };
   bool BindRecvBuffers(RecvView* view);
   void ReceiveBatch();
   bool DeliverBatch(uint32_t count);
-  void CountSendError(int err);
+  void CountSendError(int err, uint32_t datagrams);
+  int SendOne(const uint8_t* data, uint32_t len, const sockaddr_in6& dest, socklen_t dest_len, const SendMeta& meta);
+  bool GsoAllowed(const sockaddr_in6& dest) const;
+  void Enqueue(const uint8_t* data, uint32_t len, const sockaddr_in6& dest, socklen_t dest_len);
+  uint32_t SendSplit(uint32_t k);
   uint32_t FlushQueue();
   void CloseFd();
   void Release();
@@ -94,28 +113,43 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   double* counters_ = nullptr;
   Napi::Reference<Napi::Float64Array> counters_ref_;
 
-  // Receive side: slot k of the JS slab is [k * stride, k * stride + slot).
+  // Offloads: asked for at construction; GSO per destination family (v4, v6) until the kernel
+  // says EIO (no checksum offload on the way out); GRO once receiving with 64 KiB slots.
+  bool offload_ = false;
+  bool gso_[2] = {false, false};
+  bool gro_ = false;
+
+  // Receive side: slot k of the JS slab is [k * stride, k * stride + slot); per received
+  // datagram (a slot may hold a GRO train) one entry of offsets/lengths/addrs/ports.
   uint32_t batch_ = 0;
+  uint32_t capacity_ = 0;
   uint32_t stride_ = 0;
   uint32_t slot_ = 0;
   std::vector<mmsghdr> rx_msgs_;
   std::vector<iovec> rx_iov_;
   std::vector<sockaddr_in6> rx_names_;
+  std::vector<ControlBuf> rx_control_;
   Napi::FunctionReference on_batch_;
   Napi::Reference<Napi::ArrayBuffer> slab_ref_;
   Napi::Reference<Napi::Uint32Array> offsets_ref_;
   Napi::Reference<Napi::Uint32Array> lengths_ref_;
   Napi::Reference<Napi::Uint8Array> addrs_ref_;
   Napi::Reference<Napi::Uint16Array> ports_ref_;
+  Napi::Reference<Napi::Uint32Array> trains_ref_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
 
-  // Send queue: datagrams packed back to back in tx_slab_, one mmsghdr each.
+  // Send queue: datagrams packed back to back in tx_slab_, one mmsghdr per message; with GSO a
+  // message is a train of tx_segments_[k] datagrams of tx_gso_[k] bytes (the last may be shorter).
   std::unique_ptr<uint8_t[]> tx_slab_;
   uint32_t tx_used_ = 0;
   uint32_t tx_count_ = 0;
   std::vector<mmsghdr> tx_msgs_;
   std::vector<iovec> tx_iov_;
   std::vector<sockaddr_in6> tx_names_;
+  std::vector<uint32_t> tx_segments_;
+  std::vector<uint32_t> tx_gso_;
+  std::vector<uint8_t> tx_closed_;
+  std::vector<ControlBuf> tx_control_;
 };
 
 }  // namespace wgts

@@ -1,7 +1,9 @@
 // Protocol-engine benchmark (src/noise), one core, per crypto backend:
 //  1. handshakes per second: initiation + response + confirming keepalive between two engines,
 //     and the ceiling X25519 alone puts on it (its 7 scalar multiplications timed by themselves);
-//  2. encapsulate + decapsulate per packet through the engine at 64 and 1420 bytes (in place);
+//  2. encapsulate + decapsulate per packet through the engine at 64 and 1420 bytes (in place), one
+//     packet per call and as trains of 45 (encapsulateBatch / decapsulateBatch: one keypair, one
+//     AEAD call per train, what the device does with a TUN super-packet or a GRO train);
 //  3. memory on the data path: bytes allocated on the JS heap per packet (new-space growth over
 //     short synchronous runs), minor GCs and retained heap growth over up to 1M packets (each
 //     run is time-boxed, so a slow backend reports how many it got through).
@@ -26,8 +28,10 @@ if (gc === undefined) {
 }
 const fullGc: () => void = gc;
 
-/** The native backend on node:crypto's ChaCha20-Poly1305 (what WGTS_AEAD=node selects). */
-const nodeAead: CryptoBackend = { ...backends.native, ...nodeCryptoAead, dataSeal: undefined, dataOpen: undefined };
+/** The native backend on node:crypto's ChaCha20-Poly1305 only (what WGTS_AEAD=node selects). */
+const nodeAead: CryptoBackend = {
+  ...backends.native, ...nodeCryptoAead, dataSeal: undefined, dataOpen: undefined, dataSealBatch: undefined, dataOpenBatch: undefined,
+};
 
 /** The native backend with AEAD seal/open reduced to "tag = zeros": the engine's own cost only. */
 const noopAead: CryptoBackend = {
@@ -111,17 +115,50 @@ function dataSetup(crypto: CryptoBackend, len: number): { step: () => void; chec
   return { step, check };
 }
 
-/** µs per encapsulate + decapsulate: the best of five windows of `budgetMs / 5`. */
-function usPerPacket(crypto: CryptoBackend, len: number, budgetMs: number): { us: number; ok: boolean } {
-  const { step, check } = dataSetup(crypto, len);
-  for (let i = 0; i < 2000; i++) step();
+const TRAIN = 45;
+
+/** A train of TRAIN packets of `len` bytes, each in a 2 KiB slot; one step seals and opens the whole train. */
+function trainSetup(crypto: CryptoBackend, len: number): { step: () => void; check: () => boolean } {
+  const { a, b, ia } = pair(crypto);
+  handshake(a, b, ia, 6000, new Uint8Array(256));
+  const buf = new Uint8Array(TRAIN * 2048);
+  const offsets = new Uint32Array(TRAIN);
+  const lengths = new Uint32Array(TRAIN);
+  const msgOffsets = new Uint32Array(TRAIN);
+  const msgLengths = new Uint32Array(TRAIN);
+  const results = new Int32Array(TRAIN);
+  for (let k = 0; k < TRAIN; k++) {
+    const o = k * 2048 + 16;
+    offsets[k] = o;
+    msgOffsets[k] = o - 16;
+    lengths[k] = len;
+    buf[o] = 0x45;
+    buf[o + 2] = len >> 8;
+    buf[o + 3] = len & 0xff;
+    for (let i = 20; i < len; i++) buf[o + i] = (i + k) & 0xff;
+  }
+  const expect = buf.slice();
+  const now = 6000;
+  const step = (): void => {
+    if (a.encapsulateBatch(ia, buf, offsets, lengths, 0, TRAIN, now, msgLengths) !== TRAIN) throw new Error('encapsulateBatch failed');
+    if (b.decapsulateBatch(buf, msgOffsets, msgLengths, 0, TRAIN, now, results) < 0) throw new Error('decapsulateBatch failed');
+  };
+  const check = (): boolean => results.every((r) => r === len) && offsets.every((o) => buf.subarray(o, o + len).every((x, i) => x === expect[o + i]));
+  return { step, check };
+}
+
+/** µs per packet (encapsulate + decapsulate, one by one or as trains): the best of five windows of `budgetMs / 5`. */
+function usPerPacket(crypto: CryptoBackend, len: number, budgetMs: number, train = false): { us: number; ok: boolean } {
+  const { step, check } = train ? trainSetup(crypto, len) : dataSetup(crypto, len);
+  const per = train ? TRAIN : 1;
+  for (let i = 0; i < 2000 / per; i++) step();
   let us = Infinity;
   for (let w = 0; w < 5; w++) {
     let n = 0;
     const t0 = performance.now();
     while (performance.now() - t0 < budgetMs / 5) {
       for (let i = 0; i < 500; i++) step();
-      n += 500;
+      n += 500 * per;
     }
     us = Math.min(us, ((performance.now() - t0) * 1000) / n);
   }
@@ -147,9 +184,10 @@ function bytesPerCall(fn: () => void, calls: number): number {
 }
 
 /** Up to `count` packets (stopping early after `budgetMs`): retained heap growth and minor GCs. */
-async function manyPackets(crypto: CryptoBackend, len: number, count: number, budgetMs: number): Promise<{ growth: number; minorGcs: number; seconds: number; packets: number }> {
-  const { step } = dataSetup(crypto, len);
-  for (let i = 0; i < 5000; i++) step();
+async function manyPackets(crypto: CryptoBackend, len: number, count: number, budgetMs: number, train = false): Promise<{ growth: number; minorGcs: number; seconds: number; packets: number }> {
+  const { step } = train ? trainSetup(crypto, len) : dataSetup(crypto, len);
+  const per = train ? TRAIN : 1;
+  for (let i = 0; i < 5000 / per; i++) step();
   let minor = 0;
   const obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -163,8 +201,8 @@ async function manyPackets(crypto: CryptoBackend, len: number, count: number, bu
   const t0 = performance.now();
   let packets = 0;
   while (packets < count && performance.now() - t0 < budgetMs) {
-    for (let i = 0; i < 10_000; i++) step();
-    packets += 10_000;
+    for (let i = 0; i < 10_000 / per; i++) step();
+    packets += Math.floor(10_000 / per) * per;
   }
   const seconds = (performance.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 100)); // GC entries are delivered asynchronously
@@ -222,9 +260,25 @@ for (const [name, crypto] of named) {
   }
 }
 
+console.log(`\nthe same as trains of ${TRAIN} (encapsulateBatch + decapsulateBatch), per packet:`);
+for (const [name, crypto] of named) {
+  for (const len of [64, 1420]) {
+    const r = usPerPacket(crypto, len, 600, true);
+    const alloc = (() => {
+      const { step } = trainSetup(crypto, len);
+      for (let i = 0; i < 50; i++) step();
+      const base = bytesPerCall(() => undefined, 20);
+      return (bytesPerCall(step, 20) - base) / TRAIN;
+    })();
+    console.log(`  ${name.padEnd(11)} ${String(len).padStart(5)} B  ${r.us.toFixed(2).padStart(7)} µs  ` +
+      `(${(1 / r.us).toFixed(3)} M packets/s)  JS heap allocated ≈ ${alloc.toFixed(0)} B/packet` + (r.ok ? '' : '  PAYLOAD MISMATCH'));
+  }
+}
+
 console.log('\nheap over many packets (full GC before and after; minor GCs counted during the run):');
-for (const [name, crypto, len, budget] of [['no-op AEAD', noopAead, 1420, 5000], ['addon', backends.native, 1420, 5000], ['node:crypto', nodeAead, 64, 6000], ['pure', backends.pure, 1420, 5000]] as const) {
-  const m = await manyPackets(crypto, len, 1_000_000, budget);
+for (const [name, crypto, len, budget, train] of [['no-op AEAD', noopAead, 1420, 5000, false], ['addon', backends.native, 1420, 5000, false],
+  ['addon trains', backends.native, 1420, 5000, true], ['node:crypto', nodeAead, 64, 6000, false], ['pure', backends.pure, 1420, 5000, false]] as const) {
+  const m = await manyPackets(crypto, len, 1_000_000, budget, train);
   console.log(`  ${name.padEnd(11)} ${String(len).padStart(5)} B x ${m.packets.toLocaleString('en')}: retained heap growth ${(m.growth / 1024).toFixed(1)} KiB, ` +
     `${m.minorGcs} minor GCs, ${m.seconds.toFixed(1)} s`);
 }

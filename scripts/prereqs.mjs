@@ -30,9 +30,15 @@ export const PACKAGES = Object.freeze({
   // traffic and probes
   ping: 'iputils-ping',
   iperf3: 'iperf3',
+  ethtool: 'ethtool',
+  pidstat: 'sysstat',
+  nstat: 'iproute2',
   ncat: 'ncat',
   curl: 'curl',
   tcpdump: 'tcpdump',
+  // a terminal a test drives like a person (`wgts show --watch`: send-keys, capture-pane)
+  tmux: 'tmux',
+  stty: 'coreutils',
   // limits
   prlimit: 'util-linux',
   dig: 'dnsutils',
@@ -50,6 +56,12 @@ export const PACKAGES = Object.freeze({
   mount: 'mount',
   'dpkg-deb': 'dpkg',
   'dpkg-query': 'dpkg',
+  // systemd units: the tests check the generated unit offline (`systemd-analyze verify`), enable it
+  // below a --root (`systemctl --root`), and run it under a private systemd of their own (PID 1 of
+  // a test's PID namespace, units from a temp directory); the host's systemd is never used
+  'systemd-analyze': 'systemd',
+  systemctl: 'systemd',
+  systemd: 'systemd',
   // always there on Debian (essential packages), listed so a scan of the tests finds them
   getent: 'libc-bin',
   tar: 'tar',
@@ -64,9 +76,10 @@ const BUILD = ['make', 'g++', 'python3'];
 /** Programs each command runs. */
 export const NEEDS = Object.freeze({
   test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'nft', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'sh',
-    'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query'],
+    'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query', 'ethtool', 'nstat', 'tmux', 'stty',
+    'systemd-analyze', 'systemctl', 'systemd'],
   lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq'],
-  bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3'],
+  bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3', 'pidstat'],
   fuzz: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3', 'tcpdump'],
   soak: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3'],
 });

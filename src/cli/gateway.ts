@@ -1,8 +1,13 @@
-// `wgts gateway init FILE ...`: creates a gateway config (a new private key, the tunnel subnet,
-// the project networks, the public endpoint, DNS names). Also the small helpers the onboarding
-// commands share: repeatable options and turning a failure into `wgts: message` + exit code 1.
+// `wgts gateway init FILE ...`: creates a gateway config (a new private key, the project name, the
+// tunnel subnet, the project networks, the public endpoint, DNS names); `wgts gateway set` and
+// `wgts gateway host add|remove` change a gateway's settings, live when it runs. Also the small
+// helpers the onboarding commands share: repeatable options, turning a failure into
+// `wgts: message` + exit code 1, and waiting until running gateways applied an edit.
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_DOMAIN, DEFAULT_LISTEN_PORT, initGateway } from '../gateway/onboard.js';
+import { APPLY_TIMEOUT_MS, runningFor, waitForVersion, type ApplyOutcome } from '../gateway/applied.js';
+import { addHosts, removeHosts, setGateway, type SettingsResult } from '../gateway/gateway-ops.js';
+import { DEFAULT_LISTEN_PORT, initGateway } from '../gateway/onboard.js';
+import { projectConfName } from '../gateway/project.js';
 
 /** Commander option parser for repeatable options: appends each value (the first call gets no list). */
 export function collect(value: string, previous: readonly string[] = []): string[] {
@@ -24,6 +29,42 @@ export async function runCommand(work: () => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * After an edit of FILE (store version `version`, made after `since` ms): waits until every running
+ * gateway of FILE applied it and says so; a failure or a timeout goes to stderr with exit code 1.
+ * Returns the outcomes (none when no gateway runs FILE: it says so).
+ */
+export async function reportApplied(file: string, version: string, since: number, what: string,
+  wait: (s: Parameters<typeof waitForVersion>[0]) => Promise<ApplyOutcome> = (s) => waitForVersion(s, version, since)): Promise<ApplyOutcome[]> {
+  const running = runningFor(file);
+  if (running.length === 0) {
+    process.stdout.write(`no running gateway uses ${file}: \`wgts up ${file}\` starts with it\n`);
+    return [];
+  }
+  const outcomes = await Promise.all(running.map(wait));
+  for (const o of outcomes) {
+    if (o.kind === 'applied') process.stdout.write(`the running gateway ${o.ifname} (pid ${o.pid}) ${what} (${o.ms} ms)\n`);
+    else if (o.kind === 'failed') process.stderr.write(`wgts: the running gateway ${o.ifname} (pid ${o.pid}) failed to apply the change: ${o.why}\n`);
+    else process.stderr.write(`wgts: the running gateway ${o.ifname} (pid ${o.pid}) has not applied the change within ${APPLY_TIMEOUT_MS / 1000} s: ${o.why}\n`);
+  }
+  if (outcomes.some((o) => o.kind !== 'applied')) process.exitCode = 1;
+  return outcomes;
+}
+
+/** Prints what a settings change did: the change, laptops now holding outdated configs, rule warnings. */
+function printSettings(file: string, r: SettingsResult, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ changed: r.changed, outdated: r.outdated, warnings: r.warnings }, null, 2)}\n`);
+  } else {
+    process.stdout.write(r.changed.length ? `${file}: ${r.changed.join(', ')}\n` : `${file}: nothing to change\n`);
+    if (r.outdated.length > 0) {
+      const who = r.outdated.map((p) => `${p.name ?? p.publicKey} (${p.fields.join(', ')})`).join(', ');
+      process.stdout.write(`outdated client configs now: ${who}\nre-issue each: wgts peer config ${file} NAME (same keys) or wgts peer rekey ${file} NAME (new keys)\n`);
+    }
+  }
+  for (const w of r.warnings) process.stderr.write(`wgts: warning: ${w}\n`);
+}
+
 /** A port option (1-65535, decimal). */
 function portOption(value: string): number {
   if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
@@ -37,7 +78,8 @@ interface InitFlags {
   network: string[];
   endpoint: string;
   listenPort: number;
-  domain: string;
+  name?: string;
+  domain?: string;
   host?: string[];
   upstream?: string[];
   force?: boolean;
@@ -54,7 +96,8 @@ export function registerGatewayCommands(program: Command): void {
     .requiredOption('--network <cidr>', 'project network behind the gateway, e.g. 10.124.0.0/24; repeatable', collect)
     .requiredOption('--endpoint <host:port>', 'public HOST:PORT laptops connect to, e.g. vpn.example.com:51820')
     .option('--listen-port <port>', 'UDP port the gateway listens on', portOption, DEFAULT_LISTEN_PORT)
-    .option('--domain <name>', 'DNS domain of the project network', DEFAULT_DOMAIN)
+    .option('--name <project>', "the project's name (lower-case letters, digits, '-'): laptops get its client configs as NAME.conf, interface NAME (default: from FILE's name)")
+    .option('--domain <name>', 'DNS domain of the project network (default: the project name)')
     .option('--host <name=ip>', 'a DNS name for a service in the networks, e.g. app=10.124.0.10; repeatable', collect)
     .option('--upstream <addr|none>', "resolver for names the gateway does not hold: IP, IP:PORT or [IPv6]:PORT, repeatable, tried in order; 'none' refuses them (default: the gateway host's own resolvers, from its resolv.conf)", collect)
     .option('--force', 'replace FILE if it exists (its key and peers are lost)')
@@ -64,12 +107,63 @@ export function registerGatewayCommands(program: Command): void {
         networks: flags.network,
         endpoint: flags.endpoint,
         listenPort: flags.listenPort,
-        domain: flags.domain,
+        ...(flags.name === undefined ? {} : { name: flags.name }),
+        ...(flags.domain === undefined ? {} : { domain: flags.domain }),
         hosts: flags.host ?? [],
         upstream: flags.upstream ?? [],
         force: flags.force === true,
       });
-      process.stdout.write(`wrote ${file}: gateway ${r.addresses.join(', ')}, public key ${r.publicKey}\n`
-        + `add laptops with: wgts peer add ${file} NAME\n`);
+      process.stdout.write(`wrote ${file}: project ${r.name} (domain ${r.domain}), gateway ${r.addresses.join(', ')}, public key ${r.publicKey}\n`
+        + `add laptops with: wgts peer add ${file} NAME (their configs: ${projectConfName(r.name)})\n`);
+    }));
+
+  gateway
+    .command('set')
+    .description('change settings of the gateway config FILE; a running gateway applies them live, and laptops whose client configs they make outdated are named')
+    .argument('<file>', 'gateway config file')
+    .option('--endpoint <host:port>', 'the public HOST:PORT laptops connect to')
+    .option('--network <cidr>', 'the project networks (repeatable; replaces all of them)', collect)
+    .option('--domain <name>', 'the DNS domain of the project network')
+    .option('--name <project>', "the project's name (names the laptops' client configs)")
+    .option('--json', 'print the result as JSON')
+    .action((file: string, flags: { endpoint?: string; network?: string[]; domain?: string; name?: string; json?: boolean }) => runCommand(async () => {
+      if (flags.endpoint === undefined && flags.network === undefined && flags.domain === undefined && flags.name === undefined) {
+        throw new Error('nothing to set: give --endpoint, --network, --domain or --name');
+      }
+      const since = Date.now();
+      const r = await setGateway(file, {
+        ...(flags.endpoint === undefined ? {} : { endpoint: flags.endpoint }),
+        ...(flags.network === undefined ? {} : { networks: flags.network }),
+        ...(flags.domain === undefined ? {} : { domain: flags.domain }),
+        ...(flags.name === undefined ? {} : { name: flags.name }),
+      });
+      printSettings(file, r, flags.json === true);
+      if (r.changed.length > 0 && !flags.json) await reportApplied(file, r.version, since, 'applied it');
+    }));
+
+  const host = gateway.command('host').description("add and remove the service names the gateway's DNS answers (Host = NAME=IP)");
+  host
+    .command('add')
+    .description('add DNS names NAME=IP to FILE (each IP inside a project network); live on a running gateway')
+    .argument('<file>', 'gateway config file')
+    .argument('<entries...>', 'NAME=IP, e.g. app=10.124.0.10')
+    .option('--json', 'print the result as JSON')
+    .action((file: string, entries: string[], flags: { json?: boolean }) => runCommand(async () => {
+      const since = Date.now();
+      const r = await addHosts(file, entries);
+      printSettings(file, r, flags.json === true);
+      if (!flags.json) await reportApplied(file, r.version, since, 'answers the new names');
+    }));
+  host
+    .command('remove')
+    .description('remove DNS names from FILE: NAME (all its addresses) or NAME=IP; live on a running gateway')
+    .argument('<file>', 'gateway config file')
+    .argument('<names...>', 'NAME or NAME=IP')
+    .option('--json', 'print the result as JSON')
+    .action((file: string, names: string[], flags: { json?: boolean }) => runCommand(async () => {
+      const since = Date.now();
+      const r = await removeHosts(file, names);
+      printSettings(file, r, flags.json === true);
+      if (!flags.json) await reportApplied(file, r.version, since, 'no longer answers them');
     }));
 }

@@ -3,8 +3,9 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { processAlive } from '../config/lock.js';
+import { LOG_FORMAT_ENV, LOG_FORMATS, logFormatFromEnv, type LogFormat } from '../device/log.js';
 import { DEFAULT_SOCKET_DIR } from '../device/uapi/server.js';
 import { sweepStaleRules } from '../gateway/iptables.js';
 import { runCommand } from '../gateway/netcfg.js';
@@ -12,6 +13,7 @@ import { interfaceNameOf, UpError } from '../gateway/plan.js';
 import { runUp } from '../gateway/runtime.js';
 import { formatShow, listUapiInterfaces, showInterface, type ShowInterface } from '../gateway/show.js';
 import { readStatus, statusPath } from '../gateway/status.js';
+import { runWatch } from './watch.js';
 
 /** How long `wgts down` waits for the interface to disappear (ms). */
 export const DOWN_TIMEOUT_MS = 10_000;
@@ -51,14 +53,35 @@ export async function downInterface(ifname: string, timeoutMs = DOWN_TIMEOUT_MS,
   throw new Error(`${ifname} did not go down within ${timeoutMs / 1000} s`);
 }
 
+/** --interval: seconds, 0.1 to 3600. */
+function secondsOption(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(value) || n < 0.1 || n > 3600) throw new InvalidArgumentError('expected seconds between 0.1 and 3600');
+  return n;
+}
+
+/** --count: a positive whole number. */
+function countOption(value: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(value)) throw new InvalidArgumentError('expected a positive whole number');
+  return Number(value);
+}
+
 /** Register up, down and show on the `wgts` program. */
 export function registerUpCommands(program: Command): void {
   program
     .command('up')
     .description('run the interface of a config file (gateway or laptop) in the foreground; the name is the file name without .conf')
     .argument('<file>', 'config file, e.g. /etc/wgts/gw0.conf')
-    .action(async (file: string) => {
-      process.exit(await runUp(file));
+    .addOption(new Option('--log-format <format>', `log lines as text or one JSON object per line (default: $${LOG_FORMAT_ENV} or text)`).choices(LOG_FORMATS))
+    .action(async (file: string, opts: { logFormat?: LogFormat }) => {
+      let logFormat: LogFormat;
+      try {
+        logFormat = opts.logFormat ?? logFormatFromEnv();
+      } catch (e) {
+        process.stderr.write(`wgts: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.exit(1);
+      }
+      process.exit(await runUp(file, { logFormat }));
     });
 
   program
@@ -87,11 +110,23 @@ export function registerUpCommands(program: Command): void {
     .description('show running interfaces like `wg show`, with peer names and denied packets of wgts up')
     .argument('[interface]', 'one interface (default: all)')
     .option('--json', 'machine-readable output: one object for an interface, an array for all')
-    .action(async (name: string | undefined, opts: { json?: boolean }) => {
+    .option('--watch', 'keep watching: rates (bit/s, packets/s) per peer, handshake age, online (a handshake within 3 minutes), denied / refused packets; redrawn in place on a terminal (q or Ctrl-C quits), plain lines when piped')
+    .option('--interval <seconds>', 'with --watch: seconds between looks (default 1)', secondsOption, 1)
+    .option('--count <n>', 'with --watch: stop after N looks', countOption)
+    .action(async (name: string | undefined, opts: { json?: boolean; watch?: boolean; interval: number; count?: number }) => {
       const names = name === undefined ? listUapiInterfaces() : [name];
       if (name !== undefined && !existsSync(join(DEFAULT_SOCKET_DIR, `${name}.sock`))) {
         process.stderr.write(`wgts: no such interface: ${name}\n`);
         process.exitCode = 1;
+        return;
+      }
+      if (opts.watch) {
+        if (opts.json) {
+          process.stderr.write('wgts: --watch and --json do not go together (use --watch with a pipe for plain lines)\n');
+          process.exitCode = 1;
+          return;
+        }
+        process.exitCode = await runWatch({ name: name ?? null, intervalMs: Math.round(opts.interval * 1000), ...(opts.count === undefined ? {} : { count: opts.count }) });
         return;
       }
       const shown: ShowInterface[] = [];

@@ -7,10 +7,12 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerDaemonCommand } from './daemon.js';
+import { registerDoctorCommand } from './doctor.js';
 import { registerGatewayCommands } from './gateway.js';
 import { registerKeyCommands } from './keys.js';
 import { registerLabCommand } from './lab.js';
 import { registerPeerCommands } from './peer.js';
+import { registerServiceCommands } from './service.js';
 import { registerUpCommands } from './up.js';
 import { VERSION } from './version.js';
 
@@ -18,7 +20,7 @@ import { VERSION } from './version.js';
 export type RegisterCommands = (program: Command) => void;
 
 /** Every command group, in the order they appear in `wgts --help`. */
-const COMMAND_GROUPS: readonly RegisterCommands[] = [registerKeyCommands, registerDaemonCommand, registerGatewayCommands, registerPeerCommands, registerUpCommands, registerLabCommand];
+const COMMAND_GROUPS: readonly RegisterCommands[] = [registerKeyCommands, registerDaemonCommand, registerGatewayCommands, registerPeerCommands, registerUpCommands, registerServiceCommands, registerDoctorCommand, registerLabCommand];
 
 /** The `wgts` program with every command group registered (not yet parsed). */
 export function buildProgram(): Command {

@@ -38,6 +38,12 @@ export interface HostEntry {
 
 /** [Gateway] (wgts extension): the project network the gateway gives its peers. */
 export interface GatewayConfig {
+  /**
+   * The project's name (a lower-case DNS label): client configs are issued as NAME.conf (interface
+   * NAME, shortened to 15 characters), and a new gateway's domain defaults to it. Absent in files of
+   * older versions: then the gateway file's name stands in (projectName in gateway/project.ts).
+   */
+  name?: string;
   /** Networks behind the gateway (aligned prefixes). At least one. */
   networks: Cidr[];
   /** DNS domain of the project network, lower case. */
@@ -87,7 +93,29 @@ export interface PeerConfig {
    * (absent or empty: none; answers to what the peer started always pass).
    */
   allowInbound?: string[];
+  /** `Disabled = true`: the peer stays in the file but is not on the interface (cut off, no access). */
+  disabled?: boolean;
+  /** `Expires =`: from this time (ms since the epoch) the peer is treated as disabled. */
+  expires?: number;
+  /** `Issued =`: what the client config last issued to the laptop held (no secrets). */
+  issued?: IssuedRecord;
   source?: PeerSource;
+}
+
+/** What a client config issued to a laptop held (config/issued.ts writes and reads it). */
+export interface IssuedRecord {
+  /** When it was issued (ms since the epoch). */
+  at: number;
+  /** The laptop's Address entries (CIDR). */
+  address: string[];
+  /** The laptop's DNS = entries: server addresses, then the search domain. */
+  dns: string[];
+  /** The gateway's public key (base64). */
+  key: string;
+  /** The gateway's Endpoint, HOST:PORT. */
+  endpoint: string;
+  /** AllowedIPs of the gateway in the laptop's config (CIDR). */
+  allowed: string[];
 }
 
 /** A whole parsed file. */

@@ -10,7 +10,9 @@ import {
   canonicalIP, DNS_PORT, isHostname, parseCidr, parseDnsServer, parseHostPort, parseIPv4, parseIPv6, parsePort, type Parsed,
 } from './ip.js';
 import { keyFromBase64 } from '../crypto/keys.js';
+import { parseIssued } from './issued.js';
 import type { GatewayConfig, InterfaceConfig, PeerConfig, SectionKind } from './model.js';
+import { parseTimestamp } from './time.js';
 import { ruleAlias } from '../router/access.js';
 
 /** Which program a key belongs to; `wg setconf` only understands the 'wg' ones. */
@@ -72,6 +74,13 @@ function parseFwMark(text: string): Parsed<number> {
 }
 
 const PEER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+/** A project name: one lower-case DNS label (it becomes the default domain and the laptops' interface name). */
+export const PROJECT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Why `name` is not a project name, or null. */
+export function projectNameProblem(name: string): string | null {
+  return PROJECT_NAME.test(name) ? null : `'${name}' is not a project name (1-63 lower-case letters, digits and '-', not at either end: it is the default DNS domain)`;
+}
 const TABLE = /^(off|auto|[0-9]{1,10}|[A-Za-z_][A-Za-z0-9_.-]*)$/;
 
 /** The name Allow rules may use for the gateway's own tunnel addresses (`gateway:22/tcp`). */
@@ -236,9 +245,21 @@ const PEER_KEYS: KeySpec<PeerConfig>[] = [
       return null;
     },
   },
+  { name: 'Disabled', layer: 'wgts', ...single, apply: (t, v) => store(parseBool(v), (b) => { t.disabled = b; }) },
+  { name: 'Expires', layer: 'wgts', ...single, apply: (t, v) => store(parseTimestamp(v), (ms) => { t.expires = ms; }) },
+  { name: 'Issued', layer: 'wgts', ...single, apply: (t, v) => store(parseIssued(v), (r) => { t.issued = r; }) },
 ];
 
 const GATEWAY_KEYS: KeySpec<GatewayConfig>[] = [
+  {
+    name: 'Name', layer: 'wgts', ...single,
+    apply: (t, v) => {
+      const bad = projectNameProblem(v);
+      if (bad) return bad;
+      t.name = v;
+      return null;
+    },
+  },
   {
     name: 'Network', layer: 'wgts', ...list,
     apply: (t, v) => store(parseCidr(v, { prefixOptional: false, hostBits: 'reject' }), (c) => { t.networks.push(c.cidr); }),

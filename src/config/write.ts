@@ -10,6 +10,8 @@ import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path';
 import { ConfigError } from './errors.js';
 import { formatCidr, formatDnsServer, formatHostPort } from './ip.js';
+import { formatIssued } from './issued.js';
+import { formatTimestamp } from './time.js';
 import { processAlive, withFileLock, type LockOptions } from './lock.js';
 import type {
   ConfigDocument, DocLine, DocSection, GatewayConfig, InterfaceConfig, PeerConfig, SectionKind, WgtsConfig,
@@ -31,9 +33,11 @@ export function formatDocument(doc: ConfigDocument): string {
   return out;
 }
 
-type Entry = [key: string, value: string];
+/** One `Key = Value` line of a section, in canonical spelling. */
+export type Entry = [key: string, value: string];
 
-function interfaceEntries(i: InterfaceConfig): Entry[] {
+/** The lines of an [Interface] section for a typed value. */
+export function interfaceEntries(i: InterfaceConfig): Entry[] {
   const e: Entry[] = [];
   if (i.privateKey !== undefined) e.push(['PrivateKey', i.privateKey]);
   if (i.listenPort !== undefined) e.push(['ListenPort', String(i.listenPort)]);
@@ -49,8 +53,11 @@ function interfaceEntries(i: InterfaceConfig): Entry[] {
   return e;
 }
 
-function gatewayEntries(g: GatewayConfig): Entry[] {
-  const e: Entry[] = [['Network', g.networks.map(formatCidr).join(', ')]];
+/** The lines of a [Gateway] section for a typed value. */
+export function gatewayEntries(g: GatewayConfig): Entry[] {
+  const e: Entry[] = [];
+  if (g.name !== undefined) e.push(['Name', g.name]);
+  e.push(['Network', g.networks.map(formatCidr).join(', ')]);
   if (g.domain !== undefined) e.push(['Domain', g.domain]);
   if (g.endpoint !== undefined) e.push(['Endpoint', formatHostPort(g.endpoint)]);
   for (const h of g.hosts) e.push(['Host', `${h.name}=${h.address}`]);
@@ -61,7 +68,8 @@ function gatewayEntries(g: GatewayConfig): Entry[] {
   return e;
 }
 
-function peerEntries(p: PeerConfig): Entry[] {
+/** The lines of a [Peer] section for a typed value. */
+export function peerEntries(p: PeerConfig): Entry[] {
   const e: Entry[] = [];
   if (p.name !== undefined) e.push(['Name', p.name]);
   e.push(['PublicKey', p.publicKey]);
@@ -71,6 +79,9 @@ function peerEntries(p: PeerConfig): Entry[] {
   if (p.persistentKeepalive !== undefined) e.push(['PersistentKeepalive', String(p.persistentKeepalive)]);
   for (const rule of p.allow) e.push(['Allow', rule]);
   for (const rule of p.allowInbound ?? []) e.push(['AllowInbound', rule]);
+  if (p.disabled === true) e.push(['Disabled', 'true']);
+  if (p.expires !== undefined) e.push(['Expires', formatTimestamp(p.expires)]);
+  if (p.issued !== undefined) e.push(['Issued', formatIssued(p.issued)]);
   return e;
 }
 

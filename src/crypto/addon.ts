@@ -17,10 +17,17 @@ export const AEAD_ENV = 'WGTS_AEAD';
 /** Signature of dataSeal / dataOpen (semantics: CryptoBackend.dataSeal / dataOpen in types.ts). */
 export type DataAeadFn = (key: Uint8Array, counterLo: number, counterHi: number, buf: Uint8Array, srcOff: number, len: number, dstOff: number) => number;
 
-/** The addon's data-message AEAD pair. */
+/** Signature of dataSealBatch (semantics: CryptoBackend.dataSealBatch in types.ts). */
+export type DataSealBatchFn = (key: Uint8Array, counterLo: number, counterHi: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, count: number) => number;
+/** Signature of dataOpenBatch (semantics: CryptoBackend.dataOpenBatch in types.ts). */
+export type DataOpenBatchFn = (key: Uint8Array, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, counters: Uint32Array, start: number, count: number, results: Int32Array) => number;
+
+/** The addon's data-message AEAD: one message per call, or a train of them. */
 export interface DataAead {
   readonly dataSeal: DataAeadFn;
   readonly dataOpen: DataAeadFn;
+  readonly dataSealBatch: DataSealBatchFn;
+  readonly dataOpenBatch: DataOpenBatchFn;
   /** Erases the key and plaintext the addon's cipher contexts keep from the last call. */
   readonly dataForget: () => void;
 }
@@ -77,13 +84,43 @@ function selfTest(aead: DataAead): string | null {
   const forged = buf.slice();
   if (aead.dataOpen(key, KAT.counterLo, KAT.counterHi, buf, 4, n + 16, 4) !== -1) return 'dataOpen accepted a forged message';
   if (!sameBytes(buf, forged)) return 'dataOpen wrote to the buffer of a forged message';
+  return batchSelfTest(aead, key, plain, sealed);
+}
+
+/**
+ * The batch forms against the single ones: a train of two messages (counters KAT and KAT + 1)
+ * sealed in one call, the first byte-exact to the vector; opened in one call with the second's
+ * tag broken, which must open the first and refuse the second.
+ */
+function batchSelfTest(aead: DataAead, key: Uint8Array, plain: Uint8Array, sealed: Uint8Array): string | null {
+  const n = plain.length;
+  const buf = new Uint8Array(64);
+  const offsets = new Uint32Array([0, 8, 32]);
+  const lengths = new Uint32Array([0, n, n]);
+  buf.set(plain, 8);
+  buf.set(plain, 32);
+  if (aead.dataSealBatch(key, KAT.counterLo, KAT.counterHi, buf, offsets, lengths, 1, 2) !== 2) return 'dataSealBatch failed';
+  if (!sameBytes(buf.subarray(8, 8 + n + 16), sealed)) return 'dataSealBatch gave a wrong answer';
+  const second = new Uint8Array(n + 16);
+  second.set(plain);
+  aead.dataSeal(key, KAT.counterLo + 1, KAT.counterHi, second, 0, n, 0);
+  if (!sameBytes(buf.subarray(32, 32 + n + 16), second)) return 'dataSealBatch did not advance the counter';
+  buf[32 + n]! ^= 1;
+  const counters = new Uint32Array([0, 0, KAT.counterLo, KAT.counterHi, KAT.counterLo + 1, KAT.counterHi]);
+  const results = new Int32Array(3);
+  lengths[1] = lengths[2] = n + 16;
+  if (aead.dataOpenBatch(key, buf, offsets, lengths, counters, 1, 2, results) !== 1 || results[1] !== n || results[2] !== -1) {
+    return 'dataOpenBatch gave a wrong answer';
+  }
+  if (!sameBytes(buf.subarray(8, 8 + n), plain)) return 'dataOpenBatch did not decrypt';
   return null;
 }
 
 function isDataAead(v: unknown): v is DataAead {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
-  return typeof o.dataSeal === 'function' && typeof o.dataOpen === 'function' && typeof o.dataForget === 'function';
+  return typeof o.dataSeal === 'function' && typeof o.dataOpen === 'function' && typeof o.dataSealBatch === 'function' &&
+    typeof o.dataOpenBatch === 'function' && typeof o.dataForget === 'function';
 }
 
 /** The addon's exports (loaded once; require() caches by path), or why it cannot be loaded. */
@@ -109,8 +146,11 @@ export function probeAddonAead(): AddonAeadProbe {
   const m = loadAddonModule();
   if (!m.ok) return m;
   try {
-    if (!isDataAead(m.exports)) return { ok: false, reason: `native addon at ${m.path} has no dataSeal/dataOpen/dataForget (stale build?)` };
-    const aead: DataAead = { dataSeal: m.exports.dataSeal, dataOpen: m.exports.dataOpen, dataForget: m.exports.dataForget };
+    if (!isDataAead(m.exports)) return { ok: false, reason: `native addon at ${m.path} has no dataSeal/dataOpen/dataSealBatch/dataOpenBatch/dataForget (stale build?)` };
+    const aead: DataAead = {
+      dataSeal: m.exports.dataSeal, dataOpen: m.exports.dataOpen, dataSealBatch: m.exports.dataSealBatch, dataOpenBatch: m.exports.dataOpenBatch,
+      dataForget: m.exports.dataForget,
+    };
     const failure = selfTest(aead);
     return failure === null ? { ok: true, aead } : { ok: false, reason: `self-test: ${failure}` };
   } catch (err: unknown) {

@@ -184,7 +184,10 @@ const aead = handshakeProbe.ok && dataAead !== undefined ? addonAead(handshakePr
  */
 export const nativeBackend: CryptoBackend = Object.freeze({
   name: 'native',
-  ...(dataAead === undefined ? {} : { dataSeal: dataAead.dataSeal, dataOpen: dataAead.dataOpen, forgetKeys: dataAead.dataForget }),
+  ...(dataAead === undefined ? {} : {
+    dataSeal: dataAead.dataSeal, dataOpen: dataAead.dataOpen, dataSealBatch: dataAead.dataSealBatch, dataOpenBatch: dataAead.dataOpenBatch,
+    forgetKeys: dataAead.dataForget,
+  }),
   ...aead,
   ...primitives,
   xaeadSeal,

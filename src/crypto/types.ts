@@ -51,6 +51,24 @@ export interface CryptoBackend {
    */
   forgetKeys?(): void;
 
+  /**
+   * Optional batch form of dataSeal for a train of messages under one key (present with
+   * dataSeal): for start <= k < start + count seals buf[offsets[k], offsets[k] + lengths[k]) in
+   * place with counter (counterHi << 32 | counterLo) + (k - start), the 16-byte tag written right
+   * behind it. Returns count, or -1 on bad arguments (as dataSeal's, for any k), in which case
+   * nothing was sealed. One call instead of `count`; allocates nothing.
+   */
+  dataSealBatch?(key: Uint8Array, counterLo: number, counterHi: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, count: number): number;
+
+  /**
+   * Optional batch form of dataOpen (present with dataOpen): for start <= k < start + count opens
+   * buf[offsets[k], offsets[k] + lengths[k]) (ciphertext || tag) in place with counter
+   * counters[2k] | counters[2k + 1] << 32 and sets results[k] to the plaintext length, or -1 when
+   * it does not authenticate (that message's bytes are then undefined: drop it). Returns how many
+   * opened, or -1 on bad arguments (nothing opened).
+   */
+  dataOpenBatch?(key: Uint8Array, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, counters: Uint32Array, start: number, count: number, results: Int32Array): number;
+
   /** XChaCha20-Poly1305 seal (24-byte nonce), returns ciphertext || tag. Used for cookie replies. */
   xaeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array | null): Uint8Array;
 

@@ -11,11 +11,16 @@ import { AllowedIps } from '../router/allowedips.js';
 import { readDst, readSrc } from '../router/packet.js';
 import { type Endpoint, makeEndpoint, sameEndpoint } from './endpoint.js';
 import { keyToBase64 } from '../crypto/keys.js';
-import { LogLevel, type Logger, peerLabel } from './log.js';
+import { LogLevel, type Logger } from './log.js';
 
 /** Where decrypted packets go (the TUN). Returns false when the packet was dropped. */
 export interface TunWriter {
   write(buf: Uint8Array, off: number, len: number): boolean;
+  /**
+   * Optional: writes packets k < count, slab[offsets[k], offsets[k] + lengths[k]), in one call
+   * (the native TUN coalesces segments of one flow); returns how many were taken.
+   */
+  writeBatch?(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
 }
 
 /**
@@ -27,7 +32,20 @@ export interface DatagramSender {
   /** True when the socket took the datagram. */
   send(data: Uint8Array, off: number, len: number, ep: Endpoint): boolean;
   queue(data: Uint8Array, off: number, len: number, ep: Endpoint): void;
+  /** Optional: queue() for data[offsets[k], offsets[k] + lengths[k]), start <= k < start + count; length 0 = skip. */
+  queueMany?(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, count: number, ep: Endpoint): void;
   flush(): void;
+}
+
+/** A received batch of datagrams as the UDP edge delivers it (see io/udp.ts UdpBatch). */
+export interface DatagramBatch {
+  readonly slab: Uint8Array;
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  /** Source of datagram j: the words addrWords[4j, 4j + 4) of its 16 address bytes (IPv4 v4-mapped). */
+  readonly addrWords: Uint32Array;
+  readonly ports: Uint16Array;
+  readonly count: number;
 }
 
 /** Device-level drop counters (the engine keeps its own per protocol reason). */
@@ -69,11 +87,17 @@ export const UNDER_LOAD_INITIATIONS_PER_SECOND = 1000;
 /** How long the device stays under load after the rate last exceeded the threshold (wireguard-go: 1 s). */
 export const UNDER_LOAD_AFTER_MS = 1000;
 
-/** Data message overhead: 16-byte header + up to 15 padding bytes + 16-byte tag. */
-const OVERHEAD = 16 + 15 + 16;
+/** routeOf's answers for a TUN packet that goes to no peer. */
+const NO_ROUTE = -1;
+const REFUSED = -2;
+
 /** Room the TUN leaves around each packet for in-place encryption (see io/tun.ts). */
 export const TUN_HEADROOM = 16;
 export const TUN_TAILROOM = 32;
+/** Packets per TUN read batch the device asks for (segments of super-packets count singly). */
+export const TUN_BATCH = 256;
+/** Datagram messages per UDP receive batch the device asks for. */
+export const UDP_BATCH = 128;
 
 export interface DeviceOptions {
   crypto: CryptoBackend;
@@ -96,11 +120,26 @@ export class Device {
   private readonly udp: DatagramSender;
   private readonly log: Logger;
   private readonly now: () => number;
-  /** Output buffer for packets that do not come with head/tail room (outbound()). */
-  private scratch = new Uint8Array(0);
   private mtuValue = 1420;
   /** Address words of the packet being routed (int32 view for the router's fast path). */
   private readonly words = new Uint32Array(4);
+  /** A slab for packets that come without room around them (outbound()). */
+  private scratch = new Uint8Array(0);
+  private readonly scratchOffsets = new Uint32Array(1);
+  private readonly scratchLengths = new Uint32Array(1);
+  /** Message lengths of the train being sealed, and their offsets (packet offset - 16). */
+  private msgLengths = new Uint32Array(TUN_BATCH);
+  private msgOffsets = new Uint32Array(TUN_BATCH);
+  /** Results of the train being opened (inner packet lengths or drop codes). */
+  private openResults = new Int32Array(0);
+  /** Decrypted packets of the UDP batch being processed, written to the TUN at its end. */
+  private tunSlab: Uint8Array | null = null;
+  private tunOffsets = new Uint32Array(0);
+  private tunLengths = new Uint32Array(0);
+  private tunCount = 0;
+  /** Source of the train being opened (one copy per train). */
+  private trainAddr = new Uint8Array(16);
+  private trainAddrWords = new Uint32Array(this.trainAddr.buffer);
   /** Source of the datagram being processed, for replies addressed to "the source" (peer -1). */
   private srcAddr = new Uint8Array(16);
   private srcPort = 0;
@@ -160,39 +199,145 @@ export class Device {
 
   /**
    * Packets read from the TUN (a batch in one slab, each with TUN_HEADROOM bytes free in front
-   * and TUN_TAILROOM behind): route each by destination, encrypt it in place, queue it for its
-   * peer; the queue goes out in one sendmmsg after the batch. Data is only read during this call.
+   * and TUN_TAILROOM behind), in trains (see io/tun.ts): the segments of one super-packet share
+   * their addresses and ports, so a train is routed (and checked) once; lone packets that follow
+   * each other to the same peer join one train too. Each train is encrypted in place with one
+   * keypair and one AEAD call and queued for its peer; the queue goes out after the batch (as
+   * GSO trains where the socket has them). Data is only read during this call.
    */
-  readonly onTunBatch = (slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void => {
+  readonly onTunBatch = (slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, trains?: Uint32Array): void => {
     const now = this.now();
-    for (let i = 0; i < count; i++) {
-      const off = offsets[i] as number;
-      this.route(slab, off, lengths[i] as number, now, slab, off - TUN_HEADROOM);
+    // Every train head and lone packet is routed (and filtered) exactly once.
+    let peer = count > 0 ? this.routeOf(slab, offsets[0]!, lengths[0]!, now) : NO_ROUTE;
+    for (let i = 0; i < count;) {
+      const n = trains === undefined ? 1 : Math.max(1, trains[i]!);
+      let end = i + n;
+      let next = end < count ? this.routeOf(slab, offsets[end]!, lengths[end]!, now) : NO_ROUTE;
+      if (peer < 0) {
+        if (peer === REFUSED) this.counters.outboundFiltered += n;
+        else this.counters.noRoute += n;
+      } else {
+        if (n === 1) {
+          while (end < count && next === peer && (trains === undefined || trains[end] === 1)) {
+            end++;
+            next = end < count ? this.routeOf(slab, offsets[end]!, lengths[end]!, now) : NO_ROUTE;
+          }
+        }
+        this.sendTrain(peer, slab, offsets, lengths, i, end - i, now);
+      }
+      i = end;
+      peer = next;
     }
     this.udp.flush();
   };
 
-  /** One packet from anywhere (no room around it needed): encrypted into a scratch buffer and sent. */
-  outbound(pkt: Uint8Array, off: number, len: number, now: number = this.now()): void {
-    if (this.scratch.length < len + OVERHEAD) this.scratch = new Uint8Array(Math.max(2048, len + OVERHEAD));
-    this.route(pkt, off, len, now, this.scratch, 0);
-    this.udp.flush();
+  /**
+   * The peer a packet from the TUN goes to: NO_ROUTE when no allowed IP contains its
+   * destination, REFUSED when the outbound filter (the gateway's flow tracking) drops it. The
+   * first segment of a super-packet's train stands for all of them (one 5-tuple).
+   */
+  private routeOf(pkt: Uint8Array, off: number, len: number, now: number): number {
+    const peer = this.allowed.lookupWords(readDst(pkt, off, len, this.words), this.words);
+    if (peer < 0) return NO_ROUTE;
+    if (this.outboundFilter !== null && !this.outboundFilter(peer, pkt, off, len, now)) return REFUSED;
+    return peer;
   }
 
-  private route(pkt: Uint8Array, off: number, len: number, now: number, out: Uint8Array, outOff: number): void {
-    const peer = this.allowed.lookupWords(readDst(pkt, off, len, this.words), this.words);
-    if (peer < 0) { this.counters.noRoute++; return; }
-    if (this.outboundFilter !== null && !this.outboundFilter(peer, pkt, off, len, now)) { this.counters.outboundFiltered++; return; }
-    const n = this.engine.encapsulate(peer, pkt, off, len, now, out, outOff);
-    if (n > 0) {
+  /** One packet from anywhere (no room around it needed): copied into a scratch slab and sent like a TUN packet. */
+  outbound(pkt: Uint8Array, off: number, len: number): void {
+    const need = TUN_HEADROOM + len + TUN_TAILROOM;
+    if (this.scratch.length < need) this.scratch = new Uint8Array(Math.max(2048, need));
+    this.scratch.set(pkt.subarray(off, off + len), TUN_HEADROOM);
+    this.scratchOffsets[0] = TUN_HEADROOM;
+    this.scratchLengths[0] = len;
+    this.onTunBatch(this.scratch, this.scratchOffsets, this.scratchLengths, 1);
+  }
+
+  /** Seals packets k in [start, start + n) for `peer` in place and queues what was sealed. */
+  private sendTrain(peer: number, slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, n: number, now: number): void {
+    if (this.msgLengths.length < start + n) {
+      this.msgLengths = new Uint32Array(start + n);
+      this.msgOffsets = new Uint32Array(start + n);
+    }
+    const msgLengths = this.msgLengths;
+    const sealed = this.engine.encapsulateBatch(peer, slab, offsets, lengths, start, n, now, msgLengths);
+    if (sealed > 0) {
       const ep = this.endpoints[peer];
-      if (ep) { this.udp.queue(out, outOff, n, ep); this.engine.countTx(peer, n); }
-      else this.counters.noEndpoint++;
+      if (ep) {
+        const msgOffsets = this.msgOffsets;
+        let bytes = 0;
+        let packets = 0;
+        for (let k = start; k < start + n; k++) {
+          msgOffsets[k] = offsets[k]! - TUN_HEADROOM;
+          bytes += msgLengths[k]!;
+          if (msgLengths[k]! > 0) packets++;
+        }
+        if (this.udp.queueMany !== undefined) {
+          this.udp.queueMany(slab, msgOffsets, msgLengths, start, n, ep);
+        } else {
+          for (let k = start; k < start + n; k++) if (msgLengths[k]! > 0) this.udp.queue(slab, msgOffsets[k]!, msgLengths[k]!, ep);
+        }
+        this.engine.countTx(peer, bytes, packets);
+      } else {
+        this.counters.noEndpoint += sealed;
+      }
     }
     if (this.engine.outboxSize > 0) this.flushOutbox(null);
   }
 
   // ---------------------------------------------------------------- UDP -> TUN
+
+  /**
+   * A batch of datagrams from the UDP socket (see DatagramBatch). Consecutive data messages from
+   * one source to one receiver index (a GRO train, or datagrams that simply follow each other)
+   * are opened as one train: one keypair lookup and one AEAD call; anything else goes through
+   * onDatagram. The decrypted packets are written to the TUN together at the end of the batch
+   * (coalesced into super-packets where the TUN has offloads). Decrypts in place.
+   */
+  readonly onDatagramBatch = (b: DatagramBatch): void => {
+    const { slab, offsets, lengths, addrWords, ports, count } = b;
+    const now = this.now();
+    this.beginTunWrites(slab, count);
+    for (let i = 0; i < count;) {
+      const off = offsets[i]!;
+      const w = 4 * i;
+      const a = this.trainAddrWords;
+      a[0] = addrWords[w]!; a[1] = addrWords[w + 1]!; a[2] = addrWords[w + 2]!; a[3] = addrWords[w + 3]!;
+      if (!isDataMessage(slab, off, lengths[i]!)) {
+        this.onDatagram(slab, off, lengths[i]!, this.trainAddr, ports[i]!);
+        i++;
+        continue;
+      }
+      let end = i + 1;
+      while (end < count && isDataMessage(slab, offsets[end]!, lengths[end]!) && ports[end] === ports[i] &&
+        addrWords[4 * end] === addrWords[w] && addrWords[4 * end + 1] === addrWords[w + 1] &&
+        addrWords[4 * end + 2] === addrWords[w + 2] && addrWords[4 * end + 3] === addrWords[w + 3] &&
+        sameReceiver(slab, off, offsets[end]!)) end++;
+      this.receiveTrain(slab, offsets, lengths, i, end - i, this.trainAddr, ports[i]!, now);
+      this.flushTunWrites();
+      i = end;
+    }
+    this.endTunWrites();
+  };
+
+  /** Opens data messages k in [start, start + n) (one receiver index, one source) and delivers them. */
+  private receiveTrain(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, n: number, addr: Uint8Array, port: number, now: number): void {
+    if (this.openResults.length < start + n) this.openResults = new Int32Array(Math.max(start + n, 256));
+    const results = this.openResults;
+    const peer = this.engine.decapsulateBatch(slab, offsets, lengths, start, n, now, results);
+    if (peer >= 0) {
+      this.roam(peer, addr, port);
+      for (let k = start; k < start + n; k++) {
+        const r = results[k]!;
+        if (r > 0) this.deliver(peer, slab, offsets[k]! + 16, r, now);
+      }
+    }
+    if (this.engine.outboxSize > 0) {
+      this.srcAddr.set(addr);
+      this.srcPort = port;
+      this.flushOutbox(this.srcAddr);
+    }
+  }
 
   /** One datagram from the UDP socket; `addr` is 16 bytes (v4-mapped for IPv4). Decrypts in place. */
   readonly onDatagram = (data: Uint8Array, off: number, len: number, addr: Uint8Array, port: number): void => {
@@ -210,13 +355,45 @@ export class Device {
     }
   };
 
-  /** Inner-source check (cryptokey routing), access filter, then the TUN. */
+  /** Inner-source check (cryptokey routing), access filter, then the TUN (now, or after the train). */
   private deliver(peer: number, pkt: Uint8Array, off: number, len: number, now: number): void {
     if (len === 0) return; // keepalive
     const owner = this.allowed.lookupWords(readSrc(pkt, off, len, this.words), this.words);
     if (owner !== peer) { this.counters.badSource++; return; }
     if (this.inboundFilter !== null && !this.inboundFilter(peer, pkt, off, len, now)) { this.counters.filtered++; return; }
+    if (pkt === this.tunSlab) {
+      this.tunOffsets[this.tunCount] = off;
+      this.tunLengths[this.tunCount] = len;
+      this.tunCount++;
+      return;
+    }
     if (!this.tun.write(pkt, off, len)) this.counters.tunWriteDrops++;
+  }
+
+  /** Packets decrypted in `slab` from now on are collected and written by endTunWrites (when the TUN takes batches). */
+  private beginTunWrites(slab: Uint8Array, max: number): void {
+    if (this.tun.writeBatch === undefined) return;
+    if (this.tunOffsets.length < max) {
+      this.tunOffsets = new Uint32Array(Math.max(max, 256));
+      this.tunLengths = new Uint32Array(Math.max(max, 256));
+    }
+    this.tunSlab = slab;
+    this.tunCount = 0;
+  }
+
+  /** Writes the packets collected so far (one train's worth: the receiver may start on them while the next train is opened). */
+  private flushTunWrites(): void {
+    const slab = this.tunSlab;
+    const n = this.tunCount;
+    if (slab === null || n === 0 || this.tun.writeBatch === undefined) return;
+    this.tunCount = 0;
+    const written = this.tun.writeBatch(slab, this.tunOffsets, this.tunLengths, n);
+    if (written < n) this.counters.tunWriteDrops += n - written;
+  }
+
+  private endTunWrites(): void {
+    this.flushTunWrites();
+    this.tunSlab = null;
   }
 
   private roam(peer: number, addr: Uint8Array, port: number): void {
@@ -226,7 +403,7 @@ export class Device {
     this.endpoints[peer] = next;
     const info = this.engine.peerInfo(peer);
     if (info && this.log.level >= LogLevel.Verbose) {
-      this.log.verbose(`${peerLabel(keyToBase64(info.publicKey))} - Endpoint is now ${next.family === 4 ? next.host : `[${next.host}]`}:${port}`);
+      this.log.verbose(`Endpoint is now ${next.family === 4 ? next.host : `[${next.host}]`}:${port}`, { event: 'endpoint', peer: keyToBase64(info.publicKey) });
     }
   }
 
@@ -302,8 +479,18 @@ export class Device {
     const info = this.engine.peerInfo(d.peer);
     if (!info) return;
     const what = d.kind === 'keepalive' ? 'keepalive packet' : `handshake ${d.kind}`;
-    this.log.verbose(`${peerLabel(keyToBase64(info.publicKey))} - ${ep ? `Sending ${what}` : `No known endpoint for ${what}`}`);
+    this.log.verbose(ep ? `Sending ${what}` : `No known endpoint for ${what}`, { event: ep ? 'send' : 'no-endpoint', peer: keyToBase64(info.publicKey) });
   }
+}
+
+/** A WireGuard data message (type 4, three reserved zero bytes) long enough for header and tag. */
+function isDataMessage(d: Uint8Array, off: number, len: number): boolean {
+  return len >= 32 && d[off] === 4 && d[off + 1] === 0 && d[off + 2] === 0 && d[off + 3] === 0;
+}
+
+/** Same receiver index (bytes 4..8) in the data messages at offsets a and b. */
+function sameReceiver(d: Uint8Array, a: number, b: number): boolean {
+  return d[a + 4] === d[b + 4] && d[a + 5] === d[b + 5] && d[a + 6] === d[b + 6] && d[a + 7] === d[b + 7];
 }
 
 function isZero10(a: Uint8Array): boolean {

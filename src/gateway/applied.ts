@@ -2,12 +2,13 @@
 // the file: it finds the `wgts up` processes running that file (their status files name it, their
 // pid is alive) and polls each one's UAPI socket until the removed public key is gone from the
 // interface, or a timeout passes (then the status file's reload errors say why).
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processAlive } from '../config/lock.js';
 import { parseGetReply, uapiRequest } from './show.js';
 import { readStatus, STATUS_DIR, type InterfaceStatus } from './status.js';
+import { textVersion } from './store.js';
 
 /** How long `peer remove` waits for a running gateway to drop the peer (ms). */
 export const APPLY_TIMEOUT_MS = 10_000;
@@ -26,6 +27,59 @@ export function runningFor(file: string, statusDir = STATUS_DIR): InterfaceStatu
     const s = readStatus(n.slice(0, -5), statusDir);
     return s !== null && s.config === path && processAlive(s.pid) ? [s] : [];
   });
+}
+
+/** What became of an edit at one running gateway. */
+export type ApplyOutcome =
+  | { kind: 'applied'; ifname: string; pid: number; ms: number }
+  | { kind: 'failed'; ifname: string; pid: number; why: string }
+  | { kind: 'timeout'; ifname: string; pid: number; why: string };
+
+/** The version of the config file as it is now ('' when unreadable). */
+function currentVersion(path: string): string {
+  try {
+    return textVersion(readFileSync(path, 'utf8'));
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Waits until the `wgts up` of status `s` reports the state `version` (store.ts) applied completely,
+ * or a version after it (another edit right after ours: it contains ours); a reload that failed
+ * after our edit is reported at once with its errors. At most `timeoutMs`.
+ */
+export async function waitForVersion(s: InterfaceStatus, version: string, since: number, timeoutMs = APPLY_TIMEOUT_MS,
+  statusDir = STATUS_DIR): Promise<ApplyOutcome> {
+  const t0 = Date.now();
+  let last: InterfaceStatus | null = null;
+  while (Date.now() - t0 < timeoutMs) {
+    last = readStatus(s.interface, statusDir);
+    if (last?.applied && (last.applied.version === version || last.applied.version === currentVersion(s.config))) {
+      return { kind: 'applied', ifname: s.interface, pid: s.pid, ms: Date.now() - t0 };
+    }
+    const r = last?.reload;
+    if (r && !r.ok && r.at >= since) return { kind: 'failed', ifname: s.interface, pid: s.pid, why: r.errors.join('; ') };
+    if (!last || !processAlive(s.pid)) break;
+    await sleep(POLL_MS);
+  }
+  return { kind: 'timeout', ifname: s.interface, pid: s.pid, why: last ? 'the change is not applied yet' : 'its status file is gone (it stopped?)' };
+}
+
+/** Waits until the interface of `s` has `publicKey` (base64) again, at most `timeoutMs`. */
+export async function waitForPeerPresent(s: InterfaceStatus, publicKey: string, timeoutMs = APPLY_TIMEOUT_MS): Promise<ApplyOutcome> {
+  const t0 = Date.now();
+  let lastError = 'the peer is not on the interface';
+  while (Date.now() - t0 < timeoutMs) {
+    try {
+      const iface = parseGetReply(s.interface, await uapiRequest(s.interface, 'get=1\n\n'));
+      if (iface.peers.some((p) => p.publicKey === publicKey)) return { kind: 'applied', ifname: s.interface, pid: s.pid, ms: Date.now() - t0 };
+    } catch (e) {
+      lastError = e instanceof Error ? e.message : String(e);
+    }
+    await sleep(POLL_MS);
+  }
+  return { kind: 'timeout', ifname: s.interface, pid: s.pid, why: lastError };
 }
 
 /** What became of a removal at one running gateway. */

@@ -53,9 +53,12 @@ export function iptablesCommand(family: 4 | 6): 'iptables' | 'ip6tables' {
   return family === 4 ? 'iptables' : 'ip6tables';
 }
 
-/** Arguments that add (`-I CHAIN 1` for filter chains, so they come before a drop; `-A` in nat) or delete a rule. */
-export function ruleArgs(r: FirewallRule, tag: string, op: 'add' | 'delete'): string[] {
-  const where = op === 'delete' ? ['-D', r.chain] : r.table === 'filter' ? ['-I', r.chain, '1'] : ['-A', r.chain];
+/**
+ * Arguments that add (`-I CHAIN 1` for filter chains, so they come before a drop; `-A` in nat),
+ * delete or check (`-C`: exit 0 when the rule is there) a rule.
+ */
+export function ruleArgs(r: FirewallRule, tag: string, op: 'add' | 'delete' | 'check'): string[] {
+  const where = op === 'delete' ? ['-D', r.chain] : op === 'check' ? ['-C', r.chain] : r.table === 'filter' ? ['-I', r.chain, '1'] : ['-A', r.chain];
   return ['-w', '5', '-t', r.table, ...where, ...r.spec, '-m', 'comment', '--comment', tag];
 }
 
@@ -85,7 +88,12 @@ export function missingIptables(families: readonly (4 | 6)[], path = process.env
     + 'Install the Debian/Ubuntu package iptables (on nftables-only hosts it provides iptables-nft, which writes nftables rules).';
 }
 
-/** Whether `pid` is a running wgts process in this network namespace (so the rules it tagged are its own). */
+/**
+ * Whether `pid` is a running wgts process in this network namespace (so the rules it tagged are
+ * its own). When its namespace cannot be read (EACCES: this process runs with fewer capabilities
+ * than the owner, as in the sandbox of wgts@.service, and may not look at its /proc/PID/ns), it
+ * counts as running here: a rule of a live process is never swept on a guess.
+ */
 export function ownerRunsHere(pid: number): boolean {
   if (pid === process.pid) return true;
   if (!processAlive(pid)) return false;
@@ -95,8 +103,8 @@ export function ownerRunsHere(pid: number): boolean {
     const theirs = statSync(`/proc/${pid}/ns/net`);
     const ours = statSync('/proc/self/ns/net');
     return theirs.ino === ours.ino && theirs.dev === ours.dev;
-  } catch {
-    return false;
+  } catch (e) {
+    return typeof e === 'object' && e !== null && 'code' in e && (e.code === 'EACCES' || e.code === 'EPERM');
   }
 }
 
@@ -146,13 +154,19 @@ interface NftItem {
 /** Tables iptables-nft manages (its FORWARD chain is handled with iptables rules). */
 const IPTABLES_NFT_TABLES = new Set(['ip filter', 'ip6 filter', 'ip nat', 'ip6 nat', 'ip mangle', 'ip6 mangle', 'ip raw', 'ip6 raw', 'ip security', 'ip6 security']);
 
+/** A chain of another nftables table that drops what reaches its hook by default. */
+interface DroppingChain {
+  /** `family table`, e.g. `inet hostfw`. */
+  table: string;
+  chain: string;
+}
+
 /**
- * Forward-hook chains of other nftables tables (not iptables-nft's) that drop forwarded packets by
- * default (policy drop, or a last rule that drops or rejects everything) and say nothing about
- * `ifname` anywhere in their table: each as a message naming the chain and the fix. `nftJson` is
- * `nft -j list ruleset`.
+ * Chains on `hook` of nftables tables other than iptables-nft's that drop by default (policy drop,
+ * or a last rule that drops or rejects everything) and whose table has no rule for which
+ * `mentions(exprJson)` holds. `nftJson` is `nft -j list ruleset`; unreadable JSON: none.
  */
-export function forwardBlockers(nftJson: string, ifname: string): string[] {
+export function droppingChains(nftJson: string, hook: 'forward' | 'input', mentions: (exprJson: string) => boolean): DroppingChain[] {
   let items: NftItem[];
   try {
     const parsed = JSON.parse(nftJson) as { nftables?: NftItem[] };
@@ -160,9 +174,9 @@ export function forwardBlockers(nftJson: string, ifname: string): string[] {
   } catch {
     return [];
   }
-  const out: string[] = [];
+  const out: DroppingChain[] = [];
   for (const { chain } of items) {
-    if (!chain || chain.hook !== 'forward') continue;
+    if (!chain || chain.hook !== hook) continue;
     const table = `${chain.family} ${chain.table}`;
     if (IPTABLES_NFT_TABLES.has(table)) continue;
     const rules = items.flatMap((i) => (i.rule && i.rule.family === chain.family && i.rule.table === chain.table ? [i.rule] : []));
@@ -170,11 +184,35 @@ export function forwardBlockers(nftJson: string, ifname: string): string[] {
     const last = own[own.length - 1]?.expr ?? [];
     const dropsAll = chain.policy === 'drop' || (last.length === 1 && typeof last[0] === 'object' && last[0] !== null && ('drop' in last[0] || 'reject' in last[0]));
     if (!dropsAll) continue;
-    const mentions = rules.some((r) => JSON.stringify(r.expr ?? []).includes(`"${ifname}"`));
-    if (mentions) continue;
-    out.push(`the nftables chain '${chain.name}' of table '${table}' (hook forward) drops forwarded packets by default, and iptables rules cannot override another nftables table. `
-      + `Let the tunnel through there, e.g. nft insert rule ${table} ${chain.name} iifname "${ifname}" accept; nft insert rule ${table} ${chain.name} oifname "${ifname}" ct state established,related accept `
-      + `(firewalld: firewall-cmd --zone=trusted --add-interface=${ifname}), then start wgts up again`);
+    if (rules.some((r) => mentions(JSON.stringify(r.expr ?? [])))) continue;
+    out.push({ table, chain: chain.name });
   }
   return out;
+}
+
+/**
+ * Forward-hook chains of other nftables tables (not iptables-nft's) that drop forwarded packets by
+ * default and say nothing about `ifname` anywhere in their table: each as a message naming the
+ * chain and the fix. `nftJson` is `nft -j list ruleset`.
+ */
+export function forwardBlockers(nftJson: string, ifname: string): string[] {
+  return droppingChains(nftJson, 'forward', (expr) => expr.includes(`"${ifname}"`)).map(({ table, chain }) =>
+    `the nftables chain '${chain}' of table '${table}' (hook forward) drops forwarded packets by default, and iptables rules cannot override another nftables table. `
+    + `Let the tunnel through there, e.g. ${forwardBlockerFix(table, chain, ifname)}, then start wgts up again`);
+}
+
+/** The commands that let `ifname` through the forward chain `chain` of nftables table `table`. */
+export function forwardBlockerFix(table: string, chain: string, ifname: string): string {
+  return `nft insert rule ${table} ${chain} iifname "${ifname}" accept; nft insert rule ${table} ${chain} oifname "${ifname}" ct state established,related accept `
+    + `(firewalld: firewall-cmd --zone=trusted --add-interface=${ifname})`;
+}
+
+/**
+ * Input-hook chains of other nftables tables that drop by default and never mention UDP `port`:
+ * WireGuard's datagrams to the ListenPort die there whatever iptables accepts. Each with the fix.
+ */
+export function inputBlockers(nftJson: string, port: number): { table: string; chain: string; fix: string }[] {
+  return droppingChains(nftJson, 'input', (expr) => expr.includes('"dport"') && new RegExp(`[^0-9]${port}[^0-9]`).test(expr)).map(({ table, chain }) => ({
+    table, chain, fix: `nft insert rule ${table} ${chain} udp dport ${port} accept (firewalld: firewall-cmd --permanent --add-port=${port}/udp && firewall-cmd --reload)`,
+  }));
 }

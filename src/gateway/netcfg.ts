@@ -15,6 +15,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promises as fsp, chmodSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { formatCidr, parseCidr, type Cidr } from '../config/ip.js';
+import { processAlive } from '../config/lock.js';
 import { iptablesCommand, ruleArgs, ruleKey, ruleTag, type FirewallRule } from './iptables.js';
 
 /** Runs a program with arguments and resolves with its stdout; rejects with a message holding stderr. */
@@ -146,6 +147,8 @@ export function currentNetnsName(netnsDir = '/run/netns'): string | null {
 export interface RouteConflict {
   readonly route: string;
   readonly overlaps: string;
+  /** The device of the existing route, when it has one. */
+  readonly dev?: string;
 }
 
 /** How split DNS was set up, for the log and the status. */
@@ -216,7 +219,7 @@ export class NetConfig {
         if (family === 6 && (r.cidr.address.startsWith('fe80:') || r.cidr.address.startsWith('ff'))) continue;
         for (const c of mine) {
           const p = parseCidr(c, { prefixOptional: true, hostBits: 'mask' });
-          if (p.ok && cidrsOverlap(p.value.cidr, r.cidr)) out.push({ route: c, overlaps: r.text });
+          if (p.ok && cidrsOverlap(p.value.cidr, r.cidr)) out.push(r.dev === undefined ? { route: c, overlaps: r.text } : { route: c, overlaps: r.text, dev: r.dev });
         }
       }
     }
@@ -274,7 +277,17 @@ export class NetConfig {
     const ns = currentNetnsName(this.netnsDir);
     if (ns !== null) {
       const path = join(this.netnsEtcDir, ns, 'resolv.conf');
-      await this.replaceFile(path, resolvConf(servers, domains), 'dns:resolv.conf');
+      // One resolv.conf cannot send each domain to its own server (glibc asks the first one for
+      // everything): while another wgts up of this namespace owns it, it is left alone.
+      const owner = resolvConfOwner(await fsp.readFile(path, 'utf8').catch(() => ''));
+      if (owner !== null && owner.ifname !== this.ifname && processAlive(owner.pid)) {
+        return {
+          kind: 'manual',
+          instructions: `DNS left unchanged: ${path} serves ${owner.ifname} (wgts up, pid ${owner.pid}), and one resolv.conf cannot send each domain to its own DNS server; `
+            + `names${domains.length ? ` under ${domains.join(', ')}` : ''} of ${this.ifname} resolve at ${servers.join(', ')} (e.g. dig @${servers[0] ?? '?'} NAME) or through systemd-resolved, where each tunnel gets its own DNS and domains`,
+        };
+      }
+      await this.replaceFile(path, resolvConf(servers, domains, this.ifname), 'dns:resolv.conf');
       return { kind: 'netns-resolv-conf', path };
     }
     if (await this.resolvedRuns()) {
@@ -344,12 +357,20 @@ export class NetConfig {
   }
 }
 
-/** resolv.conf text for `servers` and search `domains`. */
-export function resolvConf(servers: readonly string[], domains: readonly string[]): string {
-  let out = '# written by wgts up; restored when the interface goes down\n';
+/** resolv.conf text for `servers` and search `domains`, marked as written by the wgts up of `ifname`. */
+export function resolvConf(servers: readonly string[], domains: readonly string[], ifname = '', pid = process.pid): string {
+  let out = ifname === ''
+    ? '# written by wgts up; restored when the interface goes down\n'
+    : `# written by wgts up of ${ifname} (pid ${pid}); restored when the interface goes down\n`;
   for (const s of servers) out += `nameserver ${s}\n`;
   if (domains.length > 0) out += `search ${domains.join(' ')}\n`;
   return out;
+}
+
+/** The wgts up that wrote a resolv.conf (its first line), or null. */
+export function resolvConfOwner(text: string): { ifname: string; pid: number } | null {
+  const m = /^# written by wgts up of (\S+) \(pid ([0-9]+)\);/.exec(text);
+  return m ? { ifname: m[1] as string, pid: Number(m[2]) } : null;
 }
 
 /** Writes a file through a temp file + rename, so readers see the old or the new content. */

@@ -14,6 +14,8 @@ export type OnboardErrorCode =
   | 'bad-allow' // an access rule is malformed or outside the project networks
   | 'subnet-full' // no free tunnel address is left
   | 'no-such-peer' // remove named a peer the file does not have
+  | 'peer-expired' // enable of a peer whose Expires has passed, without a new one
+  | 'no-such-host' // host remove named a Host the file does not have
   | 'bad-out'; // the client config cannot be written where asked
 
 /**

@@ -3,13 +3,13 @@
 // before peers can be added to it.
 import { canonicalIP, formatCidr, isHostname, parseCidr, parseDnsServer, parseHostPort, type Cidr, type HostPort } from '../config/ip.js';
 import type { GatewayConfig, HostEntry, WgtsConfig } from '../config/model.js';
+import { projectNameProblem } from '../config/schema.js';
 import { OnboardError } from './onboard-errors.js';
+import { projectNameFromFile } from './project.js';
 import { containsIP, hostPosition, overlaps, subnetOf, type TunnelAddresses } from './onboard-net.js';
 
 /** Default UDP port of a new gateway. */
 export const DEFAULT_LISTEN_PORT = 51820;
-/** Default DNS domain of the project network. */
-export const DEFAULT_DOMAIN = 'zerops';
 /** The name the gateway's DNS answers with its own tunnel address; no Host may take it. */
 export const GATEWAY_HOST_NAME = 'gateway';
 
@@ -27,7 +27,12 @@ export interface InitOptions {
   endpoint: string;
   /** UDP port the gateway listens on (default 51820). */
   listenPort?: number;
-  /** DNS domain of the project network (default `zerops`). */
+  /**
+   * The project's name (a lower-case DNS label), which names every client config (NAME.conf,
+   * interface NAME) and is the default domain. Default: made from the gateway file's name.
+   */
+  name?: string;
+  /** DNS domain of the project network (default: the project name, so two projects never share one). */
   domain?: string;
   /** Service names for the gateway's DNS, `name=ip`, each ip inside one of the networks. */
   hosts?: readonly string[];
@@ -78,7 +83,7 @@ function checkAddresses(texts: readonly string[], problems: string[]): Cidr[] {
 }
 
 /** Project networks: aligned, not the whole address space, apart from each other and the tunnel. */
-function checkNetworks(texts: readonly string[], addresses: readonly Cidr[], problems: string[]): Cidr[] {
+export function checkNetworks(texts: readonly string[], addresses: readonly Cidr[], problems: string[]): Cidr[] {
   if (texts.length === 0) problems.push('at least one network is needed, e.g. 10.124.0.0/24');
   const out: Cidr[] = [];
   for (const text of texts) {
@@ -103,7 +108,7 @@ function checkNetworks(texts: readonly string[], addresses: readonly Cidr[], pro
 }
 
 /** `name=ip` entries: DNS names (unique, not the gateway's own) with an address in a network. */
-function checkHosts(texts: readonly string[], networks: readonly Cidr[], domain: string | undefined, problems: string[]): HostEntry[] {
+export function checkHosts(texts: readonly string[], networks: readonly Cidr[], domain: string | undefined, problems: string[]): HostEntry[] {
   const out: HostEntry[] = [];
   const reserved = new Set([GATEWAY_HOST_NAME, `${GATEWAY_HOST_NAME}.${domain ?? ''}`]);
   for (const text of texts) {
@@ -130,7 +135,7 @@ function checkHosts(texts: readonly string[], networks: readonly Cidr[], domain:
  * Checks the options of a new gateway and returns its canonical settings, or throws one
  * OnboardError 'bad-option' listing every problem found.
  */
-export function checkInitOptions(opts: InitOptions): GatewaySettings {
+export function checkInitOptions(opts: InitOptions, file: string): GatewaySettings {
   const problems: string[] = [];
   const addresses = checkAddresses(typeof opts.address === 'string' ? [opts.address] : opts.address, problems);
   const networks = checkNetworks(opts.networks, addresses, problems);
@@ -140,27 +145,37 @@ export function checkInitOptions(opts: InitOptions): GatewaySettings {
     problems.push(`listen port '${listenPort}' is not a port (1-65535)`);
   }
 
-  const domain = opts.domain ?? DEFAULT_DOMAIN;
+  const name = opts.name ?? projectNameFromFile(file);
+  const badName = projectNameProblem(name);
+  if (badName !== null) problems.push(`name ${badName}`);
+  const domain = opts.domain ?? name;
   if (!isHostname(domain)) problems.push(`domain '${domain}' is not a DNS name`);
 
-  const endpoint = parseHostPort(opts.endpoint, true);
-  if (!endpoint.ok) {
-    problems.push(`endpoint '${opts.endpoint}': ${endpoint.error} (expected HOST:PORT, e.g. vpn.example.com:51820)`);
-  } else {
-    const host = endpoint.value.host;
-    const family = host.includes(':') ? 6 : 4;
-    const inside = canonicalIP(host) === null ? undefined : [...networks, ...addresses.map(subnetOf)].find((n) => containsIP(n, host, family));
-    if (inside) {
-      problems.push(`endpoint '${opts.endpoint}' is inside ${formatCidr(inside)}, which laptops route into the tunnel; the endpoint must be reachable outside it`);
-    }
-  }
+  const endpoint = checkEndpoint(opts.endpoint, networks, addresses, problems);
 
   const hosts = checkHosts(opts.hosts ?? [], networks, isHostname(domain) ? domain.toLowerCase() : undefined, problems);
   const upstream = checkUpstream(opts.upstream ?? [], problems);
-  if (problems.length > 0 || !endpoint.ok) throw new OnboardError('bad-option', problems);
-  const gateway: GatewayConfig = { networks, domain: domain.toLowerCase(), endpoint: endpoint.value, hosts, masquerade: true };
+  if (problems.length > 0 || endpoint === null) throw new OnboardError('bad-option', problems);
+  const gateway: GatewayConfig = { name, networks, domain: domain.toLowerCase(), endpoint, hosts, masquerade: true };
   if (upstream !== undefined) gateway.upstream = upstream;
   return { addresses, listenPort, gateway };
+}
+
+/** The public HOST:PORT laptops connect to: parsed, and not inside what laptops route into the tunnel. */
+export function checkEndpoint(text: string, networks: readonly Cidr[], addresses: readonly Cidr[], problems: string[]): HostPort | null {
+  const endpoint = parseHostPort(text, true);
+  if (!endpoint.ok) {
+    problems.push(`endpoint '${text}': ${endpoint.error} (expected HOST:PORT, e.g. vpn.example.com:51820)`);
+    return null;
+  }
+  const host = endpoint.value.host;
+  const family = host.includes(':') ? 6 : 4;
+  const inside = canonicalIP(host) === null ? undefined : [...networks, ...addresses.map(subnetOf)].find((n) => containsIP(n, host, family));
+  if (inside) {
+    problems.push(`endpoint '${text}' is inside ${formatCidr(inside)}, which laptops route into the tunnel; the endpoint must be reachable outside it`);
+    return null;
+  }
+  return endpoint.value;
 }
 
 /** `--upstream` values: DNS servers in order, or `none` alone; none given = the host's resolvers. */

@@ -1,33 +1,36 @@
 // Gateway onboarding: creating a gateway config file, and adding, listing and removing the laptops
 // (peers) in it. A library without console output; src/cli/gateway.ts and src/cli/peer.ts print.
 //
-// Every change is one locked, atomic read-modify-write of the file (src/config editConfigFile:
-// the PATH.lock lock, then a temp file renamed over PATH), so concurrent commands never lose a
-// peer, a kill at any moment leaves the old or the new file, and a running gateway watching the
-// file only ever reads complete configs. A laptop's private key is generated here, placed in the
+// Every change is one transaction of the gateway's store (store.ts; for a file: the PATH.lock lock,
+// then a temp file renamed over PATH), so concurrent commands never lose a peer, a kill at any
+// moment leaves the old or the new file, and a running gateway watching the file only ever reads
+// complete configs. A laptop's private key is generated here, placed in the
 // returned client config and nowhere else; the gateway file only learns its public key.
-import { access, lstat, readFile, stat } from 'node:fs/promises';
+import { access, lstat, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { formatCidr, formatHostPort, formatIP, type Cidr } from '../config/ip.js';
-import { withFileLock } from '../config/lock.js';
-import type { ConfigDocument, PeerConfig, WgtsConfig } from '../config/model.js';
-import { emptyInterface, parseConfig, type ParseResult } from '../config/parse.js';
+import { formatCidr, formatIP, type Cidr } from '../config/ip.js';
+import { issuedChanges, type IssuedField } from '../config/issued.js';
+import type { PeerConfig, WgtsConfig } from '../config/model.js';
+import { emptyInterface } from '../config/parse.js';
 import { checkAllowRule, checkInboundRule, SCHEMA } from '../config/schema.js';
-import {
-  addPeer as addPeerSection, editConfigFile, formatConfig, removePeer as removePeerSection, writeFileAtomic,
-} from '../config/write.js';
-import { generatePresharedKey, generatePrivateKey, keyFromBase64, keyToBase64, publicKey } from '../crypto/keys.js';
+import { formatTimestamp } from '../config/time.js';
+import { writeFileAtomic } from '../config/write.js';
+import { generatePresharedKey, generatePrivateKey, keyToBase64, publicKey } from '../crypto/keys.js';
 import { parseAccessRule, ruleAlias } from '../router/access.js';
-import { clientConfigText } from './client-config.js';
-import { clientDnsAddress } from './dns/service.js';
-import { configFailure, OnboardError } from './onboard-errors.js';
+import {
+  clientConfigText, clientHeader, clientView, gatewayView, peerAddresses, type ClientView, type GatewayView,
+} from './client-config.js';
+import { OnboardError } from './onboard-errors.js';
 import { allocateHost, hostCidr, overlaps, peerCapacity, subnetOf } from './onboard-net.js';
-import { checkInitOptions, gatewayFacts, type GatewayFacts, type InitOptions } from './onboard-options.js';
+import { checkInitOptions, gatewayFacts, type InitOptions } from './onboard-options.js';
+import { peerState, type PeerState } from './peer-state.js';
 import { dnsTargetOf, isConfigInterfaceName } from './plan.js';
+import { projectConfName, projectName } from './project.js';
+import { storeFor } from './store.js';
 
 export { OnboardError, type OnboardErrorCode } from './onboard-errors.js';
-export { DEFAULT_DOMAIN, DEFAULT_LISTEN_PORT, type InitOptions } from './onboard-options.js';
+export { DEFAULT_LISTEN_PORT, type InitOptions } from './onboard-options.js';
 
 /** Config files hold keys: owner read/write only. */
 const SECRET_MODE = 0o600;
@@ -42,6 +45,10 @@ const GATEWAY_HEADER = [
 
 /** What initGateway wrote. */
 export interface InitResult {
+  /** The project name (Name =), which names every client config. */
+  name: string;
+  /** The DNS domain (Domain =). */
+  domain: string;
   /** The gateway's public key (base64), which every laptop config names. */
   publicKey: string;
   /** The tunnel addresses with their subnets, e.g. ['10.123.0.1/24']. */
@@ -60,6 +67,20 @@ export interface PeerInfo {
   allow: string[];
   /** AllowInbound rules: connections the project may open to the peer (empty: none). */
   allowInbound: string[];
+  /** active, disabled (Disabled = true) or expired (Expires in the past): only active peers are on the interface. */
+  state: PeerState;
+  /** `Expires =` as 2026-12-31T00:00:00Z, null when it never expires. */
+  expires: string | null;
+  /**
+   * Whether the client config the laptop holds is current: 'current', 'outdated' (the gateway changed
+   * since it was issued: `outdated` names what), or 'unknown' (no `Issued =` record: added by hand
+   * or by an older wgts).
+   */
+  config: 'current' | 'outdated' | 'unknown';
+  /** What changed since the config was issued: address, dns, key, endpoint, allowed. */
+  outdated: IssuedField[];
+  /** When its client config was last issued (2026-01-05T10:00:00Z), null without a record. */
+  issued: string | null;
 }
 
 /** Options of addPeer. */
@@ -80,6 +101,10 @@ export interface AddPeerOptions {
   out?: string;
   /** Replace an existing `out` file (refused otherwise). */
   force?: boolean;
+  /** `Expires =` of the new peer (ms since the epoch); must be in the future. */
+  expires?: number;
+  /** The time used for the Issued record and expiry checks (default Date.now()). */
+  now?: number;
 }
 
 /** What addPeer did. */
@@ -93,17 +118,8 @@ export interface AddPeerResult {
   address6?: string;
   /** The wg-quick config for the laptop, holding its private key. */
   clientConfig: string;
-}
-
-function errnoCode(e: unknown): string | undefined {
-  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
-}
-
-/** Throws OnboardError 'no-file' when the directory of `file` does not exist. */
-async function requireDirectory(file: string): Promise<void> {
-  const dir = dirname(resolve(file));
-  const st = await stat(dir).catch(() => null);
-  if (!st?.isDirectory()) throw new OnboardError('no-file', `directory ${dir} does not exist`);
+  /** The file name to save it as (the project's: NAME.conf). */
+  confName: string;
 }
 
 /**
@@ -113,44 +129,20 @@ async function requireDirectory(file: string): Promise<void> {
  * directory is missing.
  */
 export async function initGateway(file: string, opts: InitOptions): Promise<InitResult> {
-  const settings = checkInitOptions(opts);
+  const settings = checkInitOptions(opts, file);
   const key = generatePrivateKey();
   const config: WgtsConfig = {
     interface: { ...emptyInterface(), privateKey: keyToBase64(key), listenPort: settings.listenPort, addresses: settings.addresses },
     gateway: settings.gateway,
     peers: [],
   };
-  await requireDirectory(file);
-  await withFileLock(file, async () => {
-    if (!opts.force && (await lstat(file).catch(() => null))) {
-      throw new OnboardError('exists', `${file} already exists; use --force to replace it (its key and peers are lost)`);
-    }
-    await writeFileAtomic(file, GATEWAY_HEADER + formatConfig(config), SECRET_MODE);
-  });
-  return { publicKey: keyToBase64(publicKey(key)), addresses: settings.addresses.map(formatCidr) };
-}
-
-/**
- * One locked edit of `file` (editConfigFile) whose callback also computes a value; returns it.
- * A file that does not parse (before or after the edit) becomes OnboardError 'config' with the
- * parser's FILE:LINE errors; a missing file becomes 'no-file'.
- */
-async function editWith<T>(file: string, fn: (doc: ConfigDocument, config: WgtsConfig) => { doc: ConfigDocument; value: T }): Promise<T> {
-  let value: { v: T } | undefined;
-  let result: ParseResult;
-  try {
-    result = await editConfigFile(file, (doc, config) => {
-      const r = fn(doc, config);
-      value = { v: r.value };
-      return r.doc;
-    });
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') throw new OnboardError('no-file', `${file} does not exist (create it with 'wgts gateway init')`);
-    throw e;
-  }
-  if (!result.ok) throw configFailure(result.errors);
-  if (!value) throw new Error(`${file}: the edit did not run`);
-  return value.v;
+  await storeFor(file).create(config, { force: opts.force === true, header: GATEWAY_HEADER });
+  return {
+    name: settings.gateway.name ?? '',
+    domain: settings.gateway.domain ?? '',
+    publicKey: keyToBase64(publicKey(key)),
+    addresses: settings.addresses.map(formatCidr),
+  };
 }
 
 /** Why `name` is not a valid peer Name (the config parser's own rule), or null. */
@@ -165,7 +157,7 @@ function peerNameProblem(name: string): string | null {
  * rule must satisfy both the gateway's rule parser (router/access.ts, which enforces it) and the
  * config file's shape check (which reads it back), so both are asked.
  */
-function allowDestination(rule: string): Cidr | 'gateway' | string {
+export function allowDestination(rule: string): Cidr | 'gateway' | string {
   const shape = checkAllowRule(rule);
   if (shape !== null) return `allow ${shape}`;
   if (ruleAlias(rule) !== null) return 'gateway';
@@ -175,22 +167,18 @@ function allowDestination(rule: string): Cidr | 'gateway' | string {
   return { family: addr.length === 4 ? 4 : 6, address: formatIP(addr), prefix: cidr };
 }
 
-/** A config file name for peer `name` that wgts up and wg-quick accept (its interface name). */
-export function clientConfName(name: string): string {
-  return `${name.replace(/[^A-Za-z0-9_=+.-]/g, '-').slice(0, 15)}.conf`;
-}
-
 /**
  * Checks the output path before the gateway file changes: NAME.conf with an interface name, in an
  * existing, writable directory, not the gateway file, not an existing file unless `force`.
+ * `suggestion` is the file name proposed instead of a bad one (the project's NAME.conf).
  */
-async function checkOutPath(file: string, out: string, peerName: string, force: boolean): Promise<void> {
+export async function checkOutPath(file: string, out: string, suggestion: string, force: boolean): Promise<void> {
   const fail = (why: string): OnboardError => new OnboardError('bad-out', `cannot write the client config to ${out}: ${why}`);
   const target = await lstat(out).catch(() => null);
   if (target?.isDirectory()) throw fail('it is a directory');
   const base = basename(out);
   if (!base.endsWith('.conf') || !isConfigInterfaceName(base.slice(0, -5))) {
-    throw fail(`wgts up and wg-quick up name the interface after the file, so it must be NAME.conf with NAME 1-15 of A-Z a-z 0-9 _ = + . - (e.g. --out ${join(dirname(out), clientConfName(peerName))})`);
+    throw fail(`wgts up and wg-quick up name the interface after the file, so it must be NAME.conf with NAME 1-15 of A-Z a-z 0-9 _ = + . - (e.g. --out ${join(dirname(out), suggestion)})`);
   }
   const dir = dirname(resolve(out));
   const dirStat = await stat(dir).catch(() => null);
@@ -201,13 +189,26 @@ async function checkOutPath(file: string, out: string, peerName: string, force: 
   if (target && !force) throw fail('it already exists; use --force to replace it');
 }
 
-/** The gateway's tunnel addresses as the host routes every laptop gets (the IPv6 one when peers get IPv6). */
-function gatewayHosts(facts: GatewayFacts): Cidr[] {
-  return [facts.tunnel.v4, ...(facts.tunnel.v6 ? [facts.tunnel.v6] : [])].map((a) => hostCidr(a.address, a.family));
+/** The gateway part of its client configs, or null when the file cannot issue any (not a gateway). */
+function gatewayViewOrNull(config: WgtsConfig, file: string): GatewayView | null {
+  try {
+    return gatewayView(config, file);
+  } catch {
+    return null;
+  }
 }
 
-/** The text summary of a peer. */
-function peerInfo(p: PeerConfig): PeerInfo {
+/** Whether a peer's client config is current, from its Issued record and what the gateway issues now. */
+function configState(p: PeerConfig, gateway: GatewayView | null): Pick<PeerInfo, 'config' | 'outdated' | 'issued'> {
+  if (!p.issued) return { config: 'unknown', outdated: [], issued: null };
+  if (gateway === null) return { config: 'unknown', outdated: [], issued: formatTimestamp(p.issued.at) };
+  const now: ClientView = { address: peerAddresses(p).map(formatCidr), ...gateway };
+  const outdated = issuedChanges(p.issued, now);
+  return { config: outdated.length ? 'outdated' : 'current', outdated, issued: formatTimestamp(p.issued.at) };
+}
+
+/** The text summary of a peer at `now`, given what the gateway issues now (gatewayViewOrNull). */
+function peerInfo(p: PeerConfig, gateway: GatewayView | null, now: number): PeerInfo {
   const hosts = p.allowedIPs.filter((c) => c.prefix === (c.family === 4 ? 32 : 128));
   const host = hosts.find((c) => c.family === 4) ?? hosts[0];
   return {
@@ -217,7 +218,18 @@ function peerInfo(p: PeerConfig): PeerInfo {
     allowedIPs: p.allowedIPs.map(formatCidr),
     allow: [...p.allow],
     allowInbound: [...(p.allowInbound ?? [])],
+    state: peerState(p, now),
+    expires: p.expires === undefined ? null : formatTimestamp(p.expires),
+    ...configState(p, gateway),
   };
+}
+
+/** The client config text of `peer` with its secrets, issued now, and the view recorded for it. */
+export function issueClientConfig(config: WgtsConfig, peer: PeerConfig, file: string, privateKey: string): { text: string; view: ClientView } {
+  const view = clientView(config, peer, file);
+  const project = projectName(config, file);
+  const secrets = peer.presharedKey === undefined ? { privateKey } : { privateKey, presharedKey: peer.presharedKey };
+  return { text: clientConfigText(view, secrets, clientHeader(project, peer.name ?? peer.publicKey)), view };
 }
 
 /**
@@ -233,6 +245,7 @@ function peerInfo(p: PeerConfig): PeerInfo {
  * (FILE:LINE), 'bad-out'. The file is unchanged whenever an error is thrown.
  */
 export async function addPeer(file: string, name: string, opts: AddPeerOptions = {}): Promise<AddPeerResult> {
+  const now = opts.now ?? Date.now();
   const badName = peerNameProblem(name);
   if (badName !== null) throw new OnboardError('bad-name', `peer name: ${badName}`);
   const rules = [...(opts.allow ?? [])];
@@ -248,13 +261,14 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
     const bad = checkInboundRule(rule);
     if (bad !== null) throw new OnboardError('bad-allow', `allow-inbound ${bad}`);
   }
-  if (opts.out !== undefined) await checkOutPath(file, opts.out, name, opts.force === true);
+  if (opts.expires !== undefined && opts.expires <= now) {
+    throw new OnboardError('bad-option', `--expires ${formatTimestamp(opts.expires)} is not in the future`);
+  }
+  const store = storeFor(file);
+  if (opts.out !== undefined) await checkOutFor(file, opts.out, opts.force === true);
+  const { privateKey: clientKey, publicKey: clientPublic, presharedKey: psk } = newLaptopKeys();
 
-  const clientKey = generatePrivateKey();
-  const clientPublic = keyToBase64(publicKey(clientKey));
-  const psk = keyToBase64(generatePresharedKey());
-
-  const made = await editWith(file, (doc, config) => {
+  const { value: made } = await store.edit((config) => {
     const facts = gatewayFacts(config, file);
     const { networks } = facts.gateway;
     rules.forEach((rule, i) => {
@@ -277,66 +291,62 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
       const subnet = formatCidr(subnetOf(facts.tunnel.v4));
       throw new OnboardError('subnet-full', `no free tunnel address left in ${subnet} (${peerCapacity(facts.tunnel.v4)} peer addresses); remove a peer or use a larger subnet`);
     }
-    const dnsServer = clientDnsAddress(config, gatewayHosts(facts).map((c) => c.address));
-    if (dnsServer === null) {
-      throw new OnboardError('not-gateway', `${file}: the gateway's DNS (ListenDns = ${facts.gateway.listenDns ? formatHostPort(facts.gateway.listenDns) : '?'}) is on no address laptops route into the tunnel (${gatewayHosts(facts).map((c) => c.address).join(', ')}); set ListenDns to one of them, or remove it`);
-    }
     const peerHosts = [hostCidr(alloc.v4, 4), ...(alloc.v6 === undefined ? [] : [hostCidr(alloc.v6, 6)])];
     const peer: PeerConfig = { name, publicKey: clientPublic, presharedKey: psk, allowedIPs: peerHosts, allow: rules };
     if (inbound.length > 0) peer.allowInbound = inbound;
-    return { doc: addPeerSection(doc, peer), value: { facts, alloc, peerHosts, dnsServer } };
+    if (opts.expires !== undefined) peer.expires = opts.expires;
+    const issued = issueClientConfig(config, peer, file, clientKey);
+    peer.issued = { at: now, ...issued.view };
+    config.peers.push(peer);
+    return { config, value: { alloc, text: issued.text, confName: projectConfName(projectName(config, file)) } };
   });
 
-  const { facts, alloc, peerHosts, dnsServer } = made;
-  const gatewayKey = keyFromBase64(facts.privateKey);
-  if (!gatewayKey) throw new OnboardError('not-gateway', `${file}: the [Interface] PrivateKey is not a valid key`);
-  const gatewayPublicKey = keyToBase64(publicKey(gatewayKey));
-  gatewayKey.fill(0);
-  const clientConfig = clientConfigText({
-    privateKey: keyToBase64(clientKey),
-    addresses: peerHosts,
-    dnsServer,
-    domain: facts.gateway.domain,
-    gatewayPublicKey,
-    presharedKey: psk,
-    endpoint: facts.gateway.endpoint,
-    allowedIPs: [...facts.gateway.networks, ...gatewayHosts(facts)],
-  });
-
+  const { alloc, text: clientConfig, confName } = made;
   if (opts.out !== undefined) {
-    try {
-      // Checked again: the file may have appeared while the gateway file was edited.
-      if (!opts.force && (await lstat(opts.out).catch(() => null))) throw new Error('it appeared meanwhile (use --force to replace it)');
-      await writeFileAtomic(opts.out, clientConfig, SECRET_MODE);
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      const undo = await removePeer(file, clientPublic).then(() => 'the peer was removed again', (u: unknown) =>
-        `removing the peer again failed too (${u instanceof Error ? u.message : String(u)}); remove it with 'wgts peer remove'`);
-      throw new OnboardError('bad-out', `cannot write the client config to ${opts.out}: ${why}; ${undo}`);
-    }
+    await writeClientConfig(opts.out, clientConfig, opts.force === true, () => removePeer(file, clientPublic).then(() => 'the peer was removed again', (u: unknown) =>
+      `removing the peer again failed too (${u instanceof Error ? u.message : String(u)}); remove it with 'wgts peer remove'`));
   }
-  const result: AddPeerResult = { name, publicKey: clientPublic, address: alloc.v4, clientConfig };
+  const result: AddPeerResult = { name, publicKey: clientPublic, address: alloc.v4, clientConfig, confName };
   if (alloc.v6 !== undefined) result.address6 = alloc.v6;
   return result;
 }
 
-/** The parsed config file; OnboardError 'no-file' or 'config'. */
-async function readParsed(file: string): Promise<WgtsConfig> {
-  let text: string;
+/** A new laptop key pair and preshared key (base64). */
+export function newLaptopKeys(): { privateKey: string; publicKey: string; presharedKey: string } {
+  const key = generatePrivateKey();
+  const psk = generatePresharedKey();
+  const keys = { privateKey: keyToBase64(key), publicKey: keyToBase64(publicKey(key)), presharedKey: keyToBase64(psk) };
+  key.fill(0);
+  psk.fill(0);
+  return keys;
+}
+
+/** checkOutPath with the project's file name as the suggestion. */
+export async function checkOutFor(file: string, out: string, force: boolean): Promise<void> {
+  const { config } = await storeFor(file).read();
+  await checkOutPath(file, out, projectConfName(projectName(config, file)), force);
+}
+
+/**
+ * Writes a client config to `out` (0600, atomically) after the gateway file changed; when that
+ * fails, `undo` takes the change back and the OnboardError 'bad-out' says what it did.
+ */
+export async function writeClientConfig(out: string, text: string, force: boolean, undo: () => Promise<string>): Promise<void> {
   try {
-    text = await readFile(file, 'utf8');
+    // Checked again: the file may have appeared while the gateway file was edited.
+    if (!force && (await lstat(out).catch(() => null))) throw new Error('it appeared meanwhile (use --force to replace it)');
+    await writeFileAtomic(out, text, SECRET_MODE);
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT') throw new OnboardError('no-file', `${file} does not exist`);
-    throw e;
+    const why = e instanceof Error ? e.message : String(e);
+    throw new OnboardError('bad-out', `cannot write the client config to ${out}: ${why}; ${await undo()}`);
   }
-  const r = parseConfig(text, file);
-  if (!r.ok) throw configFailure(r.errors);
-  return r.config;
 }
 
 /** The peers of a config file, in file order. Throws OnboardError 'no-file' or 'config'. */
-export async function listPeers(file: string): Promise<PeerInfo[]> {
-  return (await readParsed(file)).peers.map(peerInfo);
+export async function listPeers(file: string, now = Date.now()): Promise<PeerInfo[]> {
+  const { config } = await storeFor(file).read();
+  const gateway = gatewayViewOrNull(config, file);
+  return config.peers.map((p) => peerInfo(p, gateway, now));
 }
 
 /** What every peer of a gateway file reaches by default: the project networks and the DNS address. */
@@ -350,8 +360,8 @@ export interface GatewayAccess {
 }
 
 /** The peers of a gateway file and the gateway's default access. Throws OnboardError. */
-export async function listGatewayPeers(file: string): Promise<{ peers: PeerInfo[]; access: GatewayAccess | null }> {
-  const config = await readParsed(file);
+export async function listGatewayPeers(file: string, now = Date.now()): Promise<{ peers: PeerInfo[]; access: GatewayAccess | null }> {
+  const { config } = await storeFor(file).read();
   const g = config.gateway;
   let access: GatewayAccess | null = null;
   if (g) {
@@ -362,18 +372,27 @@ export async function listGatewayPeers(file: string): Promise<{ peers: PeerInfo[
       gateway: config.interface.addresses.map((a) => a.address),
     };
   }
-  return { peers: config.peers.map(peerInfo), access };
+  const view = gatewayViewOrNull(config, file);
+  return { peers: config.peers.map((p) => peerInfo(p, view, now)), access };
+}
+
+/** The peer of `config` whose PublicKey is `ref`, else whose Name is `ref` (any case); OnboardError 'no-such-peer'. */
+export function findPeer(config: WgtsConfig, file: string, ref: string): PeerConfig {
+  const lower = ref.toLowerCase();
+  const peer = config.peers.find((p) => p.publicKey === ref) ?? config.peers.find((p) => p.name?.toLowerCase() === lower);
+  if (!peer) throw new OnboardError('no-such-peer', `${file} has no peer named '${ref}' or with that public key`);
+  return peer;
 }
 
 /**
- * Removes the peer whose PublicKey is `ref`, else whose Name is `ref` (any case), under the file
- * lock, and returns what it was. Throws OnboardError 'no-such-peer', 'no-file' or 'config'.
+ * Removes the peer whose PublicKey is `ref`, else whose Name is `ref` (any case), in one store
+ * transaction, and returns what it was. Throws OnboardError 'no-such-peer', 'no-file' or 'config'.
  */
-export async function removePeer(file: string, ref: string): Promise<PeerInfo> {
-  return editWith(file, (doc, config) => {
-    const lower = ref.toLowerCase();
-    const peer = config.peers.find((p) => p.publicKey === ref) ?? config.peers.find((p) => p.name?.toLowerCase() === lower);
-    if (!peer) throw new OnboardError('no-such-peer', `${file} has no peer named '${ref}' or with that public key`);
-    return { doc: removePeerSection(doc, peer.publicKey), value: peerInfo(peer) };
+export async function removePeer(file: string, ref: string, now = Date.now()): Promise<PeerInfo> {
+  const { value } = await storeFor(file).edit((config) => {
+    const peer = findPeer(config, file, ref);
+    const info = peerInfo(peer, gatewayViewOrNull(config, file), now);
+    return { config: { ...config, peers: config.peers.filter((p) => p !== peer) }, value: info };
   });
+  return value;
 }

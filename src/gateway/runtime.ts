@@ -27,14 +27,15 @@ import { existsSync, promises as fsp, rmSync } from 'node:fs';
 import { basename, resolve as resolvePath } from 'node:path';
 import { diffConfigs, type ConfigDiff } from '../config/diff.js';
 import { formatCidr, formatHostPort } from '../config/ip.js';
-import type { WgtsConfig } from '../config/model.js';
+import type { PeerConfig, WgtsConfig } from '../config/model.js';
 import { parseConfig } from '../config/parse.js';
 import { keyToBase64 } from '../crypto/keys.js';
 import { dropCounts } from '../device/drops.js';
-import { createLogger, type Logger } from '../device/log.js';
+import { createLogger, jsonLogLine, levelFromEnv, shortKey, type LogContext, type LogFormat, type Logger, type PeerNames } from '../device/log.js';
 import { applySet } from '../device/uapi/protocol.js';
 import { crashInProgress, EXIT_CRASH, exitCleanlyOnCrash } from '../io/crash.js';
 import { runInterface, type RunningInterface } from '../io/interface.js';
+import { ServiceNotifier } from '../io/notify.js';
 import { compileAccess, gatewayAliases, PeerAccess, type CompiledAccess } from './access.js';
 import { DnsResponder } from './dns/responder.js';
 import { dnsServiceOf } from './dns/service.js';
@@ -50,7 +51,11 @@ import {
   deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, removalSetBody, resolveEndpoints, secretFingerprint, syncSetBody,
   watchConfigFile, withoutSecrets, type ConfigWatch, type HostLookup,
 } from './reload.js';
-import { readStatus, STATUS_DIR, statusPath, StatusWriter, type InterfaceStatus, type ReloadStatus } from './status.js';
+import { overlapMessage } from './route-owner.js';
+import { readStatus, STATUS_DIR, statusPath, StatusWriter, type AppliedStatus, type InterfaceStatus, type ReloadStatus } from './status.js';
+import { activeConfig, inactivePeers, nextExpiry } from './peer-state.js';
+import { formatTimestamp } from '../config/time.js';
+import { textVersion } from './store.js';
 import { which } from './lab-ns.js';
 
 /** Whether an IP literal is a loopback address (127.0.0.0/8, ::1, IPv4-mapped loopback). */
@@ -58,28 +63,48 @@ export function isLoopback(host: string): boolean {
   return /^127\./.test(host) || host === '::1' || /^::ffff:127\./i.test(host);
 }
 
+/** The notifier of a process no service manager started. */
+const NO_NOTIFIER = new ServiceNotifier(undefined);
+
 /** The undo-stack entry that stops the metrics server. */
 const METRICS_UNDO = 'metrics';
 /** First wait before a failed reload is tried again (ms); it doubles up to RELOAD_RETRY_MAX_MS. */
 export const RELOAD_RETRY_FIRST_MS = 1000;
 export const RELOAD_RETRY_MAX_MS = 60_000;
+/** The expiry timer looks again at least this often (ms), so a wall clock that jumps is caught too. */
+export const EXPIRY_CHECK_MAX_MS = 60_000;
 
-/** Messages of a running interface: progress to stdout, problems to stderr. */
+/** Messages of a running interface: progress to stdout, warnings and problems to stderr. */
 export interface RuntimeLog {
-  info(msg: string): void;
-  error(msg: string): void;
+  info(msg: string, ctx?: LogContext): void;
+  warn(msg: string, ctx?: LogContext): void;
+  error(msg: string, ctx?: LogContext): void;
 }
 
-/** The default log: `wgts: IFNAME: message` lines. */
+/** The default log: `wgts: IFNAME: message` lines (`warning: ` before a warning). */
 export function consoleLog(ifname: string): RuntimeLog {
   return {
     info: (m) => process.stdout.write(`wgts: ${ifname}: ${m}\n`),
+    warn: (m) => process.stderr.write(`wgts: ${ifname}: warning: ${m}\n`),
     error: (m) => process.stderr.write(`wgts: ${ifname}: ${m}\n`),
+  };
+}
+
+/** The JSON log: one object per line (device/log.ts), peers named through `names`. */
+export function jsonLog(ifname: string, names?: PeerNames): RuntimeLog {
+  return {
+    info: (m, ctx) => process.stdout.write(jsonLogLine('info', ifname, m, ctx, names)),
+    warn: (m, ctx) => process.stderr.write(jsonLogLine('warn', ifname, m, ctx, names)),
+    error: (m, ctx) => process.stderr.write(jsonLogLine('error', ifname, m, ctx, names)),
   };
 }
 
 export interface UpOptions {
   log?: RuntimeLog;
+  /** The format of the default log and of the device's log (default text). */
+  logFormat?: LogFormat;
+  /** The service manager to tell about readiness, reloads and the stop (default: none). */
+  notifier?: ServiceNotifier;
   /** Status file directory (default /var/run/wgts). */
   statusDir?: string;
   /** Resolves Endpoint host names (default dns.lookup). */
@@ -95,7 +120,7 @@ function tunnelAddresses(config: WgtsConfig): string[] {
  * The families whose INPUT chain gets an accept for the ListenPort: those of the config, and IPv6
  * too where the host has it and ip6tables (laptops may reach a v4 tunnel over an IPv6 endpoint).
  */
-function listenFamilies(config: WgtsConfig): (4 | 6)[] {
+export function listenFamilies(config: WgtsConfig): (4 | 6)[] {
   const families = new Set<4 | 6>([4, ...config.interface.addresses.map((a) => a.family), ...(config.gateway?.networks ?? []).map((n) => n.family)]);
   if (existsSync('/proc/net/if_inet6') && which('ip6tables') !== null) families.add(6);
   return [...families].sort();
@@ -113,10 +138,7 @@ async function preflight(config: WgtsConfig, ifname: string, path: string): Prom
     problems.push(`cannot read the routing table: ${e instanceof Error ? e.message : String(e)}`);
     return [];
   });
-  for (const c of conflicts) {
-    problems.push(`${path}: the route ${c.route} of ${ifname} overlaps the existing route ${c.overlaps}: refused, `
-      + 'since one would shadow the other (is the project network also this host\'s LAN, a Docker or another VPN network?)');
-  }
+  for (const c of conflicts) problems.push(overlapMessage(c, ifname, path));
   const g = config.gateway;
   if (g) {
     const families = [...new Set([...g.networks.map((n) => n.family), ...config.interface.addresses.map((a) => a.family)])];
@@ -166,12 +188,23 @@ export class InterfaceRuntime {
   private reloadState: ReloadStatus;
   private retryTimer: NodeJS.Timeout | null = null;
   private retryDelay = RELOAD_RETRY_FIRST_MS;
+  /** The file as last parsed, every peer included (`config` holds the active ones only); without keys. */
+  private fileConfig: WgtsConfig;
+  /** Fires at the next peer expiry (a reload re-evaluates who is active). */
+  private expiryTimer: NodeJS.Timeout | null = null;
+  /** The state version last applied completely. */
+  private appliedVersion: AppliedStatus;
+  /** When the last finished reload pass began (ms; 0: none yet). */
+  private checkedAt = 0;
+  /** The start is complete (READY=1 sent): reloads may tell the service manager about themselves. */
+  ready = false;
 
   private constructor(
     readonly ifname: string,
     /** The config file as given (in messages); the status file records its absolute path. */
     readonly path: string,
     config: WgtsConfig,
+    fileConfig: WgtsConfig,
     text: string,
     private readonly iface: RunningInterface,
     private readonly log: RuntimeLog,
@@ -184,6 +217,8 @@ export class InterfaceRuntime {
     this.net = new NetConfig(ifname);
     this.access = config.gateway ? new PeerAccess() : null;
     this.applied = withoutSecrets(config);
+    this.fileConfig = withoutSecrets(fileConfig);
+    this.appliedVersion = { version: textVersion(text), at: Date.now() };
     this.reloadState = { ok: true, at: Date.now(), attempts: 0, errors: [] };
     this.stopped = new Promise((r) => { this.resolveStopped = r; });
   }
@@ -195,10 +230,14 @@ export class InterfaceRuntime {
    */
   static async start(path: string, opts: UpOptions = {}, created?: (rt: InterfaceRuntime) => void): Promise<InterfaceRuntime> {
     const ifname = interfaceNameOf(path);
-    const log = opts.log ?? consoleLog(ifname);
-    const { config, doc, text, warnings } = await loadConfig(path);
-    for (const w of warnings) log.error(`warning: ${w}`);
-    const problems = checkUpConfig(config, path, doc);
+    const { config: fileConfig, doc, text, warnings } = await loadConfig(path);
+    // Disabled and expired peers stay off the interface (peer-state.ts).
+    const config = activeConfig(fileConfig, Date.now());
+    let made: InterfaceRuntime | null = null;
+    const names: PeerNames = (key) => (made ? made.peerName(key) : fileConfig.peers.find((p) => p.publicKey === key)?.name);
+    const log = opts.log ?? (opts.logFormat === 'json' ? jsonLog(ifname, names) : consoleLog(ifname));
+    for (const w of warnings) log.warn(w, { event: 'warning' });
+    const problems = checkUpConfig(fileConfig, path, doc);
     const compiled = compileAccess(config.peers, path, gatewayAliases(tunnelAddresses(config)));
     if (!compiled.ok || problems.length > 0) throw new UpError([...problems, ...(compiled.ok ? [] : compiled.errors)]);
     const resolved = await resolveEndpoints(config.peers, opts.lookup);
@@ -206,14 +245,15 @@ export class InterfaceRuntime {
     const blocked = [...endpointLoops(config, resolved.endpoints, path), ...(await preflight(config, ifname, path))];
     if (blocked.length > 0) throw new UpError(blocked);
 
-    const deviceLog = createLogger(ifname);
+    const deviceLog = createLogger(ifname, levelFromEnv(process.env.LOG_LEVEL), undefined, undefined, { format: opts.logFormat ?? 'text', names });
     let iface: RunningInterface;
     try {
       iface = await runInterface(ifname, deviceLog);
     } catch (e) {
       throw new UpError([`cannot create interface ${ifname}: ${e instanceof Error ? e.message : String(e)}`]);
     }
-    const rt = new InterfaceRuntime(ifname, path, config, text, iface, log, deviceLog, opts);
+    const rt = new InterfaceRuntime(ifname, path, config, fileConfig, text, iface, log, deviceLog, opts);
+    made = rt;
     created?.(rt);
     try {
       await rt.armAccess(compiled.rules);
@@ -225,7 +265,28 @@ export class InterfaceRuntime {
       throw e instanceof UpError ? e : new UpError([e instanceof Error ? e.message : String(e)]);
     }
     void iface.closed.then((why) => rt.stop(why));
+    rt.armExpiry();
+    rt.ready = true;
+    rt.notifier.ready(rt.describe());
     return rt;
+  }
+
+  /** The name the config file gives the peer with this base64 public key. */
+  peerName(publicKey: string): string | undefined {
+    return this.config.peers.find((p) => p.publicKey === publicKey)?.name;
+  }
+
+  /** One line for the service manager's status: role, peers, port, a failing reload. */
+  describe(): string {
+    const role = this.config.gateway ? 'gateway' : 'laptop';
+    const r = this.reloadState;
+    const failing = r.ok ? '' : `; reload FAILED (${r.attempts} attempt(s)): ${r.errors[0] ?? ''}`;
+    return `${role} ${this.ifname} up: ${this.devicePeerKeys().length} peer(s), UDP ${this.iface.udp.port}${failing}`;
+  }
+
+  /** The service manager of this process (a no-op without one). */
+  get notifier(): ServiceNotifier {
+    return this.opts.notifier ?? NO_NOTIFIER;
   }
 
   /**
@@ -257,7 +318,7 @@ export class InterfaceRuntime {
     await net.linkUp();
     await this.syncRoutes(c);
     const swept = await sweepStaleRules(runCommand, (name) => readStatus(name, this.opts.statusDir ?? STATUS_DIR)?.pid ?? null);
-    for (const [name, n] of swept) this.log.info(`removed ${n} firewall rule(s) of ${name} left by a wgts that no longer runs`);
+    for (const [name, n] of swept) this.log.info(`removed ${n} firewall rule(s) of ${name} left by a wgts that no longer runs`, { event: 'firewall-swept' });
     if (c.gateway) {
       await this.syncGateway(c);
     } else if (c.interface.dns.length > 0) {
@@ -270,7 +331,7 @@ export class InterfaceRuntime {
     await this.status.start();
     this.watch = watchConfigFile(this.path, () => this.scheduleReload(), (e) => this.log.error(`watching ${this.path}: ${e.message}`));
     const pub = this.iface.target.ownPublicKey();
-    this.log.info(`up: ${c.peers.length} peer(s), listening on UDP ${this.iface.udp.port}${pub ? '' : ' (no private key)'}${c.gateway ? ', gateway' : ''}`);
+    this.log.info(`up: ${c.peers.length} peer(s), listening on UDP ${this.iface.udp.port}${pub ? '' : ' (no private key)'}${c.gateway ? ', gateway' : ''}`, { event: 'up' });
   }
 
   /** Whether the device has exactly the peers of `config` (by public key). */
@@ -374,10 +435,19 @@ export class InterfaceRuntime {
     const names = new Map(this.config.peers.map((p) => [p.publicKey, p.name]));
     const peers: InterfaceStatus['peers'] = {};
     // The peers the device really has (a removal that failed shows), named from the file.
-    for (const key of this.devicePeerKeys()) {
+    const engine = this.iface.device.engine;
+    for (const id of engine.peerIds()) {
+      const info = engine.peerInfo(id);
+      if (!info) continue;
+      const key = keyToBase64(info.publicKey);
       const name = names.get(key);
-      const counts = { denied: denied.get(key) ?? 0, refused: refused.get(key) ?? 0 };
+      const counts = { denied: denied.get(key) ?? 0, refused: refused.get(key) ?? 0, rxPackets: info.rxPackets, txPackets: info.txPackets };
       peers[key] = name !== undefined ? { name, ...counts } : counts;
+    }
+    const inactive: NonNullable<InterfaceStatus['inactive']> = {};
+    for (const { peer, state } of inactivePeers(this.fileConfig, Date.now())) {
+      if (peers[peer.publicKey] !== undefined) continue; // still on the device: a removal that failed shows there
+      inactive[peer.publicKey] = { state, ...(peer.name !== undefined ? { name: peer.name } : {}), ...(peer.expires !== undefined ? { expires: formatTimestamp(peer.expires) } : {}) };
     }
     const s: InterfaceStatus = {
       version: 1,
@@ -388,9 +458,11 @@ export class InterfaceRuntime {
       updated: Date.now(),
       peers,
       counters: { ...this.iface.device.counters, ...(this.access ? { flowTableFull: this.access.firewall.flows.counters.full, flowsEvicted: this.access.firewall.flows.counters.evicted } : {}) },
-      reload: { ...this.reloadState, errors: [...this.reloadState.errors] },
+      reload: { ...this.reloadState, errors: [...this.reloadState.errors], ...(this.checkedAt > 0 ? { checked: this.checkedAt } : {}) },
       drops: Object.fromEntries(dropCounts(this.iface.device)),
       udp: { ...this.iface.udp.stats },
+      inactive,
+      applied: { ...this.appliedVersion },
     };
     if (this.dns) s.dns = { ...this.dns.counters };
     return s;
@@ -437,15 +509,46 @@ export class InterfaceRuntime {
     this.metricsAt = key;
     this.log.info(`metrics on http://${key}/metrics`);
     if (!isLoopback(at.host)) {
-      this.log.error(`warning: metrics on ${key} have no authentication: anyone who can reach ${at.host} reads peer names, public keys and traffic counters; prefer Metrics = 127.0.0.1:${at.port} (or [::1]) behind a proxy, or a firewall rule`);
+      this.log.warn(`metrics on ${key} have no authentication: anyone who can reach ${at.host} reads peer names, public keys and traffic counters; prefer Metrics = 127.0.0.1:${at.port} (or [::1]) behind a proxy, or a firewall rule`);
     }
   }
 
-  /** Queues a reload of the config file (reloads run one at a time). */
+  /**
+   * Queues a reload of the config file (reloads run one at a time). The service manager hears
+   * RELOADING=1 when it begins and READY=1 when it is done; the status file then records when the
+   * pass began (`reload.checked`), so `wgts reload` knows its SIGHUP was handled.
+   */
   scheduleReload(): void {
-    this.reloads = this.reloads.then(() => this.reload()).catch((e: unknown) => {
-      this.failed([`reload failed: ${e instanceof Error ? e.message : String(e)}`], true);
-    });
+    this.reloads = this.reloads.then(async () => {
+      if (this.stopping) return;
+      const started = Date.now();
+      const tell = this.ready;
+      if (tell) this.notifier.reloading();
+      try {
+        await this.reload();
+      } catch (e) {
+        this.failed([`reload failed: ${e instanceof Error ? e.message : String(e)}`], true);
+      }
+      if (this.stopping) return;
+      if (tell) this.notifier.ready(this.describe());
+      this.checkedAt = started;
+      await this.status?.write().catch(() => undefined);
+    }).finally(() => this.armExpiry());
+  }
+
+  /**
+   * Arms the timer for the next expiry of an active peer (at most EXPIRY_CHECK_MAX_MS ahead): when
+   * it fires, a reload takes the expired peer off the interface, with no change of the file.
+   */
+  armExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    if (this.stopping) return;
+    const now = Date.now();
+    const next = nextExpiry(this.fileConfig, now);
+    if (next === null) return;
+    const delay = Math.min(next - now + 20, EXPIRY_CHECK_MAX_MS);
+    this.expiryTimer = setTimeout(() => { this.expiryTimer = null; this.scheduleReload(); }, delay);
   }
 
   /**
@@ -465,14 +568,21 @@ export class InterfaceRuntime {
     }
     // An unchanged file still brings back a device changed behind its back (`wg set`): peers the
     // file holds are re-sent in full, peers it does not hold are removed.
-    if (secretFingerprint(text) === this.textDigest && this.reloadState.ok && this.deviceMatches(this.config)) return;
+    const now = Date.now();
+    const sameActive = activeConfig(this.fileConfig, now).peers.length === this.config.peers.length;
+    if (secretFingerprint(text) === this.textDigest && this.reloadState.ok && this.deviceMatches(this.config) && sameActive) return;
+    // An expiry cuts off first, whatever becomes of the rest of the reload (a file that does not
+    // parse or check keeps the running config, but never an expired peer).
+    if (!sameActive) await this.cutOffExpired(now);
     if (!this.deviceMatches(this.config)) this.dirty = true;
     const parsed = parseConfig(text, this.path);
     if (!parsed.ok) {
       this.failed(parsed.errors.map((e) => e.message), false);
       return;
     }
-    const next = liveApplicable(this.applied, parsed.config);
+    // Only active peers go on: disabled and expired ones are removed like peers the file lost.
+    const effective = activeConfig(parsed.config, now);
+    const next = liveApplicable(this.applied, effective);
     const problems = checkUpConfig(parsed.config, this.path, parsed.doc);
     const compiled = compileAccess(next.peers, this.path, gatewayAliases(tunnelAddresses(next)));
     if (!compiled.ok) problems.push(...compiled.errors);
@@ -484,8 +594,10 @@ export class InterfaceRuntime {
     const wasFailing = !this.reloadState.ok;
 
     // 1. In memory, cannot fail: the file's access policies, before any peer or rule changes.
+    const previousFile = this.fileConfig;
     this.textDigest = secretFingerprint(text);
     this.config = withoutSecrets(next);
+    this.fileConfig = withoutSecrets(parsed.config);
     if (this.access && next.gateway) {
       this.access.setPolicies(compiled.rules);
       this.access.setNetworks(next.gateway.networks);
@@ -503,7 +615,7 @@ export class InterfaceRuntime {
     }
 
     // 3. The rest of the device: keys, port, new and changed peers (all of them after a failure).
-    const diff = diffConfigs(this.applied, withoutSecrets(parsed.config));
+    const diff = diffConfigs(this.applied, withoutSecrets(effective));
     const resolved = await resolveEndpoints(this.dirty ? next.peers : peersNeedingEndpoints(diff), this.opts.lookup);
     if (!resolved.ok) {
       errors.push(...resolved.errors);
@@ -541,21 +653,50 @@ export class InterfaceRuntime {
     }
     this.applied = withoutSecrets(next);
     this.dirty = false;
-    this.succeeded(diff, parsed.config, wasFailing);
+    this.appliedVersion = { version: textVersion(text), at: Date.now() };
+    this.succeeded(diff, effective, wasFailing, previousFile, now);
   }
 
-  private succeeded(diff: ConfigDiff, file: WgtsConfig, recovered: boolean): void {
+  /** Takes the peers of the running config whose Expires has passed off the access rules and the interface. */
+  private async cutOffExpired(now: number): Promise<void> {
+    const active = activeConfig(this.config, now);
+    const compiled = compileAccess(active.peers, this.path, gatewayAliases(tunnelAddresses(active)));
+    if (this.access && compiled.ok) this.access.setPolicies(compiled.rules);
+    const keep = new Set(active.peers.map((p) => p.publicKey));
+    const gone = this.config.peers.filter((p) => !keep.has(p.publicKey));
+    this.config = active;
+    if (gone.length === 0) return;
+    const r = await applySet(removalSetBody(gone.map((p) => p.publicKey)), this.iface.target);
+    if (r.errno !== 0) this.log.error(`removing expired peers from ${this.ifname} failed: ${'message' in r ? r.message : `errno ${r.errno}`}`);
+  }
+
+  private succeeded(diff: ConfigDiff, file: WgtsConfig, recovered: boolean, previousFile: WgtsConfig, now: number): void {
     this.reloadState = { ok: true, at: Date.now(), attempts: 0, errors: [] };
     this.retryDelay = RELOAD_RETRY_FIRST_MS;
     if (!!file.gateway !== !!this.applied.gateway) this.log.error('the [Gateway] section appeared or disappeared: restart wgts up to apply that');
     if (diff.interfaceFields.length > 0) this.log.error(`changed ${diff.interfaceFields.join(', ')} of [Interface]: restart wgts up to apply`);
     const names = (ps: readonly { name?: string; publicKey: string }[]): string => ps.map((p) => p.name ?? p.publicKey).join(', ');
     const parts: string[] = [];
-    if (diff.peersAdded.length) parts.push(`added ${names(diff.peersAdded)}`);
-    if (diff.peersRemoved.length) parts.push(`removed ${names(diff.peersRemoved)}`);
+    // Peers that left or joined the interface because of their Disabled / Expires say so.
+    const was = new Map(inactivePeers(previousFile, now).map((x) => [x.peer.publicKey, x.state]));
+    const is = new Map(inactivePeers(this.fileConfig, now).map((x) => [x.peer.publicKey, x.state]));
+    const cut = (state: string): PeerConfig[] => diff.peersRemoved.filter((p) => is.get(p.publicKey) === state);
+    const back = diff.peersAdded.filter((p) => was.has(p.publicKey));
+    const added = diff.peersAdded.filter((p) => !was.has(p.publicKey));
+    const removed = diff.peersRemoved.filter((p) => !is.has(p.publicKey));
+    if (added.length) parts.push(`added ${names(added)}`);
+    if (back.length) parts.push(`enabled ${names(back)}`);
+    if (removed.length) parts.push(`removed ${names(removed)}`);
+    if (cut('disabled').length) parts.push(`disabled ${names(cut('disabled'))} (cut off)`);
+    if (cut('expired').length) parts.push(`expired ${names(cut('expired'))} (cut off)`);
     if (diff.peersChanged.length) parts.push(`changed ${names(diff.peersChanged.map((c) => c.after))}`);
     if (diff.gatewayFields.length) parts.push(`gateway ${diff.gatewayFields.join(', ')}`);
-    if (parts.length > 0 || recovered) this.log.info(`reloaded ${basename(this.path)}${parts.length ? `: ${parts.join('; ')}` : ''}${recovered ? ' (the earlier failure is resolved)' : ''}`);
+    if (parts.length > 0 || recovered) this.log.info(`reloaded ${basename(this.path)}${parts.length ? `: ${parts.join('; ')}` : ''}${recovered ? ' (the earlier failure is resolved)' : ''}`, { event: 'reloaded' });
+    const each: [string, readonly { name?: string; publicKey: string }[]][] = [
+      ['added', diff.peersAdded], ['removed', diff.peersRemoved], ['changed', diff.peersChanged.map((c) => c.after)]];
+    for (const [what, ps] of each) {
+      for (const p of ps) this.log.info(`peer ${p.name ?? shortKey(p.publicKey)} ${what}`, { event: `peer-${what}`, peer: p.publicKey, ...(p.name !== undefined ? { name: p.name } : {}) });
+    }
     void this.status?.write().catch(() => undefined);
   }
 
@@ -565,18 +706,18 @@ export class InterfaceRuntime {
    */
   private failed(errors: readonly string[], retry: boolean): void {
     if (this.stopping) return;
-    for (const e of errors) this.log.error(e);
+    for (const e of errors) this.log.error(e, { event: 'reload-error' });
     const attempts = this.reloadState.ok ? 1 : this.reloadState.attempts + 1;
     const state: ReloadStatus = { ok: false, at: Date.now(), attempts, errors: [...errors] };
     if (retry) {
       const delay = this.retryDelay;
       this.retryDelay = Math.min(delay * 2, RELOAD_RETRY_MAX_MS);
       state.nextRetry = Date.now() + delay;
-      this.log.error(`reload of ${basename(this.path)} failed (attempt ${attempts}): peers removed from the file are cut off and rules tightened already; trying the rest again in ${(delay / 1000).toFixed(0)} s`);
+      this.log.error(`reload of ${basename(this.path)} failed (attempt ${attempts}): peers removed from the file are cut off and rules tightened already; trying the rest again in ${(delay / 1000).toFixed(0)} s`, { event: 'reload-failed' });
       this.cancelRetry();
       this.retryTimer = setTimeout(() => { this.retryTimer = null; this.scheduleReload(); }, delay);
     } else {
-      this.log.error('config not applied: keeping the running config (the file is read again when it changes)');
+      this.log.error('config not applied: keeping the running config (the file is read again when it changes)', { event: 'reload-failed' });
     }
     this.reloadState = state;
     void this.status?.write().catch(() => undefined);
@@ -603,7 +744,10 @@ export class InterfaceRuntime {
   }
 
   private async shutdown(reason: string): Promise<void> {
+    this.notifier.stopping(`stopping: ${reason}`);
     this.cancelRetry();
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
     this.watch?.close();
     await this.reloads.catch(() => undefined);
     this.cancelRetry();
@@ -615,7 +759,7 @@ export class InterfaceRuntime {
     await this.net.undo.unwind((key, e) => this.log.error(`undo ${key}: ${e instanceof Error ? e.message : String(e)}`));
     await this.iface.close(reason);
     if (this.status) await this.status.stop().catch((e: unknown) => this.log.error(`status file: ${String(e)}`));
-    this.log.info(`down (${reason})`);
+    this.log.info(`down (${reason})`, { event: 'down' });
     this.resolveStopped(reason);
   }
 }
@@ -633,7 +777,10 @@ export async function runUp(path: string, opts: UpOptions = {}): Promise<number>
   let rt: InterfaceRuntime | null = null;
   let label = path;
   try { label = interfaceNameOf(path); } catch { /* reported by the start */ }
-  const crashLog = opts.log?.error ?? ((m: string): void => { process.stderr.write(`wgts: ${label}: ${m}\n`); });
+  const json = opts.logFormat === 'json';
+  const log = opts.log ?? (json ? jsonLog(label, (key) => rt?.peerName(key)) : consoleLog(label));
+  const notifier = opts.notifier ?? ServiceNotifier.fromEnv((m) => log.warn(m, { event: 'notify' }));
+  const crashLog = (m: string): void => log.error(m, { event: 'crash' });
   const noCrashHandler = exitCleanlyOnCrash(crashLog, async () => { if (rt) await rt.stop('crashed'); });
   let stopWhy: string | null = null;
   const onSignal = (sig: string) => (): void => {
@@ -649,13 +796,17 @@ export async function runUp(path: string, opts: UpOptions = {}): Promise<number>
   process.on('SIGHUP', onHup);
   process.on('exit', onExit);
   try {
-    rt = await InterfaceRuntime.start(path, opts, (created) => { rt = created; });
+    rt = await InterfaceRuntime.start(path, { ...opts, log, notifier }, (created) => { rt = created; });
     if (stopWhy !== null) void rt.stop(stopWhy);
     await rt.stopped;
     return crashInProgress() ? EXIT_CRASH : 0;
   } catch (e) {
     const lines = e instanceof UpError ? e.messages : [e instanceof Error ? e.message : String(e)];
-    for (const l of lines) process.stderr.write(`${l}\n`);
+    // FILE:LINE: reason lines as they are (editors jump to them); in JSON, one object each.
+    for (const l of lines) {
+      if (json) log.error(l, { event: 'start-failed' });
+      else process.stderr.write(`${l}\n`);
+    }
     return 1;
   } finally {
     process.off('SIGINT', onInt);

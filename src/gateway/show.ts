@@ -29,6 +29,18 @@ export interface ShowPeer {
   denied: number | null;
   /** Packets to the peer refused (no flow it started, no AllowInbound); null without a status. */
   refused: number | null;
+  /** Authenticated datagrams received / sent (the status file of `wgts up`); null without one. */
+  rxPackets: number | null;
+  txPackets: number | null;
+}
+
+/** A peer of the config file that is not on the interface (disabled, or past its Expires). */
+export interface InactivePeer {
+  publicKey: string;
+  name: string | null;
+  state: 'disabled' | 'expired';
+  /** 2026-12-31T00:00:00Z, null when it has no Expires. */
+  expires: string | null;
 }
 
 /** One interface as `wgts show` reports it. */
@@ -47,6 +59,10 @@ export interface ShowInterface {
   /** The last reload of the config file (wgts up), null without a status. */
   reload: ReloadStatus | null;
   peers: ShowPeer[];
+  /** Peers of the config file kept off the interface (wgts up of a gateway). */
+  inactive: InactivePeer[];
+  /** Unix time (ms) of the status file's snapshot (its packet counters), null without one. */
+  statusUpdated: number | null;
 }
 
 /** How long one UAPI exchange may take (ms). */
@@ -92,7 +108,7 @@ const hexToBase64 = (h: string): string => {
 
 /** Parses a `get=1` reply into the interface view (without status-file data). Throws on errno != 0. */
 export function parseGetReply(name: string, text: string): ShowInterface {
-  const iface: ShowInterface = { name, publicKey: null, listenPort: 0, fwmark: 0, config: null, counters: null, reload: null, peers: [] };
+  const iface: ShowInterface = { name, publicKey: null, listenPort: 0, fwmark: 0, config: null, counters: null, reload: null, peers: [], inactive: [], statusUpdated: null };
   let peer: ShowPeer | null = null;
   for (const line of text.split('\n')) {
     if (line === '') continue;
@@ -109,7 +125,7 @@ export function parseGetReply(name: string, text: string): ShowInterface {
       continue;
     }
     if (key === 'public_key') {
-      peer = { publicKey: hexToBase64(value), name: null, hasPresharedKey: false, endpoint: null, allowedIps: [], latestHandshake: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: 0, denied: null, refused: null };
+      peer = { publicKey: hexToBase64(value), name: null, hasPresharedKey: false, endpoint: null, allowedIps: [], latestHandshake: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: 0, denied: null, refused: null, rxPackets: null, txPackets: null };
       iface.peers.push(peer);
       continue;
     }
@@ -146,11 +162,17 @@ export async function showInterface(ifname: string, dirs: { socketDir?: string; 
     iface.counters = status.counters;
     if (status.dns) iface.dns = status.dns;
     iface.reload = status.reload ?? null;
+    iface.statusUpdated = status.updated;
     for (const p of iface.peers) {
       const s = status.peers[p.publicKey];
       p.name = s?.name ?? null;
       p.denied = s?.denied ?? 0;
       p.refused = s?.refused ?? 0;
+      p.rxPackets = s?.rxPackets ?? null;
+      p.txPackets = s?.txPackets ?? null;
+    }
+    for (const [publicKey, x] of Object.entries(status.inactive ?? {})) {
+      iface.inactive.push({ publicKey, name: x.name ?? null, state: x.state, expires: x.expires ?? null });
     }
   }
   return iface;
@@ -225,6 +247,11 @@ export function formatShow(iface: ShowInterface, nowSec: number = Math.floor(Dat
     if (p.persistentKeepalive) out.push(`  persistent keepalive: every ${prettyDuration(p.persistentKeepalive)}`);
     if (p.denied) out.push(`  denied packets: ${p.denied}`);
     if (p.refused) out.push(`  refused packets: ${p.refused}`);
+  }
+  for (const p of iface.inactive) {
+    out.push('', `peer: ${p.publicKey}`);
+    if (p.name) out.push(`  name: ${p.name}`);
+    out.push(`  state: ${p.state === 'disabled' ? 'disabled' : `expired at ${p.expires ?? '?'}`} (in ${iface.config ?? 'the config'}, not on the interface)`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -19,6 +19,23 @@ export interface PeerStatus {
   denied: number;
   /** Packets to the peer refused (not part of a flow it started, no AllowInbound rule). */
   refused?: number;
+  /** Authenticated datagrams received from / sent to the peer (UAPI has bytes only). */
+  rxPackets?: number;
+  txPackets?: number;
+}
+
+/** A peer of the file that is not on the interface: disabled, or past its Expires. */
+export interface InactivePeerStatus {
+  name?: string;
+  state: 'disabled' | 'expired';
+  /** Expires = as 2026-12-31T00:00:00Z. */
+  expires?: string;
+}
+
+/** The version of the gateway's state (store.ts) last applied completely, and when. */
+export interface AppliedStatus {
+  version: string;
+  at: number;
 }
 
 /** How the last reload of the config file went. */
@@ -32,6 +49,11 @@ export interface ReloadStatus {
   errors: string[];
   /** Unix time (ms) of the next attempt, when one is scheduled. */
   nextRetry?: number;
+  /**
+   * Unix time (ms) at which the last finished reload pass began, whatever it found (an unchanged
+   * file too): `wgts reload` waits for one that began after its SIGHUP.
+   */
+  checked?: number;
 }
 
 /** The content of a status file. */
@@ -58,6 +80,10 @@ export interface InterfaceStatus {
   dns?: Record<string, number>;
   /** The last reload (absent in files of older versions). */
   reload?: ReloadStatus;
+  /** Peers of the file that are not on the interface, by base64 public key (gateway). */
+  inactive?: Record<string, InactivePeerStatus>;
+  /** The state version last applied completely (absent before the first success). */
+  applied?: AppliedStatus;
 }
 
 /** The status file path of `ifname`. */
@@ -80,7 +106,7 @@ function numbers(v: unknown): Record<string, number> | null {
 /** Checks the shape of parsed JSON; null when it is not a status file. */
 export function toStatus(v: unknown): InterfaceStatus | null {
   if (!isRecord(v) || v.version !== 1) return null;
-  const { interface: name, pid, config, role, updated, peers, counters, dns, reload, drops, udp } = v;
+  const { interface: name, pid, config, role, updated, peers, counters, dns, reload, drops, udp, inactive, applied } = v;
   if (typeof name !== 'string' || typeof pid !== 'number' || typeof config !== 'string' || typeof updated !== 'number') return null;
   if (role !== 'gateway' && role !== 'client') return null;
   const c = numbers(counters);
@@ -89,7 +115,13 @@ export function toStatus(v: unknown): InterfaceStatus | null {
   for (const [key, p] of Object.entries(peers)) {
     if (!isRecord(p) || typeof p.denied !== 'number' || (p.name !== undefined && typeof p.name !== 'string')) return null;
     if (p.refused !== undefined && typeof p.refused !== 'number') return null;
-    const counts = typeof p.refused === 'number' ? { denied: p.denied, refused: p.refused } : { denied: p.denied };
+    const counts: PeerStatus = { denied: p.denied };
+    for (const k of ['refused', 'rxPackets', 'txPackets'] as const) {
+      const x = p[k];
+      if (x === undefined) continue;
+      if (typeof x !== 'number') return null;
+      counts[k] = x;
+    }
     ps[key] = typeof p.name === 'string' ? { name: p.name, ...counts } : counts;
   }
   const out: InterfaceStatus = { version: 1, interface: name, pid, config, role, updated, peers: ps, counters: c };
@@ -104,6 +136,22 @@ export function toStatus(v: unknown): InterfaceStatus | null {
     if (r === null) return null;
     out.reload = r;
   }
+  if (inactive !== undefined) {
+    if (!isRecord(inactive)) return null;
+    const map: Record<string, InactivePeerStatus> = {};
+    for (const [key, p] of Object.entries(inactive)) {
+      if (!isRecord(p) || (p.state !== 'disabled' && p.state !== 'expired')) return null;
+      const e: InactivePeerStatus = { state: p.state };
+      if (typeof p.name === 'string') e.name = p.name;
+      if (typeof p.expires === 'string') e.expires = p.expires;
+      map[key] = e;
+    }
+    out.inactive = map;
+  }
+  if (applied !== undefined) {
+    if (!isRecord(applied) || typeof applied.version !== 'string' || typeof applied.at !== 'number') return null;
+    out.applied = { version: applied.version, at: applied.at };
+  }
   return out;
 }
 
@@ -112,6 +160,7 @@ function toReload(v: unknown): ReloadStatus | null {
   if (!Array.isArray(v.errors) || !v.errors.every((e) => typeof e === 'string')) return null;
   const out: ReloadStatus = { ok: v.ok, at: v.at, attempts: v.attempts, errors: v.errors as string[] };
   if (typeof v.nextRetry === 'number') out.nextRetry = v.nextRetry;
+  if (typeof v.checked === 'number') out.checked = v.checked;
   return out;
 }
 

@@ -4,12 +4,13 @@
 import { getCrypto } from '../crypto/index.js';
 import { keyToBase64 } from '../crypto/keys.js';
 import type { CryptoBackend } from '../crypto/types.js';
-import { Device, TUN_HEADROOM, TUN_TAILROOM } from '../device/device.js';
+import { Device, TUN_BATCH, TUN_HEADROOM, TUN_TAILROOM, UDP_BATCH } from '../device/device.js';
 import { type Endpoint, makeEndpoint } from '../device/endpoint.js';
-import { type Logger, peerLabel } from '../device/log.js';
+import { type Logger } from '../device/log.js';
 import { UapiErrno, UapiError, type UapiEndpoint, type UapiPeer, type UapiPeerState, type UapiState, type UapiTarget } from '../device/uapi/protocol.js';
 import { UapiServer } from '../device/uapi/server.js';
 import type { Prefix } from '../router/prefix.js';
+import { OFFLOAD_ENV, offloadWanted } from './offload.js';
 import { Tun } from './tun.js';
 import { UdpSocket } from './udp.js';
 
@@ -30,10 +31,14 @@ export interface RunningInterface {
   close(reason?: string): Promise<void>;
 }
 
-/** Opens TUN `ifname`, the UDP socket (random port until configured) and the UAPI socket. */
+/**
+ * Opens TUN `ifname`, the UDP socket (random port until configured) and the UAPI socket. Both
+ * edges use the kernel offloads unless WGTS_OFFLOAD=0 (see io/offload.ts).
+ */
 export async function runInterface(ifname: string, log: Logger, crypto: CryptoBackend = getCrypto()): Promise<RunningInterface> {
-  const tun = Tun.open(ifname, { mtu: 1420 });
-  const udp = new UdpSocket();
+  const offload = offloadWanted(process.env[OFFLOAD_ENV]);
+  const tun = Tun.open(ifname, { mtu: 1420, offload });
+  const udp = new UdpSocket({ offload, batch: UDP_BATCH });
   const device = new Device({
     crypto,
     log,
@@ -52,8 +57,11 @@ export async function runInterface(ifname: string, log: Logger, crypto: CryptoBa
     throw e;
   }
   udp.onReceive(device.onDatagram);
-  tun.start(device.onTunBatch, { headroom: TUN_HEADROOM, tailroom: TUN_TAILROOM });
-  log.verbose(`Interface ${ifname} is up (crypto: ${crypto.name})`);
+  udp.onReceiveBatch(device.onDatagramBatch);
+  tun.start(device.onTunBatch, { headroom: TUN_HEADROOM, tailroom: TUN_TAILROOM, batch: TUN_BATCH });
+  const t = tun.offloads, u = udp.offloads;
+  log.verbose(`Interface ${ifname} is up (crypto: ${crypto.name}; offloads: TUN ${t.vnetHdr ? `tso ${t.tso} uso ${t.uso}` : 'off'}, ` +
+    `UDP ${offload ? `gso ${u.gso4 || u.gso6} gro ${u.gro}` : 'off'})`);
 
   let done = false;
   let resolveClosed: (why: string) => void = () => undefined;
@@ -149,7 +157,7 @@ class InterfaceTarget implements UapiTarget {
   createPeer(publicKey: Uint8Array): UapiPeer {
     const id = this.device.addPeer(publicKey);
     if (id < 0) throw new UapiError(UapiErrno.INVAL, 'cannot add our own public key as a peer');
-    this.log.verbose(`${peerLabel(keyToBase64(publicKey))} - UAPI: Created`);
+    this.log.verbose('UAPI: Created', { event: 'peer-created', peer: keyToBase64(publicKey) });
     return this.handle(id);
   }
 

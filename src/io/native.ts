@@ -14,15 +14,17 @@ export interface NativeTunHandle {
   mtu(): number;
   setMtu(mtu: number): void;
   ifindex(): number;
+  /** Bit mask: 1 virtio header, 2 TSO (TCP super-packets), 4 USO (UDP super-packets), 8 write coalescing. */
+  offloads(): number;
   start(
-    slab: ArrayBuffer, offsets: Uint32Array, lengths: Uint32Array, headroom: number, tailroom: number,
+    slab: ArrayBuffer, offsets: Uint32Array, lengths: Uint32Array, trains: Uint32Array, headroom: number, tailroom: number,
     onBatch: (count: number) => void,
   ): void;
   pause(): void;
   resume(): void;
   /** 0 when the kernel took the packet, else the errno. */
   write(buf: Uint8Array, off: number, len: number): number;
-  /** Packets the kernel took. */
+  /** Packets the kernel took (with offloads: coalesced into super-packets where GRO would). */
   writeBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
   close(): void;
 }
@@ -33,21 +35,26 @@ export interface NativeUdpHandle {
   port(): number;
   /** 6 for the dual-stack socket, 4 for the IPv4-only fallback. */
   family(): 4 | 6;
+  /** Bit mask: 1 GSO to IPv4 destinations, 2 GSO to IPv6 destinations, 4 GRO on receive. */
+  offloads(): number;
   /**
-   * Starts receiving: each readiness event drains up to `batch` datagrams (batch = the slots
-   * all arrays have room for) with recvmmsg into slots `[k*stride, k*stride+slot)` of `slab`
-   * and calls `onBatch(count)`; datagram j is `slab[offsets[j], offsets[j]+lengths[j])` from
-   * `addrs[16j, 16j+16)` (IPv4 v4-mapped) port `ports[j]`. Datagrams longer than `slot` are
-   * dropped (counted). Anything queued during the call is flushed after it.
+   * Starts receiving: each readiness event drains up to one message per slot of `slab` (slots
+   * `[k*stride, k*stride+slot)`) with recvmmsg and calls `onBatch(count)`; datagram j is
+   * `slab[offsets[j], offsets[j]+lengths[j])` from `addrs[16j, 16j+16)` (IPv4 v4-mapped) port
+   * `ports[j]`, and `trains[j]` is set at the first datagram of each message to the datagrams it
+   * held (a UDP_GRO train is cut in place). Messages longer than `slot` are dropped (counted).
+   * Anything queued during the call is flushed after it.
    */
   start(
     slab: ArrayBuffer, stride: number, slot: number, offsets: Uint32Array, lengths: Uint32Array,
-    addrs: Uint8Array, ports: Uint16Array, onBatch: (count: number) => void,
+    addrs: Uint8Array, ports: Uint16Array, trains: Uint32Array, onBatch: (count: number) => void,
   ): void;
   /** sendto; 0 once the kernel holds a copy, else the errno (counted, never thrown). */
   send(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number): number;
   /** Copies the datagram into the send queue (sendmmsg when full, on flush or close). */
   queue(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number): void;
+  /** queue() for buf[offsets[k], offsets[k]+lengths[k]), start <= k < start+count, to one destination; length 0 = skipped. */
+  queueMany(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, count: number, addr: Uint8Array, port: number): void;
   /** Sends the queue; returns how many datagrams went out. */
   flush(): number;
   /** SO_MARK; throws an Error with `code` (EPERM without CAP_NET_ADMIN). */
@@ -60,15 +67,40 @@ export interface NativeUdpHandle {
 
 /** What native/build/Release/wgts_native.node exports. */
 export interface NativeAddon {
-  TunHandle: new (name: string, counters: Float64Array, onGone: (errno: number, code: string) => void) => NativeTunHandle;
+  TunHandle: new (name: string, counters: Float64Array, onGone: (errno: number, code: string) => void, offload?: boolean) => NativeTunHandle;
   /** Slot names of a TunHandle's counters array, in order. */
   counterNames: readonly string[];
   /** Largest packet a TUN read can return. */
   maxPacket: number;
   /** Binds a socket (see UdpOpen in native/udp_fd.h) or throws an Error with `code` and `errno`. */
-  UdpHandle: new (port: number, counters: Float64Array) => NativeUdpHandle;
+  UdpHandle: new (port: number, counters: Float64Array, offload?: boolean) => NativeUdpHandle;
   /** Slot names of a UdpHandle's counters array, in order. */
   udpCounterNames: readonly string[];
+  /**
+   * The TUN read side's offload logic on a buffer (tests): the packets a read of `vnet` (10-byte
+   * virtio header) + `packet` turns into, or the code (> 0) of the reason it is dropped.
+   */
+  offloadSplit(vnet: Uint8Array, packet: Uint8Array): Uint8Array[] | number;
+  /**
+   * The TUN write side's coalescing on a buffer (tests): the writes packets k < count turn into
+   * (heads of merged units are rewritten in `buf`).
+   */
+  offloadCoalesce(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, udp: boolean): OffloadUnit[];
+  /**
+   * Sends one datagram `message` to the AF_UNIX socket `socketPath` (absolute, or `@name` for an
+   * abstract one), as sd_notify(3) does: 0 once sent, else the errno (see native/notify.h).
+   */
+  sdNotify(socketPath: string, message: string): number;
+}
+
+/** One write of the coalescing TUN: its virtio header and the bytes after it. */
+export interface OffloadUnit {
+  vnet: Uint8Array;
+  bytes: Uint8Array;
+  /** Index of the head packet in the input. */
+  head: number;
+  /** Input packets it carries. */
+  packets: number;
 }
 
 const ADDON_PATH = ['native', 'build', 'Release', 'wgts_native.node'] as const;
@@ -93,7 +125,8 @@ function isNativeAddon(v: unknown): v is NativeAddon {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
   return typeof o.TunHandle === 'function' && Array.isArray(o.counterNames) && typeof o.maxPacket === 'number' &&
-    typeof o.UdpHandle === 'function' && Array.isArray(o.udpCounterNames);
+    typeof o.UdpHandle === 'function' && Array.isArray(o.udpCounterNames) && typeof o.offloadSplit === 'function' &&
+    typeof o.offloadCoalesce === 'function' && typeof o.sdNotify === 'function';
 }
 
 /** Loads the addon once, checking it has the expected exports (a stale build is a clear error). */

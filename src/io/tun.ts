@@ -6,6 +6,13 @@
  * of packets into a slab preallocated here and calls back once with `(slab, offsets, lengths,
  * count)`. Nothing is allocated per packet. Writes take one packet or a batch in the same shape.
  *
+ * Offloads ({@link TunOpenOptions.offload}): the device is opened with a virtio-net header and
+ * TSO (and USO where the kernel has it), so the kernel hands over TCP/UDP super-packets of up to
+ * 64 KiB; the addon splits each into MTU-sized segments straight into the slab (consecutive
+ * packets of one "train", see {@link TunBatchHandler}), and writeBatch coalesces TCP (and UDP)
+ * segments of one flow back into super-packets the way the kernel's GRO would. A kernel or
+ * device without them gets the plain path; {@link Tun.offloads} says which one is in use.
+ *
  * Device lifetime: if the kernel detaches the device (`ip link del`, or its network namespace is
  * destroyed) the `onGone` listeners run once and the Tun is closed. Moving the device to another
  * namespace (`ip link set DEV netns NS`) is not "gone": the fd keeps carrying packets; only the
@@ -18,21 +25,38 @@ import { checkCounterNames, loadAddon, type NativeAddon, type NativeTunHandle } 
  * Called once per batch of packets read from the TUN. Packet k is
  * `slab.subarray(offsets[k], offsets[k] + lengths[k])`; each packet starts 16-byte aligned with
  * at least `headroom` free bytes before it and `tailroom` after it (room to encrypt in place).
+ * Packets come in trains: `trains[k]` at the first packet of a train is its length, the packets
+ * k..k+trains[k]-1 are the segments of one super-packet (same addresses, ports and protocol,
+ * equal sizes but the last); a packet read on its own is a train of 1.
  * The data is valid ONLY during the call: the next batch overwrites the slab. The handler may
  * modify packets in place and write them back (`writeBatch`) before returning; copy anything
- * that must outlive the call. The same slab/offsets/lengths objects are passed every time.
+ * that must outlive the call. The same slab/offsets/lengths/trains objects are passed every time.
  */
-export type TunBatchHandler = (slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) => void;
+export type TunBatchHandler = (slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, trains: Uint32Array) => void;
 
 /** Options for {@link Tun.open}. */
 export interface TunOpenOptions {
   /** MTU to set right after opening (the device is closed again if that fails). */
   mtu?: number;
+  /** Ask for the kernel offloads (see the module comment); default false. */
+  offload?: boolean;
+}
+
+/** Which offloads an open Tun uses. */
+export interface TunOffloads {
+  /** Reads and writes carry a virtio-net header (the offload path is in use). */
+  vnetHdr: boolean;
+  /** Reads may be TCP super-packets (split by the addon). */
+  tso: boolean;
+  /** Reads may be UDP super-packets, and UDP is coalesced on writes. */
+  uso: boolean;
+  /** writeBatch coalesces (off for good after the kernel refused a super-packet). */
+  coalesce: boolean;
 }
 
 /** Options for {@link Tun.start}. */
 export interface TunReadOptions {
-  /** Most packets per callback, 1..1024 (default 64). */
+  /** Most packets per callback, 1..1024 (default 64; segments of a super-packet count singly). */
   batch?: number;
   /** Free bytes kept in front of each packet, 0..4096 (default 16: the WireGuard data header). */
   headroom?: number;
@@ -65,10 +89,19 @@ export interface TunStats {
   txDropsDown: number;
   /** Bad slices (out of range, empty) and packets the kernel rejects (EINVAL: not IPv4/IPv6). */
   txDropsInvalid: number;
+  /** Offloads: reads that were super-packets (each split into segments counted in rxPackets). */
+  rxSuperPackets: number;
+  /** Offloads: reads with an unusable virtio header or packet (dropped). */
+  rxDropsInvalid: number;
+  /** Offloads: writes that carried coalesced segments. */
+  txSuperPackets: number;
+  /** Offloads: packets merged into another packet's write (txPackets still counts them). */
+  txCoalesced: number;
 }
 
 const COUNTERS = [
   'rxPackets', 'rxBytes', 'rxBatches', 'rxErrors', 'txPackets', 'txBytes', 'txDropsFull', 'txDropsDown', 'txDropsInvalid',
+  'rxSuperPackets', 'rxDropsInvalid', 'txSuperPackets', 'txCoalesced',
 ] as const satisfies readonly (keyof TunStats)[];
 
 const DEFAULT_BATCH = 64;
@@ -126,7 +159,7 @@ export class Tun {
     if (Buffer.byteLength(name) > MAX_IFNAME) throw new RangeError(`interface name '${name}' is longer than ${MAX_IFNAME} bytes`);
     const native = tunAddon();
     const counters = new Float64Array(COUNTERS.length);
-    const tun = new Tun((onGone) => new native.TunHandle(name, counters, onGone), counters);
+    const tun = new Tun((onGone) => new native.TunHandle(name, counters, onGone, opts.offload === true), counters);
     if (opts.mtu !== undefined) {
       try {
         tun.mtu = opts.mtu;
@@ -155,6 +188,12 @@ export class Tun {
   /** Interface index in this process's network namespace. */
   get ifindex(): number {
     return this.#handle.ifindex();
+  }
+
+  /** Which offloads this Tun uses (all false without {@link TunOpenOptions.offload}). */
+  get offloads(): TunOffloads {
+    const m = this.#closed ? 0 : this.#handle.offloads();
+    return { vnetHdr: (m & 1) !== 0, tso: (m & 2) !== 0, uso: (m & 4) !== 0, coalesce: (m & 8) !== 0 };
   }
 
   /** True after close() or once the device is gone. */
@@ -188,7 +227,8 @@ export class Tun {
     const slab = new Uint8Array(buffer);
     const offsets = new Uint32Array(batch);
     const lengths = new Uint32Array(batch);
-    this.#handle.start(buffer, offsets, lengths, headroom, tailroom, (count) => onBatch(slab, offsets, lengths, count));
+    const trains = new Uint32Array(batch);
+    this.#handle.start(buffer, offsets, lengths, trains, headroom, tailroom, (count) => onBatch(slab, offsets, lengths, count, trains));
     this.#started = true;
   }
 
@@ -213,9 +253,11 @@ export class Tun {
   }
 
   /**
-   * Writes packets k < count, `slab[offsets[k], offsets[k]+lengths[k])`, one write(2) each.
-   * Returns how many the kernel took; bad ones are skipped and, if the kernel queue fills
-   * (EAGAIN), the rest are dropped. Every drop is counted in {@link Tun.stats}.
+   * Writes packets k < count, `slab[offsets[k], offsets[k]+lengths[k])`: one write(2) each, or
+   * with offloads one writev(2) per coalesced super-packet (the headers of a merged head packet
+   * are rewritten in place). Returns how many packets the kernel took; bad ones are skipped and,
+   * if the kernel queue fills (EAGAIN), the rest are dropped. Every drop is counted in
+   * {@link Tun.stats}.
    */
   writeBatch(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number {
     return this.#handle.writeBatch(slab, offsets, lengths, count);

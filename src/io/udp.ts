@@ -7,13 +7,20 @@
  *   ipv6.disable=1). `sysctl net.ipv6.conf.all.disable_ipv6=1` does NOT remove AF_INET6: the
  *   dual-stack socket keeps serving IPv4 there, and IPv6 sends fail (counted) instead.
  *   Non-blocking, close-on-exec, 4 MiB socket buffers (forced past net.core.*mem_max as root).
- * - Receive: each readiness event drains up to `batch` datagrams with one recvmmsg into a slab
- *   allocated here, then {@link UdpReceiveHandler} runs once per datagram from that batch.
- *   Nothing is allocated per datagram.
- * - Send: {@link UdpSocket.send} is one synchronous sendto, {@link UdpSocket.queue} +
- *   {@link UdpSocket.flush} batch datagrams into sendmmsg calls. Either way the bytes are
- *   copied before the call returns, so callers may reuse their buffer at once. Failures are
- *   counted ({@link UdpStats}), never thrown.
+ * - Receive: each readiness event drains up to `batch` messages with one recvmmsg into a slab
+ *   allocated here, then either {@link UdpBatchHandler} runs once for the whole batch or
+ *   {@link UdpReceiveHandler} once per datagram. Nothing is allocated per datagram.
+ * - Send: {@link UdpSocket.send} is one synchronous sendmsg, {@link UdpSocket.queue} /
+ *   {@link UdpSocket.queueMany} + {@link UdpSocket.flush} batch datagrams into sendmmsg calls.
+ *   Either way the bytes are copied before the call returns, so callers may reuse their buffer at
+ *   once. Failures are counted ({@link UdpStats}), never thrown.
+ * - Offloads ({@link UdpSocketOptions.offload}): receives use UDP_GRO, so one message may be a
+ *   train of datagrams of one flow (cut in place by their segment size, delivered as consecutive
+ *   datagrams); the queue sends consecutive equal-sized datagrams to one destination as one
+ *   UDP_SEGMENT (GSO) message of up to 64 datagrams / 65507 bytes (a shorter datagram ends a
+ *   train). A kernel without them gets the plain path; a train the kernel refuses is sent
+ *   datagram by datagram, and EIO (no checksum offload on the way out) turns GSO off for that
+ *   address family.
  *
  * Receive slab layout: `batch` slots of `maxDatagram` bytes (rounded up to 16), default 64 slots
  * of 65536 bytes. With the default no datagram is ever truncated (like wireguard-go's 64 KiB
@@ -36,6 +43,27 @@ import { checkCounterNames, loadAddon, type NativeAddon, type NativeUdpHandle } 
  */
 export type UdpReceiveHandler = (data: Uint8Array, off: number, len: number, addr: Uint8Array, port: number) => void;
 
+/**
+ * One received batch, handed to a {@link UdpBatchHandler}: datagram j < count is
+ * `slab[offsets[j], offsets[j]+lengths[j])` from `addrs[16j, 16j+16)` (IPv4 v4-mapped; also as
+ * four words at `addrWords[4j..]`) port `ports[j]`; `trains[j]` at the first datagram of each
+ * received message is the number of datagrams it held (a GRO train shares one source).
+ * Everything is reused: valid ONLY during the call.
+ */
+export interface UdpBatch {
+  readonly slab: Uint8Array;
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  readonly trains: Uint32Array;
+  readonly addrs: Uint8Array;
+  readonly addrWords: Uint32Array;
+  readonly ports: Uint16Array;
+  count: number;
+}
+
+/** Called once per received batch (see {@link UdpBatch}); sends from inside are allowed as for UdpReceiveHandler. */
+export type UdpBatchHandler = (batch: UdpBatch) => void;
+
 /** A socket call that failed, with the symbolic errno (`EADDRINUSE`, `EACCES`, `EPERM`, ...). */
 export class UdpError extends Error {
   constructor(message: string, readonly code: string, readonly errno: number) { super(message); }
@@ -43,8 +71,10 @@ export class UdpError extends Error {
 
 /** Options for {@link UdpSocket}; they apply to every socket it opens. */
 export interface UdpSocketOptions {
-  /** Most datagrams per receive batch, 1..1024 (default 64). */
+  /** Most messages per receive batch, 1..1024 (default 64). */
   batch?: number;
+  /** Use UDP GSO/GRO where the kernel has them (see the module comment); default false. */
+  offload?: boolean;
   /**
    * Largest datagram accepted, 1..65535 (default 65535: nothing is truncated). Longer ones are
    * dropped and counted in `rxTruncated`.
@@ -74,11 +104,26 @@ export interface UdpStats {
   txDropsClosed: number;
   /** Anything else: bad slice, over 65535 bytes, port 0, unreachable, EPERM from a firewall, ... */
   txErrors: number;
+  /** Offloads: received messages that held a train of datagrams (UDP_GRO). */
+  rxGro: number;
+  /** Offloads: sent messages that held a train of datagrams (UDP_SEGMENT). */
+  txGso: number;
+  /** Offloads: trains the kernel refused whole, sent datagram by datagram instead. */
+  txGsoFallback: number;
+}
+
+/** Which offloads an open socket uses. */
+export interface UdpOffloads {
+  /** GSO trains to IPv4 / IPv6 destinations (each turns off by itself after an EIO). */
+  gso4: boolean;
+  gso6: boolean;
+  /** Receives may hold GRO trains. */
+  gro: boolean;
 }
 
 const COUNTERS = [
   'rxDatagrams', 'rxBytes', 'rxBatches', 'rxTruncated', 'rxErrors', 'txDatagrams', 'txBytes', 'txBatches',
-  'txDropsFull', 'txDropsFamily', 'txDropsClosed', 'txErrors',
+  'txDropsFull', 'txDropsFamily', 'txDropsClosed', 'txErrors', 'rxGro', 'txGso', 'txGsoFallback',
 ] as const satisfies readonly (keyof UdpStats)[];
 const TX_DROPS_CLOSED = COUNTERS.indexOf('txDropsClosed');
 const SEND_ERROR_SLOTS = (['txDropsFull', 'txDropsFamily', 'txDropsClosed', 'txErrors'] as const).map((c) => COUNTERS.indexOf(c));
@@ -88,6 +133,8 @@ const DEFAULT_BATCH = 64;
 const MAX_BATCH = 1024;
 /** The 16-bit UDP length field's limit; the kernel refuses longer sends (EMSGSIZE) anyway. */
 const MAX_DATAGRAM = 65535;
+/** Most datagrams in one GRO message (kUdpMaxSegments in native/udp_handle.h). */
+const MAX_SEGMENTS = 64;
 
 let countersChecked = false;
 
@@ -115,12 +162,13 @@ function udpError(e: unknown, what: string): unknown {
 }
 
 /** Receive slab plus the per-datagram arrays the addon fills; shared by every socket opened. */
-class ReceiveBuffers {
+class ReceiveBuffers implements UdpBatch {
   readonly buffer: ArrayBuffer;
   readonly slab: Uint8Array;
   readonly stride: number;
   readonly offsets: Uint32Array;
   readonly lengths: Uint32Array;
+  readonly trains: Uint32Array;
   readonly addrs: Uint8Array;
   /** `addrs` as words: four per datagram. */
   readonly addrWords: Uint32Array;
@@ -128,16 +176,20 @@ class ReceiveBuffers {
   /** The one array handed to handlers as `addr`, and its words. */
   readonly addr = new Uint8Array(16);
   readonly addrOut = new Uint32Array(this.addr.buffer);
+  count = 0;
 
-  constructor(batch: number, readonly slot: number) {
+  /** `batch` message slots of `slot` bytes; per-datagram arrays for `perSlot` datagrams a slot. */
+  constructor(batch: number, readonly slot: number, perSlot: number) {
     this.stride = (slot + 15) & ~15;
     this.buffer = new ArrayBuffer((batch - 1) * this.stride + slot);
     this.slab = new Uint8Array(this.buffer);
-    this.offsets = new Uint32Array(batch);
-    this.lengths = new Uint32Array(batch);
-    this.addrs = new Uint8Array(batch * 16);
+    const n = batch * perSlot;
+    this.offsets = new Uint32Array(n);
+    this.lengths = new Uint32Array(n);
+    this.trains = new Uint32Array(n);
+    this.addrs = new Uint8Array(n * 16);
     this.addrWords = new Uint32Array(this.addrs.buffer);
-    this.ports = new Uint16Array(batch);
+    this.ports = new Uint16Array(n);
   }
 }
 
@@ -148,10 +200,12 @@ class ReceiveBuffers {
 export class UdpSocket {
   readonly #batch: number;
   readonly #slot: number;
+  readonly #offload: boolean;
   readonly #counters = new Float64Array(COUNTERS.length);
   #rx: ReceiveBuffers | null = null;
   #handle: NativeUdpHandle | null = null;
   #handler: UdpReceiveHandler = () => undefined;
+  #batchHandler: UdpBatchHandler | null = null;
   #port = 0;
   #family: 4 | 6 | null = null;
   #mark = 0;
@@ -159,6 +213,13 @@ export class UdpSocket {
   constructor(opts: UdpSocketOptions = {}) {
     this.#batch = checkInt(opts.batch ?? DEFAULT_BATCH, 1, MAX_BATCH, 'batch');
     this.#slot = checkInt(opts.maxDatagram ?? MAX_DATAGRAM, 1, MAX_DATAGRAM, 'maxDatagram');
+    this.#offload = opts.offload === true;
+  }
+
+  /** Which offloads the open socket uses (all false when closed or without `offload`). */
+  get offloads(): UdpOffloads {
+    const m = this.#handle ? this.#handle.offloads() : 0;
+    return { gso4: (m & 1) !== 0, gso6: (m & 2) !== 0, gro: (m & 4) !== 0 };
   }
 
   /** Bound port while open, 0 when closed. */
@@ -200,6 +261,12 @@ export class UdpSocket {
   onReceive(handler: UdpReceiveHandler): void { this.#handler = handler; }
 
   /**
+   * Sets a handler that gets each received batch whole (see {@link UdpBatch}); while one is set
+   * the per-datagram handler is not called. null goes back to per-datagram delivery.
+   */
+  onReceiveBatch(handler: UdpBatchHandler | null): void { this.#batchHandler = handler; }
+
+  /**
    * Binds [::]:port (0 = the kernel picks) and starts receiving; returns the bound port. When a
    * socket is already open this rebinds: the new socket is bound first and the old one (its
    * queue flushed) closed only then, so on failure the old one keeps serving. Asking for the
@@ -213,7 +280,7 @@ export class UdpSocket {
     const native = udpAddon();
     let next: NativeUdpHandle;
     try {
-      next = new native.UdpHandle(port, this.#counters);
+      next = new native.UdpHandle(port, this.#counters, this.#offload);
     } catch (e) {
       throw udpError(e, `listen port ${port}`);
     }
@@ -262,6 +329,20 @@ export class UdpSocket {
     h.queue(data, off, len, ep.addr, ep.port);
   }
 
+  /**
+   * {@link UdpSocket.queue} for the datagrams `data[offsets[k], offsets[k]+lengths[k])` with
+   * start <= k < start + count, all to `ep`, in one call; entries of length 0 are skipped.
+   * Consecutive equal-sized datagrams go out as GSO trains where the socket has GSO.
+   */
+  queueMany(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, count: number, ep: Endpoint): void {
+    const h = this.#handle;
+    if (h === null) {
+      this.#counters[TX_DROPS_CLOSED] += count;
+      return;
+    }
+    h.queueMany(data, offsets, lengths, start, count, ep.addr, ep.port);
+  }
+
   /** Sends everything queued now; returns how many datagrams the kernel took. */
   flush(): number {
     return this.#handle ? this.#handle.flush() : 0;
@@ -296,12 +377,19 @@ export class UdpSocket {
   }
 
   #startReceiving(h: NativeUdpHandle): void {
-    const rx = (this.#rx ??= new ReceiveBuffers(this.#batch, this.#slot));
-    h.start(rx.buffer, rx.stride, rx.slot, rx.offsets, rx.lengths, rx.addrs, rx.ports, (count) => this.#deliver(h, rx, count));
+    const perSlot = this.#offload && this.#slot === MAX_DATAGRAM ? MAX_SEGMENTS : 1;
+    const rx = (this.#rx ??= new ReceiveBuffers(this.#batch, this.#slot, perSlot));
+    h.start(rx.buffer, rx.stride, rx.slot, rx.offsets, rx.lengths, rx.addrs, rx.ports, rx.trains, (count) => this.#deliver(h, rx, count));
   }
 
-  /** Hands one batch to the handler, datagram by datagram; stops if the handler closed or rebound. */
+  /** Hands one batch to the handler(s); stops if a per-datagram handler closed or rebound. */
   #deliver(h: NativeUdpHandle, rx: ReceiveBuffers, count: number): void {
+    const batchHandler = this.#batchHandler;
+    if (batchHandler !== null) {
+      rx.count = count;
+      batchHandler(rx);
+      return;
+    }
     const { slab, offsets, lengths, addrWords, ports, addr, addrOut } = rx;
     for (let j = 0; j < count; j++) {
       const w = j << 2;

@@ -97,7 +97,8 @@ export interface WgEngineOptions {
   readonly crypto: CryptoBackend;
   /**
    * Randomness; default crypto.randomBytes. Draw sizes are fixed so tests can script them:
-   * 32 = ephemeral private key or cookie secret, 4 = sender index, 24 = cookie nonce, 2 = timer jitter.
+   * 32 = ephemeral private key or cookie secret, 4 = sender index, 24 = cookie nonce, 64 = a pool
+   * of timer jitter (two bytes per draw).
    */
   readonly random?: (n: number) => Uint8Array;
   /** Wall clock in ns since the Unix epoch (TAI64N, last-handshake time). Default: the real clock. */
@@ -119,6 +120,9 @@ export interface PeerInfo {
   /** Bytes of all authenticated datagrams received from / emitted for this peer (UDP payloads). */
   readonly rxBytes: number;
   readonly txBytes: number;
+  /** Datagrams counted in rxBytes / txBytes. */
+  readonly rxPackets: number;
+  readonly txPackets: number;
   /** A current keypair exists that may send (age is enforced by tick and on use). */
   readonly hasSession: boolean;
   /** Packets waiting in the staged queue. */
@@ -132,6 +136,8 @@ interface IndexEntry {
 }
 
 const MAX_INDEX_TRIES = 64;
+/** Random bytes drawn at once for timer jitter (two per draw). */
+const JITTER_POOL = 64;
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -190,10 +196,28 @@ export class WgEngine {
   private outbox: OutboundDatagram[] = [];
   /** Per-packet AEAD nonce: 4 zero bytes || LE64 counter (reused, never reallocated). */
   private readonly nonce = new Uint8Array(12);
+  /**
+   * Timer jitter is drawn from a pool of random bytes refilled JITTER_POOL at a time: data sent
+   * after data received re-arms the new-handshake timer, which would otherwise cost a random
+   * draw (and an allocation) per packet.
+   */
+  private jitterPool: Uint8Array = new Uint8Array(0);
+  private jitterUsed = 0;
   private readonly jitter = (): number => {
-    const r = this.random(2);
-    return ((r[0]! | (r[1]! << 8)) % (REKEY_TIMEOUT_JITTER_MAX_MS + 1));
+    if (this.jitterUsed + 2 > this.jitterPool.length) {
+      this.jitterPool = this.random(JITTER_POOL);
+      this.jitterUsed = 0;
+    }
+    const r = this.jitterPool;
+    const i = this.jitterUsed;
+    this.jitterUsed = i + 2;
+    return ((r[i]! | (r[i + 1]! << 8)) % (REKEY_TIMEOUT_JITTER_MAX_MS + 1));
   };
+  /** Scratch of the batch paths, indexed like the caller's arrays (grown on demand, never per packet). */
+  private batchLengths = new Uint32Array(0);
+  private batchOffsets = new Uint32Array(0);
+  private batchCounters = new Uint32Array(0);
+  private batchResults = new Int32Array(0);
 
   constructor(opts: WgEngineOptions) {
     this.crypto = opts.crypto;
@@ -361,6 +385,8 @@ export class WgEngine {
       lastHandshakeWallNs: p.lastHandshakeWallNs,
       rxBytes: p.rxBytes,
       txBytes: p.txBytes,
+      rxPackets: p.rxPackets,
+      txPackets: p.txPackets,
       hasSession: c !== null && !c.sendExhausted(),
       staged: p.staged.length,
     };
@@ -377,13 +403,13 @@ export class WgEngine {
   // ---- data path -----------------------------------------------------------------------------
 
   /**
-   * Adds `bytes` to the peer's transmitted-bytes counter. The device calls it for each datagram
+   * Adds `bytes` (in `packets` datagrams) to the peer's transmitted counters. The device calls it for the datagrams
    * the socket accepted, so `wg show` counts only what was really sent (like wireguard-go, which
    * counts after a successful send; a datagram with no endpoint or a failed send is not counted).
    */
-  countTx(id: number, bytes: number): void {
+  countTx(id: number, bytes: number, packets = 1): void {
     const p = this.peers[id];
-    if (p !== undefined) p.txBytes += bytes;
+    if (p !== undefined) { p.txBytes += bytes; p.txPackets += packets; }
   }
 
   /**
@@ -450,6 +476,141 @@ export class WgEngine {
       if (!this.rateLimiter.allow(source, now)) return this.drop(DROP_RATE_LIMITED);
     }
     return type === MSG_INITIATION ? this.receiveInitiation(m, now) : this.receiveResponse(m, now);
+  }
+
+  /**
+   * Encrypts a train of IP packets for peer `id` in place: packet k (start <= k < start + n) is
+   * buf[offsets[k], offsets[k] + lengths[k]) with DATA_HEADER_SIZE free bytes before it and room
+   * for padding and tag after it (as for an in-place encapsulate). With a usable session all n
+   * take consecutive counters of one keypair and are sealed by one AEAD call; the message of
+   * packet k is then buf[offsets[k] - 16, offsets[k] - 16 + msgLengths[k]). Otherwise each packet
+   * goes through encapsulate() on its own (staged while no session exists, dropped when too
+   * large), and msgLengths[k] is 0 for every packet not sealed right away. Returns how many
+   * were sealed. The timers see one send for the train.
+   */
+  encapsulateBatch(id: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, n: number, now: number, msgLengths: Uint32Array): number {
+    const p = this.peers[id];
+    const kp = p === undefined ? null : p.current;
+    let direct = this.identity !== null && p !== undefined && kp !== null && p.staged.length === 0 && this.canSend(kp, now) && kp.canSend(n);
+    const end = start + n;
+    if (direct) {
+      const pad = this.scratchLengths(end);
+      for (let k = start; k < end; k++) {
+        const len = lengths[k]!;
+        const off = offsets[k]!;
+        const padded = paddedLength(len, this.mtu);
+        if (len === 0 || len > MAX_PLAINTEXT_SIZE || off < DATA_HEADER_SIZE || off + padded + AEAD_TAG_SIZE > buf.length) {
+          direct = false;
+          break;
+        }
+        pad[k] = padded;
+      }
+    }
+    if (!direct || kp === null || p === undefined) {
+      let sealed = 0;
+      for (let k = start; k < end; k++) {
+        const off = offsets[k]!;
+        const r = this.encapsulate(id, buf, off, lengths[k]!, now, buf, off - DATA_HEADER_SIZE);
+        msgLengths[k] = r > 0 ? r : 0;
+        if (r > 0) sealed++;
+      }
+      return sealed;
+    }
+    const pad = this.batchLengths;
+    const lo = kp.sendLo;
+    const hi = kp.sendHi;
+    let c = lo;
+    let ch = hi;
+    for (let k = start; k < end; k++) {
+      const off = offsets[k]!;
+      const len = lengths[k]!;
+      const padded = pad[k]!;
+      if (padded > len) buf.fill(0, off + len, off + padded);
+      writeDataHeader(buf, off - DATA_HEADER_SIZE, kp.remoteIndex, c, ch);
+      msgLengths[k] = DATA_HEADER_SIZE + padded + AEAD_TAG_SIZE;
+      if (c === 0xffffffff) { c = 0; ch = (ch + 1) >>> 0; } else c++;
+    }
+    kp.advanceSendBy(n);
+    const crypto = this.crypto;
+    if (crypto.dataSealBatch !== undefined) {
+      // encapsulateBatch checked every range: a refusal is a bug here, not bad input.
+      if (crypto.dataSealBatch(kp.sendKey, lo, hi, buf, offsets, pad, start, n) !== n) throw new Error('dataSealBatch refused an in-bounds train');
+    } else {
+      for (let k = start; k < end; k++) this.sealInPlace(kp, buf, offsets[k]! - DATA_HEADER_SIZE, pad[k]!);
+    }
+    this.afterDataSent(p, kp, false, now);
+    return n;
+  }
+
+  /**
+   * Decrypts a train of data messages in place: message k (start <= k < start + n) is
+   * buf[offsets[k], offsets[k] + lengths[k]); the caller checked that every one is a data message
+   * (type 4, at least 32 bytes) with the same receiver index, i.e. one keypair. One AEAD call
+   * opens them all; replay, session confirmation, byte counts and timers then run as for
+   * decapsulate, the timers once for the train. results[k] is the length of the IP packet now at
+   * offsets[k] + 16 (padding trimmed), 0 for a keepalive, or a negative drop code. Returns the
+   * authenticated peer (for roaming; also in lastPeer), or -1 when none authenticated.
+   */
+  decapsulateBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, n: number, now: number, results: Int32Array): number {
+    this.lastPeer = -1;
+    const end = start + n;
+    const entry = this.index.get(readU32(buf, offsets[start]! + DATA_OFF_RECEIVER));
+    const kp = entry === undefined ? null : entry.keypair;
+    let refuse = 0;
+    if (entry === undefined || kp === null) refuse = DROP_UNKNOWN_INDEX;
+    else if (now - kp.created >= REJECT_AFTER_TIME_MS || kp.isWiped) refuse = DROP_KEYPAIR_EXPIRED;
+    if (refuse !== 0 || entry === undefined || kp === null) {
+      for (let k = start; k < end; k++) results[k] = this.drop(refuse);
+      return -1;
+    }
+    this.scratchLengths(end);
+    const bodyOff = this.batchOffsets;
+    const bodyLen = this.batchLengths;
+    const counters = this.batchCounters;
+    const opened = this.batchResults;
+    for (let k = start; k < end; k++) {
+      const off = offsets[k]!;
+      bodyOff[k] = off + DATA_HEADER_SIZE;
+      bodyLen[k] = lengths[k]! - DATA_HEADER_SIZE;
+      counters[2 * k] = readU32(buf, off + DATA_OFF_COUNTER);
+      counters[2 * k + 1] = readU32(buf, off + DATA_OFF_COUNTER + 4);
+    }
+    const crypto = this.crypto;
+    if (crypto.dataOpenBatch !== undefined) {
+      if (crypto.dataOpenBatch(kp.recvKey, buf, bodyOff, bodyLen, counters, start, n, opened) < 0) opened.fill(-1, start, end);
+    } else {
+      for (let k = start; k < end; k++) {
+        const off = offsets[k]!;
+        opened[k] = crypto.dataOpen !== undefined
+          ? crypto.dataOpen(kp.recvKey, counters[2 * k]!, counters[2 * k + 1]!, buf, bodyOff[k]!, bodyLen[k]!, bodyOff[k]!)
+          : this.openWithNonce(kp, buf, off, lengths[k]!, buf, bodyOff[k]!);
+      }
+    }
+    const p = entry.peer;
+    let authenticated = false;
+    let data = false;
+    let rx = 0;
+    let rxN = 0;
+    for (let k = start; k < end; k++) {
+      const plain = opened[k]!;
+      if (plain < 0) { results[k] = this.drop(DROP_DECRYPT_FAILED); continue; }
+      if (!kp.replay.check(counters[2 * k]!, counters[2 * k + 1]!)) { results[k] = this.drop(DROP_REPLAY); continue; }
+      if (!authenticated) {
+        authenticated = true;
+        if (kp === p.next) this.confirmSession(p, kp, now);
+      }
+      rx += lengths[k]!;
+      rxN++;
+      if (plain === 0) { results[k] = 0; continue; }
+      data = true;
+      results[k] = this.innerLength(buf, bodyOff[k]!, plain);
+    }
+    if (!authenticated) return -1;
+    p.rxBytes += rx;
+    p.rxPackets += rxN;
+    this.lastPeer = p.id;
+    this.afterDataReceived(p, data, now);
+    return p.id;
   }
 
   // ---- timers and outbox -------------------------------------------------------------------
@@ -544,18 +705,28 @@ export class WgEngine {
     }
     if (padded > pktLen) out.fill(0, body + pktLen, body + padded);
     writeDataHeader(out, outOff, kp.remoteIndex, lo, hi);
+    this.sealInPlace(kp, out, outOff, padded);
+    return DATA_HEADER_SIZE + padded + AEAD_TAG_SIZE;
+  }
+
+  /**
+   * Seals the message at out[msgOff..] whose header is written and whose padded plaintext
+   * (`padded` bytes) follows it, in place, with the counter from its header. The callers checked
+   * that header, body and tag fit, so a refusal is a bug here, not bad input.
+   */
+  private sealInPlace(kp: Keypair, out: Uint8Array, msgOff: number, padded: number): void {
+    const body = msgOff + DATA_HEADER_SIZE;
     const crypto = this.crypto;
     if (crypto.dataSeal !== undefined) {
-      // In place on out; encapsulate / sendStaged checked that header, padded body and tag fit,
-      // so a refusal is a bug here, not bad input.
+      const lo = readU32(out, msgOff + DATA_OFF_COUNTER);
+      const hi = readU32(out, msgOff + DATA_OFF_COUNTER + 4);
       if (crypto.dataSeal(kp.sendKey, lo, hi, out, body, padded, body) < 0) throw new Error('dataSeal refused an in-bounds seal');
-      return DATA_HEADER_SIZE + padded + AEAD_TAG_SIZE;
+      return;
     }
     const nonce = this.nonce;
     for (let i = 0; i < 4; i++) nonce[i] = 0;
-    for (let i = 0; i < 8; i++) nonce[4 + i] = out[outOff + DATA_OFF_COUNTER + i]!;
-    this.crypto.aeadSeal(kp.sendKey, nonce, out.subarray(body, body + padded), null, out, body);
-    return DATA_HEADER_SIZE + padded + AEAD_TAG_SIZE;
+    for (let i = 0; i < 8; i++) nonce[4 + i] = out[msgOff + DATA_OFF_COUNTER + i]!;
+    crypto.aeadSeal(kp.sendKey, nonce, out.subarray(body, body + padded), null, out, body);
   }
 
   private afterDataSent(p: PeerState, kp: Keypair, keepalive: boolean, now: number): void {
@@ -677,18 +848,31 @@ export class WgEngine {
     if (n < 0) return this.drop(DROP_DECRYPT_FAILED);
     if (!kp.replay.check(counterLo, counterHi)) return this.drop(DROP_REPLAY);
     const p = entry.peer;
-    if (kp === p.next) {
-      // The initiator's first message on the responder's new session confirms it.
-      this.rotateOut(p.previous);
-      p.previous = p.current;
-      p.current = kp;
-      p.next = null;
-      p.timers.handshakeComplete();
-      p.lastHandshakeWallNs = this.wallClockNs();
-      this.sendStaged(p, now);
-    }
+    if (kp === p.next) this.confirmSession(p, kp, now);
     p.rxBytes += len;
+    p.rxPackets++;
     this.lastPeer = p.id;
+    this.afterDataReceived(p, n > 0, now);
+    if (n === 0) return DECAP_HANDLED; // keepalive
+    const length = this.innerLength(out, outOff, n);
+    if (length < 0) return length;
+    this.lastLength = length;
+    return DECAP_TUNNEL;
+  }
+
+  /** The initiator's first message on the responder's new session confirms it. */
+  private confirmSession(p: PeerState, kp: Keypair, now: number): void {
+    this.rotateOut(p.previous);
+    p.previous = p.current;
+    p.current = kp;
+    p.next = null;
+    p.timers.handshakeComplete();
+    p.lastHandshakeWallNs = this.wallClockNs();
+    this.sendStaged(p, now);
+  }
+
+  /** Timers after authenticated data from `p` (`data`: not only keepalives). */
+  private afterDataReceived(p: PeerState, data: boolean, now: number): void {
     // The initiator rekeys before its session expires if it is only receiving.
     if (!p.timers.sentLastMinuteHandshake && p.current !== null && p.current.isInitiator && now - p.current.created > REKEY_ON_RECEIVE_AFTER_MS) {
       p.timers.sentLastMinuteHandshake = true;
@@ -696,13 +880,23 @@ export class WgEngine {
     }
     p.timers.anyAuthenticatedPacketTraversal(now, p.persistentKeepalive);
     p.timers.anyAuthenticatedPacketReceived();
-    if (n === 0) return DECAP_HANDLED; // keepalive
-    p.timers.dataReceived(now);
-    return this.trimInner(out, outOff, n);
+    if (data) p.timers.dataReceived(now);
   }
 
-  /** Length of the IP packet at out[off..] from its header (drops anything that is not IPv4/IPv6). */
-  private trimInner(out: Uint8Array, off: number, n: number): number {
+  /** Grows the batch scratch arrays to hold index `end - 1`; returns batchLengths. */
+  private scratchLengths(end: number): Uint32Array {
+    if (this.batchLengths.length < end) {
+      const size = Math.max(end, 256);
+      this.batchLengths = new Uint32Array(size);
+      this.batchOffsets = new Uint32Array(size);
+      this.batchCounters = new Uint32Array(size * 2);
+      this.batchResults = new Int32Array(size);
+    }
+    return this.batchLengths;
+  }
+
+  /** Length of the IP packet at out[off..] from its header, or DROP_BAD_INNER_PACKET (not IPv4/IPv6, or longer than n). */
+  private innerLength(out: Uint8Array, off: number, n: number): number {
     const version = out[off]! >> 4;
     let length: number;
     if (version === 4) {
@@ -716,8 +910,7 @@ export class WgEngine {
       return this.drop(DROP_BAD_INNER_PACKET);
     }
     if (length > n) return this.drop(DROP_BAD_INNER_PACKET);
-    this.lastLength = length;
-    return DECAP_TUNNEL;
+    return length;
   }
 
   private receiveCookieReply(m: Uint8Array, now: number): number {
@@ -747,6 +940,7 @@ export class WgEngine {
     p.hsRemoteEphemeral = r.remoteEphemeral;
     p.hsRemoteIndex = r.sender;
     p.rxBytes += m.length;
+    p.rxPackets++;
     this.lastPeer = p.id;
     p.timers.anyAuthenticatedPacketTraversal(now, p.persistentKeepalive);
     p.timers.anyAuthenticatedPacketReceived();
@@ -789,6 +983,7 @@ export class WgEngine {
     if (typeof r === 'number') return this.drop(r);
     p.hsRemoteIndex = r.sender;
     p.rxBytes += m.length;
+    p.rxPackets++;
     this.lastPeer = p.id;
     p.timers.anyAuthenticatedPacketTraversal(now, p.persistentKeepalive);
     p.timers.anyAuthenticatedPacketReceived();

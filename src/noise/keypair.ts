@@ -50,6 +50,26 @@ export class Keypair {
     }
   }
 
+  /**
+   * Whether `n` more messages may be sent before REJECT_AFTER_MESSAGES (a train takes `n`
+   * consecutive counters at once).
+   */
+  canSend(n: number): boolean {
+    if (this.sendHi !== REJECT_AFTER_MESSAGES_HI) return true;
+    return this.sendLo + n <= REJECT_AFTER_MESSAGES_LO;
+  }
+
+  /** Advance the send counter by `n` (the caller used sendLo/sendHi .. + n - 1). */
+  advanceSendBy(n: number): void {
+    const lo = this.sendLo + n;
+    if (lo > 0xffffffff) {
+      this.sendLo = lo - 0x100000000;
+      this.sendHi = (this.sendHi + 1) >>> 0;
+    } else {
+      this.sendLo = lo;
+    }
+  }
+
   /** Next send counter as a bigint (tests, diagnostics). */
   get sendCounter(): bigint {
     return (BigInt(this.sendHi) << 32n) | BigInt(this.sendLo);

@@ -52,6 +52,9 @@ export class PeerState {
   lastHandshakeWallNs = 0n;
   rxBytes = 0;
   txBytes = 0;
+  /** Authenticated datagrams received from / sent to this peer (what rxBytes / txBytes count). */
+  rxPackets = 0;
+  txPackets = 0;
 
   constructor(crypto: CryptoBackend, readonly id: number, readonly publicKey: Uint8Array) {
     this.cookies = new CookieGenerator(crypto, publicKey);

@@ -127,7 +127,10 @@ test('peer add prints the client config; --out writes it 0600; the gateway recor
   const text = ok(['peer', 'add', file, 'alice', '--allow', '10.124.0.10/32:3000/tcp', '--allow', '10.124.0.0/24/icmp']);
   const client = parseText(text, 'alice.conf');
   assert.equal(client.interface.addresses.map(formatCidr), ['10.123.0.2/32']);
-  assert.equal([client.interface.dns, client.interface.dnsSearch], [['10.123.0.1'], ['zerops']]);
+  // The project's name (here from the gateway file's name) is the domain and names the config.
+  const project = basename(file).replace(/\.conf$/, '');
+  assert.equal([client.interface.dns, client.interface.dnsSearch], [['10.123.0.1'], [project]]);
+  assert.match(text, new RegExp(`^# wgts project ${project}: laptop alice\\.\n# Save as ${project}\\.conf \\(interface ${project}\\)`));
   assert.is(client.peers[0].publicKey, gwPub);
   assert.equal(client.peers[0].allowedIPs.map(formatCidr), ['10.124.0.0/24', '10.123.0.1/32']);
   assert.is(client.peers[0].persistentKeepalive, 25);
@@ -159,11 +162,12 @@ test('peer add --out refuses an existing file without --force and a name wgts up
   ok(['peer', 'add', file, 'frank', '--out', out, '--force']);
   assert.is.not(readFileSync(out, 'utf8'), first);
   const long = 'a-very-long-laptop-name-for-gina';
-  fails(['peer', 'add', file, long, '--out', join(dir, `${long}.conf`)], /must be NAME\.conf with NAME 1-15 .*--out .*a-very-long-lap\.conf/);
+  fails(['peer', 'add', file, long, '--out', join(dir, `${long}.conf`)], new RegExp(`must be NAME\\.conf with NAME 1-15 .*--out .*${basename(file).replace('.', '\\.')}`));
   const r = wgts(['peer', 'add', file, long]);
   assert.is(r.status, 0);
-  assert.match(r.stdout, /^\[Interface\]/);
-  assert.is(r.stderr, 'wgts: save this config as a-very-long-lap.conf (or another NAME.conf with NAME at most 15 of A-Z a-z 0-9 _ = + . -): wgts up and wg-quick up name the interface after the file\n');
+  assert.match(r.stdout, new RegExp(`^# wgts project .*: laptop ${long}\\.\n# Save as ${basename(file).replace('.', '\\.')} `), 'the config says what to save it as');
+  assert.match(r.stdout, /^\[Interface\]/m);
+  assert.is(r.stderr, '');
 });
 
 test('gateway init --upstream: repeatable, or none; bad values named', () => {
@@ -206,10 +210,11 @@ test('peer list (table and --json) and peer remove by name or key', () => {
   const peers = parseFile(file).peers;
   assert.equal(peers[2].allowInbound, ['8080/tcp', 'icmp'], 'AllowInbound lines in the gateway file');
   const table = ok(['peer', 'list', file]).split('\n');
-  assert.match(table[0], /^NAME\s+ADDRESS\s+PUBLIC KEY\s+REACHES\s+INBOUND$/);
-  assert.match(table[1], new RegExp(`^alice\\s+10\\.123\\.0\\.2\\s+${peers[0].publicKey.replace(/[+/]/g, '\\$&')}\\s+10\\.124\\.0\\.10:3000/tcp, gateway:22/tcp\\s+-$`));
-  assert.match(table[2], /^bob\s+10\.123\.0\.3\s+\S{44}\s+10\.124\.0\.0\/24 \(default\)\s+-$/);
-  assert.match(table[3], /^carol\s+10\.123\.0\.4\s+\S{44}\s+10\.124\.0\.0\/24 \(default\)\s+8080\/tcp, icmp$/);
+  // No gateway runs the file: no live columns; every peer active, never expiring, its config current.
+  assert.match(table[0], /^NAME\s+ADDRESS\s+STATE\s+EXPIRES\s+CONFIG\s+PUBLIC KEY\s+REACHES\s+INBOUND$/);
+  assert.match(table[1], new RegExp(`^alice\\s+10\\.123\\.0\\.2\\s+active\\s+-\\s+current\\s+${peers[0].publicKey.replace(/[+/]/g, '\\$&')}\\s+10\\.124\\.0\\.10:3000/tcp, gateway:22/tcp\\s+-$`));
+  assert.match(table[2], /^bob\s+10\.123\.0\.3\s+active\s+-\s+current\s+\S{44}\s+10\.124\.0\.0\/24 \(default\)\s+-$/);
+  assert.match(table[3], /^carol\s+10\.123\.0\.4\s+active\s+-\s+current\s+\S{44}\s+10\.124\.0\.0\/24 \(default\)\s+8080\/tcp, icmp$/);
   assert.is(table[4], '');
   assert.is(table.slice(5).join('\n'), "Every peer also reaches the gateway's DNS (10.123.0.1:53), and nothing else: not the gateway host (any of its addresses) unless a rule\n"
     + 'names it (gateway:22/tcp = 10.123.0.1), and no network behind it that is not listed.\n'
@@ -223,11 +228,13 @@ test('peer list (table and --json) and peer remove by name or key', () => {
   for (const p of peers) assert.not.ok(table.join('\n').includes(p.presharedKey ?? '?'), 'no preshared keys listed');
   assert.ok(text.includes(peers[0].presharedKey ?? '?'));
 
-  const json: unknown = JSON.parse(ok(['peer', 'list', file, '--json']));
-  assert.equal(json, [
-    { name: 'alice', publicKey: peers[0].publicKey, address: '10.123.0.2', allowedIPs: ['10.123.0.2/32'], allow: ['10.124.0.10:3000/tcp', 'gateway:22/tcp'], allowInbound: [] },
-    { name: 'bob', publicKey: peers[1].publicKey, address: '10.123.0.3', allowedIPs: ['10.123.0.3/32'], allow: [], allowInbound: [] },
-    { name: 'carol', publicKey: peers[2].publicKey, address: '10.123.0.4', allowedIPs: ['10.123.0.4/32'], allow: [], allowInbound: ['8080/tcp', 'icmp'] },
+  const json = JSON.parse(ok(['peer', 'list', file, '--json'])) as Record<string, unknown>[];
+  const offline = { state: 'active', expires: null, config: 'current', outdated: [], online: null, latestHandshake: null, endpoint: null, rxBytes: null, txBytes: null };
+  assert.ok(json.every((p) => typeof p.issued === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(p.issued)), 'each config recorded as issued');
+  assert.equal(json.map((p) => ({ ...p, issued: undefined })), [
+    { name: 'alice', publicKey: peers[0].publicKey, address: '10.123.0.2', allowedIPs: ['10.123.0.2/32'], allow: ['10.124.0.10:3000/tcp', 'gateway:22/tcp'], allowInbound: [], ...offline, issued: undefined },
+    { name: 'bob', publicKey: peers[1].publicKey, address: '10.123.0.3', allowedIPs: ['10.123.0.3/32'], allow: [], allowInbound: [], ...offline, issued: undefined },
+    { name: 'carol', publicKey: peers[2].publicKey, address: '10.123.0.4', allowedIPs: ['10.123.0.4/32'], allow: [], allowInbound: ['8080/tcp', 'icmp'], ...offline, issued: undefined },
   ]);
 
   assert.is(ok(['peer', 'remove', file, 'bob']), `removed peer bob from ${file} (10.123.0.3, public key ${peers[1].publicKey})\n`

@@ -36,9 +36,14 @@ test('formatting helpers: durations, sizes, `wg show` layout', () => {
     name: 'gw0', publicKey: 'PUB', listenPort: 51820, fwmark: 0, config: '/etc/wgts/gw0.conf', counters: { filtered: 3, outboundFiltered: 7 },
     reload: { ok: false, at: 1_000_000, attempts: 2, errors: ['applying the change to gw0 failed: errno -98'], nextRetry: 1_067_400 },
     peers: [
-      { publicKey: 'OLD', name: null, hasPresharedKey: false, endpoint: null, allowedIps: [], latestHandshake: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: 0, denied: 0, refused: 0 },
-      { publicKey: 'NEW', name: 'alice', hasPresharedKey: true, endpoint: '10.200.0.2:4000', allowedIps: ['10.123.0.2/32'], latestHandshake: 1000, rxBytes: 2048, txBytes: 10, persistentKeepalive: 25, denied: 3, refused: 7 },
+      { publicKey: 'OLD', name: null, hasPresharedKey: false, endpoint: null, allowedIps: [], latestHandshake: 0, rxBytes: 0, txBytes: 0, persistentKeepalive: 0, denied: 0, refused: 0, rxPackets: 0, txPackets: 0 },
+      { publicKey: 'NEW', name: 'alice', hasPresharedKey: true, endpoint: '10.200.0.2:4000', allowedIps: ['10.123.0.2/32'], latestHandshake: 1000, rxBytes: 2048, txBytes: 10, persistentKeepalive: 25, denied: 3, refused: 7, rxPackets: 20, txPackets: 1 },
     ],
+    inactive: [
+      { publicKey: 'OFF', name: 'bob', state: 'disabled', expires: null },
+      { publicKey: 'GONE', name: null, state: 'expired', expires: '2026-01-01T00:00:00Z' },
+    ],
+    statusUpdated: 1_065_000,
   };
   assert.is(formatShow(iface, 1065), [
     'interface: gw0', '  public key: PUB', '  private key: (hidden)', '  listening port: 51820', '  config: /etc/wgts/gw0.conf',
@@ -46,7 +51,9 @@ test('formatting helpers: durations, sizes, `wg show` layout', () => {
     '  denied packets: 3', '  refused packets (to peers): 7',
     '', 'peer: NEW', '  name: alice', '  preshared key: (hidden)', '  endpoint: 10.200.0.2:4000', '  allowed ips: 10.123.0.2/32',
     '  latest handshake: 1 minute, 5 seconds ago', '  transfer: 2.00 KiB received, 10 B sent', '  persistent keepalive: every 25 seconds', '  denied packets: 3',
-    '  refused packets: 7', '', 'peer: OLD', '  allowed ips: (none)', '',
+    '  refused packets: 7', '', 'peer: OLD', '  allowed ips: (none)',
+    '', 'peer: OFF', '  name: bob', '  state: disabled (in /etc/wgts/gw0.conf, not on the interface)',
+    '', 'peer: GONE', '  state: expired at 2026-01-01T00:00:00Z (in /etc/wgts/gw0.conf, not on the interface)', '',
   ].join('\n'));
 });
 
@@ -59,7 +66,7 @@ test('parseGetReply: keys become base64, secrets are reduced to a public key / a
   assert.is(s.peers.length, 1);
   assert.equal(s.peers[0], {
     publicKey: Buffer.alloc(32, 0x11).toString('base64'), name: null, hasPresharedKey: false, endpoint: '10.0.0.2:5',
-    allowedIps: ['10.0.0.2/32', 'fd00::2/128'], latestHandshake: 1700000000, rxBytes: 20, txBytes: 10, persistentKeepalive: 25, denied: null, refused: null,
+    allowedIps: ['10.0.0.2/32', 'fd00::2/128'], latestHandshake: 1700000000, rxBytes: 20, txBytes: 10, persistentKeepalive: 25, denied: null, refused: null, rxPackets: null, txPackets: null,
   });
   assert.not.ok(JSON.stringify(s).includes(priv), 'no private key in the result');
   assert.throws(() => parseGetReply('wg9', 'errno=-22\n\n'), /errno -22/);

@@ -67,6 +67,32 @@ test('outboundFilter: sees each routed packet with the peer and the clock; a ref
   assert.equal(b.written.map((p) => p.length), [toB.length]);
 });
 
+test('outboundFilter on TUN batches: once per super-packet train, once per lone packet; refused trains counted whole', () => {
+  const { a, b } = pair();
+  a.device.outbound(toB, 0, toB.length); // handshake
+  const slab = new Uint8Array(8 * 256);
+  const offsets = new Uint32Array(6);
+  const lengths = new Uint32Array(6);
+  for (let k = 0; k < 6; k++) {
+    offsets[k] = 16 + k * 256;
+    lengths[k] = toB.length;
+    slab.set(toB, offsets[k]!);
+  }
+  const trains = Uint32Array.of(3, 0, 0, 1, 1, 1); // a train of three segments, then three lone packets
+  let calls = 0;
+  let allow = true;
+  a.device.outboundFilter = () => { calls++; return allow; };
+  const before = b.written.length;
+  a.device.onTunBatch(slab, offsets, lengths, 6, trains);
+  assert.is(calls, 4, 'one check for the train, one per lone packet');
+  assert.is(b.written.length - before, 6, 'all six arrived');
+  allow = false;
+  for (let k = 0; k < 6; k++) slab.set(toB, offsets[k]!);
+  a.device.onTunBatch(slab, offsets, lengths, 6, trains);
+  assert.is(a.device.counters.outboundFiltered, 6, 'a refused train counts every segment');
+  assert.is(b.written.length - before, 6, 'nothing more arrived');
+});
+
 test('inboundFilter: decrypted packets from a peer, refused ones counted and not written', () => {
   const { a, b } = pair();
   a.device.outbound(toB, 0, toB.length); // handshake

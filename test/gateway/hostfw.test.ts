@@ -55,7 +55,7 @@ test('setup: project, gateway config, a laptop', async () => {
   gw.link(lap, { ifname: 'inet0', addrs: ['10.200.0.1/24'] }, { ifname: 'eth0', addrs: ['10.200.0.10/24'] });
   guardResolvConf(lap);
   await startServers(proj, 'app', [3000]);
-  wgtsOk(['gateway', 'init', gwFile, '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820', '--host', 'app=10.124.0.10']);
+  wgtsOk(['gateway', 'init', gwFile, '--domain', 'zerops', '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820', '--host', 'app=10.124.0.10']);
   wgtsOk(['peer', 'add', gwFile, 'laptop', '--out', conf(lIf)]);
 });
 
@@ -121,7 +121,7 @@ test('stale rules of ANY interface name are swept by `wgts down` and `wgts up`; 
   // A second gateway (other name, port, subnet) keeps running throughout.
   const bIf = uniqueIfname('gb');
   extraIfs.push(bIf);
-  wgtsOk(['gateway', 'init', conf(bIf), '--address', '10.125.0.1/24', '--network', '10.126.0.0/24', '--endpoint', '10.200.0.1:51821', '--listen-port', '51821']);
+  wgtsOk(['gateway', 'init', conf(bIf), '--domain', 'zerops', '--address', '10.125.0.1/24', '--network', '10.126.0.0/24', '--endpoint', '10.200.0.1:51821', '--listen-port', '51821']);
   const b = await startUp(gw, conf(bIf), bIf, procs);
   const a = await startUp(gw, gwFile, gwIf, procs);
   a.kill('SIGKILL');

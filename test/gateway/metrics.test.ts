@@ -96,7 +96,7 @@ function fakeDevice(): { device: MetricsDevice; peers: Map<number, PeerInfo>; dr
 function peer(id: number, key: string, rx: number, tx: number, handshakeNs: bigint): PeerInfo {
   const publicKey = keyFromBase64(key);
   if (!publicKey) throw new Error('bad key');
-  return { id, publicKey, hasPresharedKey: true, persistentKeepalive: 0, lastHandshakeWallNs: handshakeNs, rxBytes: rx, txBytes: tx, hasSession: true, staged: 0 };
+  return { id, publicKey, hasPresharedKey: true, persistentKeepalive: 0, lastHandshakeWallNs: handshakeNs, rxBytes: rx, txBytes: tx, rxPackets: 0, txPackets: 0, hasSession: true, staged: 0 };
 }
 
 test('registry: exact lines per peer (names, escaping, unnamed), gauges, removal, drops by reason, DNS by outcome', async () => {
@@ -332,7 +332,7 @@ test('end to end: gateway with Metrics; a laptop asks DNS, a restricted one is r
   lapC = new Netns('mlc');
   internetBridge(gw, [lapA, lapC], 'vm', false);
 
-  wgtsOk(['gateway', 'init', gwFile, '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820',
+  wgtsOk(['gateway', 'init', gwFile, '--domain', 'zerops', '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820',
     '--host', 'app=10.124.0.10']);
   wgtsOk(['peer', 'add', gwFile, 'alice', '--out', conf(aIf)]);
   wgtsOk(['peer', 'add', gwFile, 'carol', '--allow', '10.124.0.10:3000/tcp', '--out', conf(cIf)]);

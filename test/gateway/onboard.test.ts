@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { formatCidr } from '../../src/config/ip.js';
 import type { WgtsConfig } from '../../src/config/model.js';
 import { parseConfig } from '../../src/config/parse.js';
@@ -100,10 +100,17 @@ test('initGateway writes a private (0600) gateway config that parses to the opti
   assert.equal(c.gateway?.hosts, [{ name: 'app', address: '10.124.0.10' }, { name: 'db', address: '10.124.0.11' }]);
   assert.is(c.gateway?.masquerade, true);
   assert.equal(c.peers, []);
-  // Defaults: port 51820, domain zerops.
-  const d = parseFile(await newGateway());
+  // Defaults: port 51820, the project name from the file name, and the domain from the project name
+  // (two projects never claim one domain).
+  const dFile = await newGateway();
+  const d = parseFile(dFile);
   assert.is(d.interface.listenPort, 51820);
-  assert.is(d.gateway?.domain, 'zerops');
+  const project = basename(dFile).replace(/\.conf$/, '');
+  assert.is(d.gateway?.name, project);
+  assert.is(d.gateway?.domain, project);
+  const named = parseFile(await newGateway({ name: 'shop' }));
+  assert.equal([named.gateway?.name, named.gateway?.domain], ['shop', 'shop']);
+  await rejects(newGateway({ name: 'Shop_1' }), 'bad-option', "name 'Shop_1' is not a project name");
   // Two inits make two different keys.
   assert.is.not(d.interface.privateKey, c.interface.privateKey);
 });
@@ -402,7 +409,8 @@ test('the DNS address of every client config is one the gateway listens on, port
 test('--out: NAME.conf with an interface name, no overwrite without force', async () => {
   const file = await newGateway();
   const longName = 'build-agent-for-the-integration-tests';
-  await rejects(addPeer(file, longName, { out: join(dir, `${longName}.conf`) }), 'bad-out', `e.g. --out ${join(dir, 'build-agent-for.conf')}`);
+  // The proposed name is the project's, the file name every laptop of the project uses.
+  await rejects(addPeer(file, longName, { out: join(dir, `${longName}.conf`) }), 'bad-out', `e.g. --out ${join(dir, basename(file))}`);
   await rejects(addPeer(file, 'ci', { out: join(dir, 'ci.txt') }), 'bad-out', 'must be NAME.conf');
   assert.equal(await listPeers(file), [], 'refused before the gateway file changed');
   const out = join(dir, 'build-agent-for.conf');
@@ -467,7 +475,8 @@ test('real wg-quick brings the client config up and handshakes with a gateway se
       const routes = lapNs.exec('ip', ['-4', 'route', 'show', 'dev', lapIf]);
       assert.match(routes, /10\.124\.0\.0\/24/);
       assert.match(routes, /10\.123\.0\.1/);
-      assert.match(readFileSync(log, 'utf8'), /nameserver 10\.123\.0\.1\nsearch zerops\n/);
+      assert.match(readFileSync(log, 'utf8'), new RegExp(`nameserver 10\\.123\\.0\\.1\\nsearch ${client.interface.dnsSearch[0]}\\n`));
+      assert.equal(client.interface.dnsSearch, [basename(file).replace(/\.conf$/, '')], 'the project name is the domain');
     } finally {
       lapNs.exec('wg-quick', ['down', conf], { env });
     }

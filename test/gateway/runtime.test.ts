@@ -361,7 +361,7 @@ test('setup: project network, gateway and laptops on an internet bridge; gateway
   await waitFor(() => said.includes('ready'), 10_000, 25, 'project servers');
   assert.is(proj.tryExec('ip', ['route', 'get', '10.123.0.2']).status, 2, 'the project network has no route back to the tunnel subnet');
 
-  wgtsOk(['gateway', 'init', gwFile, '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820',
+  wgtsOk(['gateway', 'init', gwFile, '--domain', 'zerops', '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820',
     '--host', 'app=10.124.0.10', '--host', 'db=10.124.0.11']);
   wgtsOk(['peer', 'add', gwFile, 'alice', '--out', conf(aIf)]);
   assert.match(readFileSync(conf(aIf), 'utf8'), 'DNS = 10.123.0.1, zerops');

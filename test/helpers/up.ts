@@ -58,3 +58,9 @@ export async function reloadedSince(ifname: string, since: number, ok: boolean, 
   if (found === null) throw new Error('unreachable: waitFor returns a value');
   return found;
 }
+
+/** Stops every `wgts up` of `procs` still running (SIGTERM, then SIGKILL after 10 s). */
+export async function stopUps(procs: readonly UpProc[]): Promise<void> {
+  for (const p of procs) if (p.exit() === null) p.kill('SIGTERM');
+  await waitFor(() => procs.every((p) => p.exit() !== null), 10_000, 25, 'wgts up exits').catch(() => procs.forEach((p) => p.kill('SIGKILL')));
+}

@@ -49,12 +49,15 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** Starts `impl` in the foreground inside `ns` creating TUN `ifname`; resolves once its UAPI socket exists. */
-export async function startDaemon(impl: Impl, ns: Netns, ifname: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+/**
+ * Starts `impl` in the foreground inside `ns` creating TUN `ifname`; resolves once its UAPI socket
+ * exists. `wireguardGo` is the wireguard-go binary to run (default: `wireguard-go` on PATH).
+ */
+export async function startDaemon(impl: Impl, ns: Netns, ifname: string, env: NodeJS.ProcessEnv = {}, wireguardGo = 'wireguard-go'): Promise<Daemon> {
   const fullEnv = { ...process.env, LOG_LEVEL: 'verbose', WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', ...env };
   const proc = impl === 'wgts'
     ? ns.spawn(process.execPath, ['--enable-source-maps', wgtsGoScript, '-f', ifname], { env: fullEnv })
-    : ns.spawn('wireguard-go', ['-f', ifname], { env: fullEnv });
+    : ns.spawn(wireguardGo, ['-f', ifname], { env: fullEnv });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   proc.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
@@ -126,6 +129,25 @@ export async function iperf(server: Netns, client: Netns, addr: string, seconds:
     await waitFor(() => server.tryExec('ss', ['-Hltn', 'sport = :5201']).stdout.includes(':5201'), 5000, 20, 'iperf3 server listening');
     const out = client.exec('iperf3', ['-c', addr, '-p', '5201', '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])], { timeoutMs: (seconds + 25) * 1000 });
     return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
+  } finally {
+    srv.kill('SIGKILL');
+  }
+}
+
+/** Result of one iperf3 UDP run, as the receiving side counted it. */
+export interface UdpRun { bitsPerSecond: number; lostPercent: number; packets: number }
+
+/**
+ * One iperf3 UDP run client -> server (or reverse) through `addr` for `seconds`, offering
+ * `bitrate` (iperf3 syntax, e.g. '400M') in datagrams of `size` bytes.
+ */
+export async function iperfUdp(server: Netns, client: Netns, addr: string, seconds: number, reverse: boolean, bitrate: string, size: number): Promise<UdpRun> {
+  const srv = server.spawn('iperf3', ['-s', '-1', '-B', addr, '-p', '5201']);
+  try {
+    await waitFor(() => server.tryExec('ss', ['-Hltn', 'sport = :5201']).stdout.includes(':5201'), 5000, 20, 'iperf3 server listening');
+    const out = client.exec('iperf3', ['-c', addr, '-p', '5201', '-u', '-b', bitrate, '-l', String(size), '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])], { timeoutMs: (seconds + 25) * 1000 });
+    const sum = (JSON.parse(out) as { end: { sum: { bits_per_second: number; lost_percent: number; packets: number } } }).end.sum;
+    return { bitsPerSecond: sum.bits_per_second, lostPercent: sum.lost_percent, packets: sum.packets };
   } finally {
     srv.kill('SIGKILL');
   }

@@ -3,43 +3,16 @@
 // the real `wg` tool. Traffic stays inside the two namespaces this test creates.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Netns, sleep, waitFor } from '../helpers/netns.js';
-import { type Daemon, type Impl, dump, genkey, iperf, ping, secretFile, startDaemon, uniqueIfname, wg } from '../helpers/wg.js';
-
-interface Pair {
-  nsA: Netns; nsB: Netns; a: Daemon; b: Daemon;
-  keyA: { priv: string; pub: string }; keyB: { priv: string; pub: string };
-}
-
-const A4 = '10.78.0.1', B4 = '10.78.0.2', A6 = 'fd78::1', B6 = 'fd78::2';
-const PORT_A = 51820, PORT_B = 51821;
+import { type Netns, sleep, waitFor } from '../helpers/netns.js';
+import { A4, A6, B4, B6, PORT_A, type Pair, startPair } from '../helpers/pair.js';
+import { type Impl, dump, genkey, iperf, ping, secretFile, wg } from '../helpers/wg.js';
 
 async function setup(implB: Impl): Promise<Pair> {
-  const nsA = new Netns('a');
-  const nsB = new Netns('b');
-  nsA.link(nsB, { ifname: 'va', addrs: ['10.77.0.1/24', 'fd77::1/64'] }, { ifname: 'vb', addrs: ['10.77.0.2/24', 'fd77::2/64'] });
-  const a = await startDaemon('wgts', nsA, uniqueIfname('wa'));
-  const b = await startDaemon(implB, nsB, uniqueIfname('wb'));
-  const keyA = genkey();
-  const keyB = genkey();
-  wg(a, ['set', a.ifname, 'private-key', secretFile(keyA.priv), 'listen-port', String(PORT_A),
-    'peer', keyB.pub, 'allowed-ips', `${B4}/32,${B6}/128`, 'endpoint', `10.77.0.2:${PORT_B}`]);
-  wg(b, ['set', b.ifname, 'private-key', secretFile(keyB.priv), 'listen-port', String(PORT_B),
-    'peer', keyA.pub, 'allowed-ips', `${A4}/32,${A6}/128`, 'endpoint', `10.77.0.1:${PORT_A}`]);
-  for (const [ns, d, v4, v6] of [[nsA, a, A4, A6], [nsB, b, B4, B6]] as const) {
-    ns.exec('ip', ['addr', 'add', `${v4}/24`, 'dev', d.ifname]);
-    ns.exec('ip', ['addr', 'add', `${v6}/64`, 'dev', d.ifname, 'nodad']);
-    ns.exec('ip', ['link', 'set', d.ifname, 'mtu', '1420', 'up']);
-  }
-  return { nsA, nsB, a, b, keyA, keyB };
+  return startPair({ impl: 'wgts' }, { impl: implB });
 }
 
 async function teardown(p: Pair | undefined): Promise<void> {
-  if (!p) return;
-  await p.a.stop();
-  await p.b.stop();
-  p.nsA.delete();
-  p.nsB.delete();
+  await p?.close();
 }
 
 /** Receives UDP datagrams on addr:port inside ns, so a test can see what reached the stack. */

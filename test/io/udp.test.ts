@@ -172,29 +172,106 @@ test('send copies the bytes before returning: the caller may reuse its buffer at
   }
 });
 
-test('queue sends with sendmmsg: auto-flush at 64, flush() for the rest, both families', async () => {
+test('queue sends with sendmmsg: auto-flush at 256 messages, flush() for the rest, both families', async () => {
   const a = new UdpSocket();
   const b = receiver();
   try {
     a.open(0);
     const targets = [ep(`127.0.0.1:${b.sock.port}`), ep(`[::1]:${b.sock.port}`)];
     const msg = new Uint8Array(1452);
-    for (let i = 0; i < 150; i++) {
+    for (let i = 0; i < 600; i++) {
       msg[0] = i;
       a.queue(msg, 0, msg.length, targets[i & 1]);
     }
-    assert.is(a.stats.txDatagrams, 128, 'two full queues went out on their own');
-    assert.is(a.flush(), 22);
+    assert.is(a.stats.txDatagrams, 512, 'two full queues went out on their own');
+    assert.is(a.flush(), 88);
     assert.is(a.flush(), 0, 'nothing left');
     const s = a.stats;
-    assert.is(s.txDatagrams, 150);
-    assert.is(s.txBytes, 150 * 1452);
+    assert.is(s.txDatagrams, 600);
+    assert.is(s.txBytes, 600 * 1452);
     assert.is(s.txBatches, 3);
-    await arrived(b.got, 150, '150 queued datagrams');
-    assert.equal(b.got.map((g) => g.data[0]), Array.from({ length: 150 }, (_, i) => i));
+    assert.is(s.txGso, 0, 'no GSO without offloads');
+    await arrived(b.got, 600, '600 queued datagrams');
+    assert.equal(b.got.map((g) => g.data[0]), Array.from({ length: 600 }, (_, i) => i & 0xff));
     assert.equal(b.got.slice(0, 2).map((g) => g.from), ['127.0.0.1', '::1']);
   } finally {
     closeAll(a, b.sock);
+  }
+});
+
+/** A receiver that records whole batches: every datagram and the train lengths the addon reported. */
+function batchReceiver(opts?: UdpSocketOptions): { sock: UdpSocket; got: Got[]; trains: number[] } {
+  const sock = new UdpSocket(opts);
+  const got: Got[] = [];
+  const trains: number[] = [];
+  sock.onReceiveBatch((b) => {
+    for (let j = 0; j < b.count;) {
+      const n = b.trains[j]!;
+      trains.push(n);
+      for (let k = j; k < j + n; k++) {
+        got.push({ data: b.slab.slice(b.offsets[k], b.offsets[k]! + b.lengths[k]!), from: formatIp(b.addrs.subarray(16 * k, 16 * k + 16)), port: b.ports[k]! });
+      }
+      j += n;
+    }
+  });
+  sock.open(0);
+  return { sock, got, trains };
+}
+
+test('offloads: equal-sized datagrams to one destination leave as GSO trains and arrive as GRO trains, boundaries kept', async () => {
+  const a = new UdpSocket({ offload: true });
+  const b = batchReceiver({ offload: true });
+  try {
+    a.open(0);
+    assert.equal(a.offloads, { gso4: true, gso6: true, gro: true });
+    for (const [family, target] of [['127.0.0.1', ep(`127.0.0.1:${b.sock.port}`)], ['::1', ep(`[::1]:${b.sock.port}`)]] as const) {
+      const before = b.got.length;
+      const offsets = new Uint32Array(101);
+      const lengths = new Uint32Array(101);
+      const buf = new Uint8Array(101 * 1100);
+      for (let i = 0; i < 101; i++) {
+        offsets[i] = i * 1100;
+        lengths[i] = i === 100 ? 333 : 1000;
+        buf.set(pattern(lengths[i]!, i), offsets[i]!);
+      }
+      a.queueMany(buf, offsets, lengths, 0, 101, target);
+      assert.is(a.flush(), 101);
+      await arrived(b.got, before + 101, `101 datagrams from ${family}`);
+      const got = b.got.slice(before);
+      assert.equal(got.map((g) => g.data.length), [...Array<number>(100).fill(1000), 333]);
+      assert.ok(got.every((g, i) => g.from === family && g.data.every((x, j) => x === pattern(g.data.length, i)[j])), 'bytes and order');
+    }
+    const s = a.stats;
+    assert.is(s.txDatagrams, 202);
+    // 64 + 36 + (the shorter last joins the second train): two trains per family.
+    assert.is(s.txGso, 4);
+    assert.ok(b.sock.stats.rxGro >= 2, `the receiver saw trains (${b.sock.stats.rxGro})`);
+    assert.ok(b.trains.some((n) => n > 1) && b.trains.every((n) => n <= 64));
+  } finally {
+    closeAll(a, b.sock);
+  }
+});
+
+test('offloads: a shorter datagram ends a train, a longer one or another destination starts a new message', async () => {
+  const a = new UdpSocket({ offload: true });
+  const b = receiver({ offload: true });
+  const c = receiver();
+  try {
+    a.open(0);
+    const tb = ep(`127.0.0.1:${b.sock.port}`);
+    const tc = ep(`127.0.0.1:${c.sock.port}`);
+    const sizes: [number, Endpoint][] = [[800, tb], [800, tb], [500, tb], [800, tb], [900, tb], [900, tb], [900, tc], [900, tb]];
+    sizes.forEach(([n, to], i) => a.queue(pattern(n, i), 0, n, to));
+    assert.is(a.flush(), 8);
+    // Messages: [800 800 500] [800] [900 900] [900 -> c] [900]
+    assert.is(a.stats.txGso, 2);
+    assert.is(a.stats.txBatches, 1);
+    await arrived(b.got, 7, 'b got its seven');
+    await arrived(c.got, 1, 'c got its one');
+    assert.equal(b.got.map((g) => g.data.length), [800, 800, 500, 800, 900, 900, 900], 'per-datagram delivery of GRO trains');
+    assert.equal(c.got.map((g) => g.data.length), [900]);
+  } finally {
+    closeAll(a, b.sock, c.sock);
   }
 });
 
@@ -471,6 +548,23 @@ test('no AF_INET6 at all: falls back to an IPv4-only socket (root, netns, strace
     assert.equal(r.queuedSeen, ['one', 'two']);
     assert.is(r.stats?.txDropsFamily, 2, 'IPv6 destinations dropped by family, send and queue');
     assert.is(r.stats?.txErrors, 0);
+  } finally {
+    ns.delete();
+  }
+});
+
+test('offloads: EIO for a train (a way out without checksum offload) turns GSO off for that family and resends it datagram by datagram (root, netns, strace fault injection)', () => {
+  requireRoot();
+  const ns = new Netns('udpgso');
+  try {
+    // Kernels before 5.x said EIO for UDP_SEGMENT through a device without checksum offload;
+    // newer ones checksum in software, so the first two sendmmsg(2) calls are failed here.
+    const r = agent(ns, 'gso-eio', ['strace', '-qq', '-o', '/dev/null', '-e', 'trace=sendmmsg', '-e', 'inject=sendmmsg:error=EIO:when=1..2']);
+    assert.equal(r.queuedSeen, Array.from({ length: 40 }, (_, i) => `${i < 20 ? 'v4' : 'v6'} ${String(i).padStart(2, '0')}`), 'every datagram arrived, in order');
+    assert.is(r.stats?.txGsoFallback, 2, 'one refused train per family');
+    assert.is(r.stats?.txGso, 0);
+    assert.is(r.stats?.txDatagrams, 40);
+    assert.equal(r.offloads, [{ gso4: true, gso6: true, gro: true }, { gso4: false, gso6: true, gro: true }, { gso4: false, gso6: false, gro: true }]);
   } finally {
     ns.delete();
   }

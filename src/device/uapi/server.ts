@@ -435,7 +435,11 @@ class UapiConnection {
       this.setLines = [];
       this.release();
     } else {
-      this.logger?.error(`invalid UAPI operation: ${line.slice(0, 64)}`);
+      // The key of a `key=value` line, or 16 characters: a client that starts with
+      // `private_key=...` or a bare hex key must not get the key into the log.
+      const eq = line.indexOf('=');
+      const shown = eq >= 0 ? `${line.slice(0, Math.min(eq, 32))}=…` : line.length > 16 ? `${line.slice(0, 16)}…` : line;
+      this.logger?.error(`invalid UAPI operation: ${shown}`);
       this.close();
     }
   }

@@ -96,7 +96,7 @@ test('setup: gateway namespace with its own resolver (dnsmasq on 127.0.0.53), pr
   http.stdout?.on('data', (d: Buffer) => { said += d.toString(); });
   await waitFor(() => said.includes('ready'), 10_000, 25, 'web server');
 
-  wgtsOk(['gateway', 'init', gwFile, '--address', 'fd00:123::1/64', '--address', '10.123.0.1/24', '--network', '10.124.0.0/24',
+  wgtsOk(['gateway', 'init', gwFile, '--domain', 'zerops', '--address', 'fd00:123::1/64', '--address', '10.123.0.1/24', '--network', '10.124.0.0/24',
     '--endpoint', '10.200.0.1:51820', '--host', `app=${APP}`]);
   for (const [name, ifname] of [['stock', stockIf], ['lap', lapIf], ['resolved', resIf]] as const) {
     wgtsOk(['peer', 'add', gwFile, name, '--out', conf(ifname)]);
