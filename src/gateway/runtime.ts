@@ -234,7 +234,10 @@ export class InterfaceRuntime {
     // Disabled and expired peers stay off the interface (peer-state.ts).
     const config = activeConfig(fileConfig, Date.now());
     let made: InterfaceRuntime | null = null;
-    const names: PeerNames = (key) => (made ? made.peerName(key) : fileConfig.peers.find((p) => p.publicKey === key)?.name);
+    // Names until the runtime exists, from a map of their own: a closure over fileConfig would keep
+    // the file's keys reachable for as long as the logs live.
+    const startNames = new Map(fileConfig.peers.map((p) => [p.publicKey, p.name]));
+    const names: PeerNames = (key) => (made ? made.peerName(key) : startNames.get(key));
     const log = opts.log ?? (opts.logFormat === 'json' ? jsonLog(ifname, names) : consoleLog(ifname));
     for (const w of warnings) log.warn(w, { event: 'warning' });
     const problems = checkUpConfig(fileConfig, path, doc);
