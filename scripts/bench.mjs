@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // `npm run bench [-- name...]`: runs the benchmarks one after another and prints their tables.
-// Names: crypto, noise, router, udp, tun, tunnel (the last two need root: namespaces), store.
+// Names: crypto, noise, router, env, udp, tun, tunnel (the last two need root: namespaces), store.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const all = ['crypto', 'noise', 'router', 'udp', 'tun', 'tunnel', 'store'];
+const all = ['crypto', 'noise', 'router', 'env', 'udp', 'tun', 'tunnel', 'store'];
 const picked = process.argv.slice(2).length ? process.argv.slice(2) : all;
 let failed = 0;
 for (const name of picked) {

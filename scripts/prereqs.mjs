@@ -67,7 +67,9 @@ export const PACKAGES = Object.freeze({
   tar: 'tar',
   cat: 'coreutils',
   mkdir: 'coreutils',
+  printenv: 'coreutils',
   sh: 'dash',
+  bash: 'bash',
 });
 
 /** Programs every command needs before anything else: building the native addon. */
@@ -75,7 +77,7 @@ const BUILD = ['make', 'g++', 'python3'];
 
 /** Programs each command runs. */
 export const NEEDS = Object.freeze({
-  test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'nft', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'sh',
+  test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'nft', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'printenv', 'sh', 'bash',
     'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query', 'ethtool', 'nstat', 'tmux', 'stty',
     'systemd-analyze', 'systemctl', 'systemd'],
   lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq'],

@@ -66,7 +66,7 @@ function printSettings(file: string, r: SettingsResult, json: boolean): void {
 }
 
 /** A port option (1-65535, decimal). */
-function portOption(value: string): number {
+export function portOption(value: string): number {
   if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
     throw new InvalidArgumentError('expected a port number (1-65535)');
   }

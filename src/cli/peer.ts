@@ -18,6 +18,7 @@ const APPLY_TIMEOUT_S = APPLY_TIMEOUT_MS / 1000;
 interface AddFlags {
   allow?: string[];
   allowInbound?: string[];
+  env?: string[];
   qr?: boolean;
   out?: string;
   force?: boolean;
@@ -42,6 +43,10 @@ export const ALLOW_HELP = 'only allow DEST = CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]
 /** The --allow-inbound help. */
 export const ALLOW_INBOUND_HELP = 'let the project open connections to the laptop on PORT[-PORT][/tcp|/udp] (or icmp: ping); '
   + 'repeatable. Without it the project reaches the laptop only with answers to connections the laptop started';
+
+/** The --env help. */
+export const ENV_HELP = 'let the laptop read the project variables whose names match PATTERN (app_*, db_PASSWORD; * and ? are wildcards) '
+  + 'with `wgts env` / `wgts run` ([Env] of the gateway config holds them); repeatable. Without it: none';
 
 /** Prints the client config as a terminal QR code (half-block characters, two rows per line). */
 async function printQr(text: string): Promise<void> {
@@ -84,12 +89,14 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
  */
 function peerTable(peers: readonly ListedPeer[], access: GatewayAccess | null, running: boolean, nowSec: number): string {
   const nets = access?.networks.join(', ') ?? 'the project networks';
+  // The ENV column only when some peer may read project variables.
+  const env = peers.some((p) => p.env.length > 0);
   const state = (p: ListedPeer): string => (p.state !== 'active' ? p.state : !running ? 'active' : p.online ? 'online' : 'offline');
   const handshake = (p: ListedPeer): string => (!p.latestHandshake ? (running && p.state === 'active' ? 'never' : '-') : nowSec <= p.latestHandshake ? 'now' : `${prettyDuration(nowSec - p.latestHandshake)} ago`);
   const transfer = (p: ListedPeer): string => (p.rxBytes === null || p.txBytes === null ? '-' : `${prettyBytes(p.rxBytes)} in, ${prettyBytes(p.txBytes)} out`);
   const config = (p: ListedPeer): string => (p.config === 'outdated' ? `OUTDATED (${p.outdated.join(', ')})` : p.config);
   const rows = [
-    ['NAME', 'ADDRESS', 'STATE', ...(running ? ['HANDSHAKE', 'ENDPOINT', 'TRANSFER'] : []), 'EXPIRES', 'CONFIG', 'PUBLIC KEY', 'REACHES', 'INBOUND'],
+    ['NAME', 'ADDRESS', 'STATE', ...(running ? ['HANDSHAKE', 'ENDPOINT', 'TRANSFER'] : []), 'EXPIRES', 'CONFIG', 'PUBLIC KEY', 'REACHES', 'INBOUND', ...(env ? ['ENV'] : [])],
     ...peers.map((p) => [
       p.name ?? '-',
       p.address ?? (p.allowedIPs.join(',') || '-'),
@@ -100,6 +107,7 @@ function peerTable(peers: readonly ListedPeer[], access: GatewayAccess | null, r
       p.publicKey,
       p.allow.length ? p.allow.join(', ') : `${nets} (default)`,
       p.allowInbound.length ? p.allowInbound.join(', ') : '-',
+      ...(env ? [p.env.length ? p.env.join(', ') : '-'] : []),
     ]),
   ];
   const dns = access?.dns ? `the gateway's DNS (${access.dns})` : "the gateway's DNS";
@@ -108,6 +116,7 @@ function peerTable(peers: readonly ListedPeer[], access: GatewayAccess | null, r
     `names it (gateway:22/tcp = ${access?.gateway.join(', ') || 'its tunnel address'}), and no network behind it that is not listed.`,
     'INBOUND: connections the project may open to the laptop; answers to what the laptop starts always pass.',
   ];
+  if (env) notes.push('ENV: the project variables the laptop may read (wgts env / wgts run); none without a grant.');
   if (running) notes.push('STATE online: a handshake within the last 3 minutes. disabled / expired peers are not on the interface.');
   if (peers.some((p) => p.config === 'outdated')) notes.push('CONFIG OUTDATED: the gateway changed since that laptop got its config; re-issue it: wgts peer config FILE NAME (same keys) or wgts peer rekey FILE NAME');
   return `${formatTable(rows)}\n\n${notes.join('\n')}\n`;
@@ -150,6 +159,7 @@ export function registerPeerCommands(program: Command): void {
     .argument('<name>', 'peer name (letters, digits, ".", "_", "-")')
     .option('--allow <dest>', ALLOW_HELP, collect)
     .option('--allow-inbound <ports>', ALLOW_INBOUND_HELP, collect)
+    .option('--env <pattern>', ENV_HELP, collect)
     .option('--qr', 'also print the client config as a terminal QR code')
     .option('--out <path>', 'write the client config to PATH = DIR/IFNAME.conf (mode 0600) instead of stdout; IFNAME (1-15 characters) becomes the interface name of wgts up / wg-quick up')
     .option('--force', 'with --out: replace an existing file')
@@ -159,7 +169,7 @@ export function registerPeerCommands(program: Command): void {
       const expires = flags.expires === undefined ? undefined : expiresFlag(flags.expires, now);
       if (expires === 'never') throw new Error('--expires never: a new peer never expires unless --expires gives a date');
       const r = await addPeer(file, name, {
-        allow: flags.allow ?? [], allowInbound: flags.allowInbound ?? [], ...(flags.out === undefined ? {} : { out: flags.out }), force: flags.force === true,
+        allow: flags.allow ?? [], allowInbound: flags.allowInbound ?? [], env: flags.env ?? [], ...(flags.out === undefined ? {} : { out: flags.out }), force: flags.force === true,
         ...(expires === undefined ? {} : { expires }), now,
       });
       await deliverConfig(r, flags, `wrote the client config of ${r.name} (${[r.address, r.address6].filter(Boolean).join(', ')})`);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerDaemonCommand } from './daemon.js';
 import { registerDoctorCommand } from './doctor.js';
+import { registerEnvCommands } from './env.js';
 import { registerGatewayCommands } from './gateway.js';
 import { registerKeyCommands } from './keys.js';
 import { registerLabCommand } from './lab.js';
@@ -20,7 +21,7 @@ import { VERSION } from './version.js';
 export type RegisterCommands = (program: Command) => void;
 
 /** Every command group, in the order they appear in `wgts --help`. */
-const COMMAND_GROUPS: readonly RegisterCommands[] = [registerKeyCommands, registerDaemonCommand, registerGatewayCommands, registerPeerCommands, registerUpCommands, registerServiceCommands, registerDoctorCommand, registerLabCommand];
+const COMMAND_GROUPS: readonly RegisterCommands[] = [registerKeyCommands, registerDaemonCommand, registerGatewayCommands, registerPeerCommands, registerUpCommands, registerEnvCommands, registerServiceCommands, registerDoctorCommand, registerLabCommand];
 
 /** The `wgts` program with every command group registered (not yet parsed). */
 export function buildProgram(): Command {

@@ -22,7 +22,7 @@ export interface DeviceChanges {
 }
 
 /** The wgts or wg(8) fields a peer can change without being replaced. */
-export type PeerField = 'presharedKey' | 'allowedIPs' | 'endpoint' | 'persistentKeepalive' | 'name' | 'allow' | 'allowInbound';
+export type PeerField = 'presharedKey' | 'allowedIPs' | 'endpoint' | 'persistentKeepalive' | 'name' | 'allow' | 'allowInbound' | 'env';
 
 /** One peer present in both configs whose settings differ. */
 export interface PeerChange {
@@ -49,6 +49,8 @@ export interface ConfigDiff {
   peersChanged: PeerChange[];
   interfaceFields: InterfaceField[];
   gatewayFields: GatewayField[];
+  /** The [Env] section (its sources or port) changed, appeared or disappeared. */
+  env: boolean;
   /** True when nothing at all differs. */
   empty: boolean;
 }
@@ -69,6 +71,7 @@ function peerChange(a: PeerConfig, b: PeerConfig): PeerChange | null {
   if (a.name !== b.name) fields.push('name');
   if (!sameList(a.allow, b.allow)) fields.push('allow');
   if (!sameList(a.allowInbound ?? [], b.allowInbound ?? [])) fields.push('allowInbound');
+  if (!sameList(a.env ?? [], b.env ?? [])) fields.push('env');
   return fields.length ? { publicKey: b.publicKey, before: a, after: b, fields, allowedIPsAdded, allowedIPsRemoved } : null;
 }
 
@@ -101,6 +104,11 @@ function gatewayView(g: GatewayConfig | undefined): Record<GatewayField, string 
   };
 }
 
+/** The [Env] section as comparable text ('' when absent). */
+function envView(c: WgtsConfig): string {
+  return c.env ? JSON.stringify([c.env.port ?? null, c.env.sources.map((s) => (s.kind === 'file' ? `${s.service}:${s.path}` : `env:${s.prefix}`))]) : '';
+}
+
 /** What changed from `before` to `after`. Peers keep the order of their config. */
 export function diffConfigs(before: WgtsConfig, after: WgtsConfig): ConfigDiff {
   const old = new Map(before.peers.map((p) => [p.publicKey, p]));
@@ -118,7 +126,8 @@ export function diffConfigs(before: WgtsConfig, after: WgtsConfig): ConfigDiff {
   const gv1 = gatewayView(after.gateway);
   const gatewayFields = (Object.keys(gv1) as GatewayField[]).filter((k) => gv0[k] !== gv1[k]);
   const iface = interfaceFields(before.interface, after.interface);
+  const env = envView(before) !== envView(after);
   const empty = Object.keys(device).length === 0 && !peersAdded.length && !peersRemoved.length
-    && !peersChanged.length && !iface.length && !gatewayFields.length;
-  return { device, peersAdded, peersRemoved, peersChanged, interfaceFields: iface, gatewayFields, empty };
+    && !peersChanged.length && !iface.length && !gatewayFields.length && !env;
+  return { device, peersAdded, peersRemoved, peersChanged, interfaceFields: iface, gatewayFields, env, empty };
 }

@@ -64,6 +64,22 @@ export interface GatewayConfig {
   metrics?: HostPort;
 }
 
+/**
+ * One `Source =` line of [Env]: an env file whose every VAR is served as SERVICE_VAR, or the
+ * gateway's own environment variables whose names start with `prefix` (served as they are named).
+ */
+export type EnvSource =
+  | { kind: 'file'; service: string; /** As written: absolute, or relative to the config file's directory. */ path: string; line?: number }
+  | { kind: 'environment'; prefix: string; line?: number };
+
+/** [Env] (wgts extension): project variables a gateway serves to its laptops over the tunnel. */
+export interface EnvConfig {
+  /** In order: when two sources give the same name, the first one wins. At least one. */
+  sources: EnvSource[];
+  /** TCP port of the variables service on the tunnel addresses; absent = ENV_PORT (5380). */
+  port?: number;
+}
+
 /** Where a peer came from in its file; absent for peers built in code. */
 export interface PeerSource {
   /** Line of the [Peer] header. */
@@ -99,6 +115,11 @@ export interface PeerConfig {
   expires?: number;
   /** `Issued =`: what the client config last issued to the laptop held (no secrets). */
   issued?: IssuedRecord;
+  /**
+   * Project variables the peer may read (`Env = app_*`): globs over served names, as written
+   * (absent or empty: none).
+   */
+  env?: string[];
   source?: PeerSource;
 }
 
@@ -122,11 +143,13 @@ export interface IssuedRecord {
 export interface WgtsConfig {
   interface: InterfaceConfig;
   gateway?: GatewayConfig;
+  /** [Env]: only in a file with [Gateway]. */
+  env?: EnvConfig;
   peers: PeerConfig[];
 }
 
-/** The three section kinds a file may hold. */
-export type SectionKind = 'Interface' | 'Peer' | 'Gateway';
+/** The section kinds a file may hold. */
+export type SectionKind = 'Interface' | 'Peer' | 'Gateway' | 'Env';
 
 /** One physical line: its text without the line ending, and the ending ('' on a last line without one). */
 export interface DocLine {

@@ -3,12 +3,13 @@
 // every problem becomes a ConfigError at its FILE:LINE, and all of them are reported at once.
 //
 // Rules beyond the per-key ones in schema.ts: exactly one [Interface]; at most one [Gateway]
-// (which needs a Network, and whose ListenDns must be a tunnel address or a wildcard); every
+// (which needs a Network, and whose ListenDns must be a tunnel address or a wildcard); at most one
+// [Env] (which needs a Source, and a [Gateway] in the same file); every
 // [Peer] needs a PublicKey; no two peers share a PublicKey or a Name (names compare
 // case-insensitively). Keys and section names are case-insensitive.
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 import type {
-  ConfigDocument, DocLine, DocSection, GatewayConfig, InterfaceConfig, PeerConfig, SectionKind, WgtsConfig,
+  ConfigDocument, DocLine, DocSection, EnvConfig, GatewayConfig, InterfaceConfig, PeerConfig, SectionKind, WgtsConfig,
 } from './model.js';
 import { SCHEMA, keyInfo, sectionKind, type ApplyContext, type KeyInfo } from './schema.js';
 import { lineShape, splitLines } from './syntax.js';
@@ -22,7 +23,8 @@ export type ParseResult =
 type Current =
   | { kind: 'Interface'; target: InterfaceConfig }
   | { kind: 'Peer'; target: PeerConfig }
-  | { kind: 'Gateway'; target: GatewayConfig };
+  | { kind: 'Gateway'; target: GatewayConfig }
+  | { kind: 'Env'; target: EnvConfig };
 
 interface SectionBuild {
   kind: SectionKind;
@@ -56,6 +58,7 @@ function applyEntry(cur: Current, info: KeyInfo, value: string, ctx: ApplyContex
       case 'Interface': err = SCHEMA.Interface.get(key)?.apply(cur.target, item, ctx); break;
       case 'Peer': err = SCHEMA.Peer.get(key)?.apply(cur.target, item, ctx); break;
       case 'Gateway': err = SCHEMA.Gateway.get(key)?.apply(cur.target, item, ctx); break;
+      case 'Env': err = SCHEMA.Env.get(key)?.apply(cur.target, item, ctx); break;
     }
     if (err) return err;
   }
@@ -74,6 +77,7 @@ export function parseConfig(text: string, file: string): ParseResult {
   const sections: SectionBuild[] = [];
   let iface: InterfaceConfig | undefined;
   let gateway: GatewayConfig | undefined;
+  let env: EnvConfig | undefined;
   const peers: PeerConfig[] = [];
   let cur: Current | null = null;
   /** After an unknown section header: its keys are not reported again, one by one. */
@@ -86,6 +90,7 @@ export function parseConfig(text: string, file: string): ParseResult {
     if (!cur || !s) return;
     if (cur.kind === 'Peer' && !s.seen.has('publickey')) error(s.headerLine, 'missing-key', '[Peer] has no PublicKey');
     if (cur.kind === 'Gateway' && !s.seen.has('network')) error(s.headerLine, 'missing-key', '[Gateway] has no Network');
+    if (cur.kind === 'Env' && !s.seen.has('source')) error(s.headerLine, 'missing-key', '[Env] has no Source');
   };
 
   const lines = splitLines(text);
@@ -110,7 +115,7 @@ export function parseConfig(text: string, file: string): ParseResult {
         cur = null;
         skipping = kind === undefined;
         if (kind === undefined) {
-          error(n, 'unknown-section', `unknown section [${shape.name}] (expected [Interface], [Peer] or [Gateway])`);
+          error(n, 'unknown-section', `unknown section [${shape.name}] (expected [Interface], [Peer], [Gateway] or [Env])`);
           container.push(...leading, line);
           break;
         }
@@ -123,6 +128,9 @@ export function parseConfig(text: string, file: string): ParseResult {
         } else if (kind === 'Gateway') {
           gateway = { networks: [], hosts: [], masquerade: true };
           cur = { kind, target: gateway };
+        } else if (kind === 'Env') {
+          env = { sources: [] };
+          cur = { kind, target: env };
         } else {
           const peer: PeerConfig = { publicKey: '', allowedIPs: [], allow: [], source: { line: n, allowLines: [] } };
           peers.push(peer);
@@ -179,9 +187,15 @@ export function parseConfig(text: string, file: string): ParseResult {
     error(listenLine, 'bad-value', `bad ListenDns: ${listen} is not one of this gateway's tunnel addresses (Address =), the only addresses laptops send DNS to; name one of them, 0.0.0.0 or ::, or leave ListenDns out (the DNS then listens on every tunnel address)`);
   }
 
+  const envLine = sections.find((s) => s.kind === 'Env')?.headerLine;
+  if (env && !gateway && envLine !== undefined) {
+    error(envLine, 'missing-section', '[Env] needs a [Gateway] section: only a gateway serves project variables');
+  }
+
   if (errors.length > 0 || !iface) return { ok: false, errors, warnings };
   const config: WgtsConfig = { interface: iface, peers };
   if (gateway) config.gateway = gateway;
+  if (env) config.env = env;
   const doc: ConfigDocument = {
     file,
     head,

@@ -11,7 +11,7 @@ import {
 } from './ip.js';
 import { keyFromBase64 } from '../crypto/keys.js';
 import { parseIssued } from './issued.js';
-import type { GatewayConfig, InterfaceConfig, PeerConfig, SectionKind } from './model.js';
+import type { EnvConfig, GatewayConfig, InterfaceConfig, PeerConfig, SectionKind } from './model.js';
 import { parseTimestamp } from './time.js';
 import { ruleAlias } from '../router/access.js';
 
@@ -148,6 +148,37 @@ export function checkInboundRule(rule: string): string | null {
   return checkPorts(rule, m[1]);
 }
 
+/** A grant of project variables (`Env = app_*`): identifier characters and the wildcards * and ?. */
+const ENV_GRANT = /^[A-Za-z0-9_*?]{1,255}$/;
+
+/** Why `pattern` is not an `Env =` grant, or null. */
+export function checkEnvGrant(pattern: string): string | null {
+  return ENV_GRANT.test(pattern) ? null : `'${pattern}' is not a variable name pattern (letters, digits, _ and the wildcards * and ?)`;
+}
+
+/** The name of an env service or prefix: a shell identifier, so that SERVICE_VAR is one too. */
+const ENV_SOURCE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** Checks and stores one `Source =` value of [Env]: `SERVICE:PATH` or `env:PREFIX`. */
+function applyEnvSource(t: EnvConfig, v: string, line: number): string | null {
+  const colon = v.indexOf(':');
+  if (colon <= 0 || colon === v.length - 1) return `'${v}' is neither SERVICE:PATH (an env file) nor env:PREFIX (the gateway's own environment)`;
+  const name = v.slice(0, colon);
+  const rest = v.slice(colon + 1);
+  if (name === 'env') {
+    if (!ENV_SOURCE_NAME.test(rest)) return `env:${rest}: the prefix must be letters, digits and _, not starting with a digit`;
+    if (t.sources.some((s) => s.kind === 'environment' && s.prefix === rest)) return `env:${rest} is given twice`;
+    t.sources.push({ kind: 'environment', prefix: rest, line });
+    return null;
+  }
+  if (!ENV_SOURCE_NAME.test(name)) {
+    return `'${name}' cannot prefix variable names (${name}_VAR must be a shell variable name: letters, digits and _, not starting with a digit)`;
+  }
+  if (t.sources.some((s) => s.kind === 'file' && s.service === name)) return `a second Source for ${name} (one env file per service)`;
+  t.sources.push({ kind: 'file', service: name, path: rest, line });
+  return null;
+}
+
 /** Stores a parsed value with `set`, or returns the parse error. */
 function store<V>(p: Parsed<V>, set: (v: V) => void): string | null {
   if (!p.ok) return p.error;
@@ -248,6 +279,20 @@ const PEER_KEYS: KeySpec<PeerConfig>[] = [
   { name: 'Disabled', layer: 'wgts', ...single, apply: (t, v) => store(parseBool(v), (b) => { t.disabled = b; }) },
   { name: 'Expires', layer: 'wgts', ...single, apply: (t, v) => store(parseTimestamp(v), (ms) => { t.expires = ms; }) },
   { name: 'Issued', layer: 'wgts', ...single, apply: (t, v) => store(parseIssued(v), (r) => { t.issued = r; }) },
+  {
+    name: 'Env', layer: 'wgts', ...list,
+    apply: (t, v) => {
+      const bad = checkEnvGrant(v);
+      if (bad) return bad;
+      (t.env ??= []).push(v);
+      return null;
+    },
+  },
+];
+
+const ENV_KEYS: KeySpec<EnvConfig>[] = [
+  { name: 'Source', layer: 'wgts', ...many, apply: (t, v, ctx) => applyEnvSource(t, v, ctx.line) },
+  { name: 'Port', layer: 'wgts', ...single, apply: (t, v) => store(parsePort(v, 1), (p) => { t.port = p; }) },
 ];
 
 const GATEWAY_KEYS: KeySpec<GatewayConfig>[] = [
@@ -324,7 +369,8 @@ export const SCHEMA: {
   readonly Interface: ReadonlyMap<string, KeySpec<InterfaceConfig>>;
   readonly Peer: ReadonlyMap<string, KeySpec<PeerConfig>>;
   readonly Gateway: ReadonlyMap<string, KeySpec<GatewayConfig>>;
-} = { Interface: byLowerName(INTERFACE_KEYS), Peer: byLowerName(PEER_KEYS), Gateway: byLowerName(GATEWAY_KEYS) };
+  readonly Env: ReadonlyMap<string, KeySpec<EnvConfig>>;
+} = { Interface: byLowerName(INTERFACE_KEYS), Peer: byLowerName(PEER_KEYS), Gateway: byLowerName(GATEWAY_KEYS), Env: byLowerName(ENV_KEYS) };
 
 /** The facts about `key` (any case) in a section, or undefined when the section has no such key. */
 export function keyInfo(section: SectionKind, key: string): KeyInfo | undefined {
@@ -337,6 +383,7 @@ export function sectionKind(name: string): SectionKind | undefined {
     case 'interface': return 'Interface';
     case 'peer': return 'Peer';
     case 'gateway': return 'Gateway';
+    case 'env': return 'Env';
     default: return undefined;
   }
 }

@@ -2,8 +2,8 @@
 // every line kept as written (comments and blank lines too) but trimmed of surrounding spaces and
 // tabs (bash `read` does that), LF endings, and one extra newline at the end (from `echo`).
 // Dropped: the wg-quick keys of [Interface] (Address, DNS, MTU, Table, Pre/Post hooks,
-// SaveConfig) and everything wgts adds (the [Gateway] section with its leading comments, and
-// Name / Allow / AllowInbound in [Peer]). For a file without wgts extensions the output is byte-identical to
+// SaveConfig) and everything wgts adds (the [Gateway] and [Env] sections with their leading
+// comments, and Name / Allow / AllowInbound / Env in [Peer]). For a file without wgts extensions the output is byte-identical to
 // `wg-quick strip FILE`.
 import type { ConfigDocument, DocLine, DocSection } from './model.js';
 import { keyInfo } from './schema.js';
@@ -19,7 +19,7 @@ function forWg(section: DocSection, line: DocLine): boolean {
 export function toWgSetconf(doc: ConfigDocument): string {
   const kept: DocLine[] = [...doc.head];
   for (const s of doc.sections) {
-    if (s.kind === 'Gateway') continue;
+    if (s.kind === 'Gateway' || s.kind === 'Env') continue;
     kept.push(...s.leading, s.header, ...s.body.filter((l) => forWg(s, l)));
   }
   return kept.map((l) => `${l.text.replace(/^[ \t]+|[ \t]+$/g, '')}\n`).join('') + '\n';

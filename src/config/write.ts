@@ -14,7 +14,7 @@ import { formatIssued } from './issued.js';
 import { formatTimestamp } from './time.js';
 import { processAlive, withFileLock, type LockOptions } from './lock.js';
 import type {
-  ConfigDocument, DocLine, DocSection, GatewayConfig, InterfaceConfig, PeerConfig, SectionKind, WgtsConfig,
+  ConfigDocument, DocLine, DocSection, EnvConfig, GatewayConfig, InterfaceConfig, PeerConfig, SectionKind, WgtsConfig,
 } from './model.js';
 import { parseConfig, type ParseResult } from './parse.js';
 import { keyInfo } from './schema.js';
@@ -82,12 +82,19 @@ export function peerEntries(p: PeerConfig): Entry[] {
   if (p.disabled === true) e.push(['Disabled', 'true']);
   if (p.expires !== undefined) e.push(['Expires', formatTimestamp(p.expires)]);
   if (p.issued !== undefined) e.push(['Issued', formatIssued(p.issued)]);
+  for (const grant of p.env ?? []) e.push(['Env', grant]);
+  return e;
+}
+
+function envEntries(env: EnvConfig): Entry[] {
+  const e: Entry[] = env.sources.map((s): Entry => ['Source', s.kind === 'file' ? `${s.service}:${s.path}` : `env:${s.prefix}`]);
+  if (env.port !== undefined) e.push(['Port', String(env.port)]);
   return e;
 }
 
 /**
  * A fresh file for a typed config (no comments; one `Key = Value` per line; sections
- * [Interface], [Gateway], then the peers, separated by blank lines). Used for generated files
+ * [Interface], [Gateway], [Env], then the peers, separated by blank lines). Used for generated files
  * such as a new peer's own config; parsing the result gives back an equal config.
  */
 export function formatConfig(config: WgtsConfig): string {
@@ -95,6 +102,7 @@ export function formatConfig(config: WgtsConfig): string {
     `[${header}]\n${entries.map(([k, v]) => `${k} = ${v}\n`).join('')}`;
   const blocks = [block('Interface', interfaceEntries(config.interface))];
   if (config.gateway) blocks.push(block('Gateway', gatewayEntries(config.gateway)));
+  if (config.env) blocks.push(block('Env', envEntries(config.env)));
   for (const p of config.peers) blocks.push(block('Peer', peerEntries(p)));
   return blocks.join('\n');
 }

@@ -8,8 +8,9 @@
 //
 // Semantics (README "Access"):
 //   - a peer without Allow lines reaches the gateway's Networks, except the gateway host's own
-//     addresses (any of them: sshd, Docker ports, the metrics port), plus the gateway's DNS;
-//   - a peer with Allow lines reaches exactly what they name, plus the gateway's DNS; the alias
+//     addresses (any of them: sshd, Docker ports, the metrics port), plus the gateway's DNS and
+//     its project-variables service (TCP on the tunnel addresses, when [Env] is configured);
+//   - a peer with Allow lines reaches exactly what they name, plus the DNS and the variables; the alias
 //     `gateway` names the gateway's tunnel addresses (`Allow = gateway:22/tcp`);
 //   - a peer the file does not hold (added with `wg set` only) reaches nothing;
 //   - the network reaches a peer only within flows the peer started, or through its AllowInbound
@@ -85,12 +86,15 @@ export function compileAccess(peers: readonly PeerConfig[], file: string, aliase
   return errors.length > 0 ? { ok: false, errors } : { ok: true, rules: policies };
 }
 
-/** Where the gateway's DNS listens: packets to it are allowed to every peer the file holds. */
-export interface DnsTarget {
+/** Where a service of the gateway listens (the DNS, the variables): allowed to every peer the file holds. */
+export interface ServiceTarget {
   /** IP literal. */
   readonly address: string;
   readonly port: number;
 }
+
+/** Where the gateway's DNS listens (UDP and TCP). */
+export type DnsTarget = ServiceTarget;
 
 /** A host prefix rule for an IP literal (throws on a bad literal: config values are checked). */
 function hostRule(ip: string, proto: AccessRule['proto'], lo = 0, hi = 65535): AccessRule {
@@ -108,7 +112,11 @@ export class PeerAccess implements PeerEvents {
   /** Signature of the policy applied to each id ('' = none: the file does not hold the key). */
   private readonly applied: string[] = [];
   private networksText = '';
-  private dnsText = '';
+  /** The services every peer of the file reaches, and their text as last set (to skip no-op changes). */
+  private readonly exempt: Record<'dns' | 'env', { text: string; targets: readonly ServiceTarget[] }> = {
+    dns: { text: '', targets: [] },
+    env: { text: '', targets: [] },
+  };
   private localText = '';
 
   constructor(flowCapacity = DEFAULT_FLOW_CAPACITY) {
@@ -130,10 +138,22 @@ export class PeerAccess implements PeerEvents {
 
   /** Where the DNS listens (UDP and TCP): reachable by every peer the file holds. */
   setDnsTargets(targets: readonly DnsTarget[]): void {
+    this.setExempt('dns', targets);
+  }
+
+  /** Where the project-variables service listens (TCP; none without [Env]): reachable by every peer the file holds. */
+  setEnvTargets(targets: readonly ServiceTarget[]): void {
+    this.setExempt('env', targets);
+  }
+
+  private setExempt(which: 'dns' | 'env', targets: readonly ServiceTarget[]): void {
     const text = targets.map((t) => `${t.address}:${t.port}`).join(',');
-    if (text === this.dnsText) return;
-    this.dnsText = text;
-    this.firewall.access.setExemptions(targets.flatMap((t) => [hostRule(t.address, 'udp', t.port, t.port), hostRule(t.address, 'tcp', t.port, t.port)]));
+    if (text === this.exempt[which].text) return;
+    this.exempt[which] = { text, targets: [...targets] };
+    this.firewall.access.setExemptions([
+      ...this.exempt.dns.targets.flatMap((t) => [hostRule(t.address, 'udp', t.port, t.port), hostRule(t.address, 'tcp', t.port, t.port)]),
+      ...this.exempt.env.targets.map((t) => hostRule(t.address, 'tcp', t.port, t.port)),
+    ]);
     this.forgetFlows(() => true);
   }
 
@@ -213,6 +233,11 @@ export class PeerAccess implements PeerEvents {
 
   /** Device.outboundFilter: may this packet from the network go to `peer`? */
   readonly outboundFilter: OutboundFilter = (peer, pkt, off, len, now) => this.firewall.toPeer(peer, pkt, off, len, now);
+
+  /** The public key (base64) the device gave `id` to, as its peer events said; null when none. */
+  keyOf(id: number): string | null {
+    return id >= 0 ? this.keyOfId[id] ?? null : null;
+  }
 
   /** The device id of a public key (-1 when the device does not have it). */
   idOf(publicKey: string): number {

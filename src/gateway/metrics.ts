@@ -8,7 +8,7 @@
 //
 // Only public keys ever appear (as the public_key label); the server accepts no request bodies,
 // few connections and no slow requests.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { formatHostPort, type HostPort } from '../config/ip.js';
 import { keyToBase64 } from '../crypto/keys.js';
@@ -16,6 +16,8 @@ import type { DeviceCounters } from '../device/device.js';
 import { dropCounts } from '../device/drops.js';
 import type { PeerInfo, WgEngine } from '../noise/engine.js';
 import { DNS_OUTCOMES, type DnsCounters } from './dns/responder.js';
+import { ENV_REFUSALS, type EnvCounters } from './env/service.js';
+import { boundedServer, closeServer, hasBody, listenExactly, reply, type HttpLimits } from './http.js';
 
 /** The parts of a Device the metrics read (structural, so tests can hand in a fake). */
 export interface MetricsDevice {
@@ -36,6 +38,8 @@ export interface MetricsSource {
   refused?(): ReadonlyMap<string, number>;
   /** Counters of the running DNS responder; null when none runs. */
   dns(): Readonly<DnsCounters> | null;
+  /** Counters of the project-variables service; null when none runs. */
+  env?(): Readonly<EnvCounters> | null;
 }
 
 /** The `reason` label of each DNS counter that is not a query outcome (kebab case like the drop reasons). */
@@ -94,6 +98,9 @@ export class InterfaceMetrics {
     peerCounter('wgts_peer_transmit_bytes_total', 'Bytes of datagrams sent to the peer.', (r) => r.info.txBytes);
     peerCounter('wgts_peer_denied_packets_total', 'Decrypted packets from the peer refused by its access rules.',
       (r, denied) => denied().get(r.labels.public_key) ?? 0, () => src.denied());
+    const envOf = (field: 'reads' | 'variables') => (r: PeerRow): number => src.env?.()?.byPeer.get(r.labels.public_key)?.[field] ?? 0;
+    peerCounter('wgts_env_reads_total', 'Requests of the peer answered by the project-variables service.', envOf('reads'));
+    peerCounter('wgts_env_variables_read_total', 'Project variables handed to the peer (one per variable per answered request).', envOf('variables'));
     peerCounter('wgts_peer_refused_packets_total', 'Packets from the network to the peer refused: not part of a flow the peer started, no AllowInbound rule.',
       (r, refused) => refused().get(r.labels.public_key) ?? 0, () => src.refused?.() ?? new Map());
     new Gauge<PeerLabel>({
@@ -141,6 +148,16 @@ export class InterfaceMetrics {
         }
       },
     });
+    new Counter<'interface' | 'reason'>({
+      name: 'wgts_env_refused_total',
+      help: 'Connections and requests the project-variables service answered with nothing, by reason.',
+      labelNames: ['interface', 'reason'], registers,
+      collect() {
+        this.reset();
+        const c = src.env?.() ?? null;
+        if (c !== null) for (const reason of ENV_REFUSALS) this.inc({ interface: src.ifname, reason }, c.refused[reason]);
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: 'wgts_' });
   }
 
@@ -155,23 +172,15 @@ export const METRICS_MAX_CONNECTIONS = 8;
 /** Time a client has to send its request headers / whole request (ms). */
 export const METRICS_HEADERS_TIMEOUT_MS = 5_000;
 export const METRICS_REQUEST_TIMEOUT_MS = 10_000;
-/** How often node checks those two deadlines (its default, 30 s, would let a stalled client stay 35 s). */
-const TIMEOUT_CHECK_MS = 1_000;
-/** An idle or stalled connection is closed after this long (ms). */
-const SOCKET_TIMEOUT_MS = 30_000;
-/** Largest request head accepted (bytes). */
-const MAX_HEADER_BYTES = 8 * 1024;
 
-/** Whether a request announces a body (Content-Length other than 0, or any Transfer-Encoding). */
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-function reply(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)), ...headers });
-  res.end(text);
-}
+/** The bounds of the metrics server. */
+const METRICS_LIMITS: HttpLimits = {
+  maxConnections: METRICS_MAX_CONNECTIONS,
+  headersTimeoutMs: METRICS_HEADERS_TIMEOUT_MS,
+  requestTimeoutMs: METRICS_REQUEST_TIMEOUT_MS,
+  socketTimeoutMs: 30_000,
+  maxHeaderBytes: 8 * 1024,
+};
 
 /** The HTTP endpoint of one registry: GET (or HEAD) /metrics, 404 elsewhere. */
 export class MetricsServer {
@@ -179,30 +188,15 @@ export class MetricsServer {
 
   /** Listens on `at` (IP literal host); rejects when it cannot be bound. */
   static async listen(registry: Registry, at: HostPort, onError: (message: string) => void): Promise<MetricsServer> {
-    const server = createServer({
-      maxHeaderSize: MAX_HEADER_BYTES,
-      headersTimeout: METRICS_HEADERS_TIMEOUT_MS,
-      requestTimeout: METRICS_REQUEST_TIMEOUT_MS,
-      connectionsCheckingInterval: TIMEOUT_CHECK_MS,
-    }, (req, res) => {
+    const server = boundedServer(METRICS_LIMITS, (req, res) => {
       MetricsServer.handle(registry, req, res).catch((e: unknown) => {
         onError(`${req.method ?? ''} ${req.url ?? ''}: ${e instanceof Error ? e.message : String(e)}`);
         if (!res.headersSent) reply(res, 500, 'internal error\n');
         else res.destroy();
       });
     });
-    server.maxConnections = METRICS_MAX_CONNECTIONS;
-    server.setTimeout(SOCKET_TIMEOUT_MS, (socket) => socket.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: at.host, port: at.port, exclusive: true }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const port = await listenExactly(server, at.host, at.port);
     server.on('error', (e) => onError(`server on ${formatHostPort(at)}: ${e.message}`));
-    const bound = server.address();
-    const port = bound !== null && typeof bound === 'object' ? bound.port : at.port;
     return new MetricsServer(server, { host: at.host, port });
   }
 
@@ -219,9 +213,6 @@ export class MetricsServer {
 
   /** Stops listening and closes open connections; resolves once the server is closed. */
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    return closeServer(this.server);
   }
 }

@@ -13,7 +13,7 @@ import { formatCidr, formatIP, type Cidr } from '../config/ip.js';
 import { issuedChanges, type IssuedField } from '../config/issued.js';
 import type { PeerConfig, WgtsConfig } from '../config/model.js';
 import { emptyInterface } from '../config/parse.js';
-import { checkAllowRule, checkInboundRule, SCHEMA } from '../config/schema.js';
+import { checkAllowRule, checkEnvGrant, checkInboundRule, SCHEMA } from '../config/schema.js';
 import { formatTimestamp } from '../config/time.js';
 import { writeFileAtomic } from '../config/write.js';
 import { generatePresharedKey, generatePrivateKey, keyToBase64, publicKey } from '../crypto/keys.js';
@@ -81,6 +81,8 @@ export interface PeerInfo {
   outdated: IssuedField[];
   /** When its client config was last issued (2026-01-05T10:00:00Z), null without a record. */
   issued: string | null;
+  /** Env grants: the project variables the peer may read (globs; empty: none). */
+  env: string[];
 }
 
 /** Options of addPeer. */
@@ -92,6 +94,8 @@ export interface AddPeerOptions {
   allow?: readonly string[];
   /** AllowInbound rules `PORT[-PORT][/tcp|/udp]` or `icmp`: what the project may open to the laptop. */
   allowInbound?: readonly string[];
+  /** Env grants (`app_*`): the project variables the laptop may read with `wgts env`; none = none. */
+  env?: readonly string[];
   /**
    * Also write the client config to this path (mode 0600, atomically): `NAME.conf`, NAME a valid
    * interface name, since wgts up and wg-quick up name the interface after the file. Checked
@@ -221,6 +225,7 @@ function peerInfo(p: PeerConfig, gateway: GatewayView | null, now: number): Peer
     state: peerState(p, now),
     expires: p.expires === undefined ? null : formatTimestamp(p.expires),
     ...configState(p, gateway),
+    env: [...(p.env ?? [])],
   };
 }
 
@@ -238,7 +243,8 @@ export function issueClientConfig(config: WgtsConfig, peer: PeerConfig, file: st
  * tunnel address of the gateway's IPv4 subnet (skipping the network, broadcast and gateway
  * addresses, every peer's AllowedIPs and the project networks; with an IPv6 gateway Address the
  * same host number in its subnet too), and appends a [Peer] with Name, PublicKey, a new
- * PresharedKey, AllowedIPs = the address(es) as host routes, and one Allow line per rule.
+ * PresharedKey, AllowedIPs = the address(es) as host routes, one Allow line per rule, one
+ * AllowInbound line per inbound rule and one Env line per variable grant.
  *
  * Throws OnboardError: 'bad-name', 'bad-allow' (naming the rule; a rule must also reach into a
  * project network), 'duplicate-name', 'subnet-full', 'not-gateway', 'no-file', 'config'
@@ -263,6 +269,11 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
   }
   if (opts.expires !== undefined && opts.expires <= now) {
     throw new OnboardError('bad-option', `--expires ${formatTimestamp(opts.expires)} is not in the future`);
+  }
+  const grants = [...(opts.env ?? [])];
+  for (const g of grants) {
+    const bad = checkEnvGrant(g);
+    if (bad !== null) throw new OnboardError('bad-allow', `env ${bad}`);
   }
   const store = storeFor(file);
   if (opts.out !== undefined) await checkOutFor(file, opts.out, opts.force === true);
@@ -294,6 +305,7 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
     const peerHosts = [hostCidr(alloc.v4, 4), ...(alloc.v6 === undefined ? [] : [hostCidr(alloc.v6, 6)])];
     const peer: PeerConfig = { name, publicKey: clientPublic, presharedKey: psk, allowedIPs: peerHosts, allow: rules };
     if (inbound.length > 0) peer.allowInbound = inbound;
+    if (grants.length > 0) peer.env = grants;
     if (opts.expires !== undefined) peer.expires = opts.expires;
     const issued = issueClientConfig(config, peer, file, clientKey);
     peer.issued = { at: now, ...issued.view };

@@ -9,8 +9,9 @@ import type { ConfigDocument, WgtsConfig } from '../config/model.js';
 import { parseConfig } from '../config/parse.js';
 import { lineOf } from '../config/syntax.js';
 import { isValidInterfaceName } from '../device/uapi/server.js';
-import type { DnsTarget } from './access.js';
+import type { DnsTarget, ServiceTarget } from './access.js';
 import { clientDnsAddress, dnsServiceOf } from './dns/service.js';
+import { ENV_PORT } from './env/service.js';
 import type { FirewallRule } from './iptables.js';
 
 /** Default MTU of a wgts interface (wg-quick computes one from the route; 1420 fits 1500 links). */
@@ -200,13 +201,14 @@ export function masqueradeRulesFor(config: WgtsConfig): FirewallRule[] {
  * Every host firewall rule of a gateway on interface `ifname`: masquerade; FORWARD accepts from
  * the tunnel to each project network and for established/related packets back to it (and, when a
  * peer has AllowInbound, from each project network to the tunnel: the data path decides which of
- * those reach a laptop); INPUT accepts for the WireGuard ListenPort (UDP, `listenFamilies`) and the
- * DNS `listeners` on the tunnel. They are inserted
+ * those reach a laptop); INPUT accepts for the WireGuard ListenPort (UDP, `listenFamilies`), the
+ * DNS `listeners` on the tunnel and the project-variables service (`envTargets`, TCP) on the
+ * tunnel. They are inserted
  * first in their chains, so a FORWARD or INPUT chain that drops by default (Docker, ufw) does not
  * silently swallow the tunnel's traffic.
  */
 export function firewallRulesFor(config: WgtsConfig, ifname: string, listeners: readonly DnsTarget[],
-  listenFamilies: readonly (4 | 6)[] = [4, 6]): FirewallRule[] {
+  listenFamilies: readonly (4 | 6)[] = [4, 6], envTargets: readonly ServiceTarget[] = []): FirewallRule[] {
   const g = config.gateway;
   if (!g) return [];
   const rules: FirewallRule[] = [...masqueradeRulesFor(config)];
@@ -230,7 +232,22 @@ export function firewallRulesFor(config: WgtsConfig, ifname: string, listeners: 
       rules.push({ family, table: 'filter', chain: 'INPUT', spec: ['-i', ifname, '-d', t.address, '-p', proto, '-m', proto, '--dport', String(t.port), '-j', 'ACCEPT'] });
     }
   }
+  for (const t of envTargets) {
+    const family = t.address.includes(':') ? 6 : 4;
+    rules.push({ family, table: 'filter', chain: 'INPUT', spec: ['-i', ifname, '-d', t.address, '-p', 'tcp', '-m', 'tcp', '--dport', String(t.port), '-j', 'ACCEPT'] });
+  }
   return rules;
+}
+
+/**
+ * Where the project-variables service listens: every tunnel address of a gateway with [Env], at
+ * its Port (default ENV_PORT); what the access rules let every peer reach and the host firewall
+ * opens on the tunnel interface. Empty without [Env].
+ */
+export function envTargetsOf(config: WgtsConfig): ServiceTarget[] {
+  if (!config.gateway || !config.env) return [];
+  const port = config.env.port ?? ENV_PORT;
+  return [...new Set(config.interface.addresses.map((a) => a.address))].map((address) => ({ address, port }));
 }
 
 /**

@@ -172,6 +172,7 @@ export function liveApplicable(running: WgtsConfig, next: WgtsConfig): WgtsConfi
   };
   const gateway = !!running.gateway === !!next.gateway ? next.gateway : running.gateway;
   if (gateway) out.gateway = gateway;
+  if (gateway && next.env) out.env = next.env;
   return out;
 }
 

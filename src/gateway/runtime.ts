@@ -8,7 +8,8 @@
 // both filters), then [Interface]/[Peer] go in as a UAPI set body, then the host side (addresses,
 // MTU, link up, routes; stale wgts firewall rules of any interface whose owner no longer runs are
 // swept). A gateway adds forwarding sysctls (left on at exit), its firewall rules (masquerade,
-// FORWARD and INPUT accepts, tagged wgts:IF:PID) and the DNS responder; a laptop sets split DNS.
+// FORWARD and INPUT accepts, tagged wgts:IF:PID), the DNS responder and, with [Env], the
+// project-variables service (env/); a laptop sets split DNS.
 // Then the Prometheus endpoint when [Gateway] has Metrics, the status file and the watch on the
 // config file (live reload).
 //
@@ -26,7 +27,7 @@
 import { existsSync, promises as fsp, rmSync } from 'node:fs';
 import { basename, resolve as resolvePath } from 'node:path';
 import { diffConfigs, type ConfigDiff } from '../config/diff.js';
-import { formatCidr, formatHostPort } from '../config/ip.js';
+import { formatCidr, formatHostPort, parseIP } from '../config/ip.js';
 import type { PeerConfig, WgtsConfig } from '../config/model.js';
 import { parseConfig } from '../config/parse.js';
 import { keyToBase64 } from '../crypto/keys.js';
@@ -36,16 +37,19 @@ import { applySet } from '../device/uapi/protocol.js';
 import { crashInProgress, EXIT_CRASH, exitCleanlyOnCrash } from '../io/crash.js';
 import { runInterface, type RunningInterface } from '../io/interface.js';
 import { ServiceNotifier } from '../io/notify.js';
-import { compileAccess, gatewayAliases, PeerAccess, type CompiledAccess } from './access.js';
+import { PROTO_TCP } from '../router/packet.js';
+import { compileAccess, gatewayAliases, PeerAccess, type CompiledAccess, type ServiceTarget } from './access.js';
 import { DnsResponder } from './dns/responder.js';
 import { dnsServiceOf } from './dns/service.js';
+import { ENV_PATH, EnvService, type CallerCheck } from './env/service.js';
+import { EnvStore } from './env/store.js';
 import { forwardBlockers, missingIptables, ruleKey, sweepStaleRules, type FirewallRule } from './iptables.js';
 import { LocalAddresses } from './localaddr.js';
 import type { InterfaceMetrics, MetricsServer, MetricsSource } from './metrics.js';
 import { NetConfig, runCommand } from './netcfg.js';
 import {
-  checkUpConfig, DEFAULT_MTU, DNS_TTL, dnsExemptionsOf, dnsKey, endpointLoops, firewallRulesFor, forwardingSysctls,
-  hostsOf, interfaceNameOf, loadConfig, routesFor, UpError,
+  checkUpConfig, DEFAULT_MTU, DNS_TTL, dnsExemptionsOf, dnsKey, endpointLoops, envTargetsOf, firewallRulesFor, forwardingSysctls,
+  hostsOf, interfaceNameOf, loadConfig, routesFor, subnetOf, UpError,
 } from './plan.js';
 import {
   deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, removalSetBody, resolveEndpoints, secretFingerprint, syncSetBody,
@@ -171,6 +175,11 @@ export class InterfaceRuntime {
   private dns: DnsResponder | null = null;
   /** dnsKey() of the running responder: a different key needs a new responder. */
   private dnsKey = '';
+  /** The project-variables service ([Env]) and where it listens (JSON of its targets; '' = none). */
+  private env: EnvService | null = null;
+  private envKey = '';
+  /** The variables of the [Env] sources: created with the first service, kept (with its reads) until exit. */
+  private envStore: EnvStore | null = null;
   private watch: ConfigWatch | null = null;
   private status: StatusWriter | null = null;
   /** Created when Metrics is first configured; kept (with its counters' registry) until exit. */
@@ -418,8 +427,9 @@ export class InterfaceRuntime {
     }
     const exemptions = this.dns ? dnsExemptionsOf(config) : [];
     this.access?.setDnsTargets(exemptions);
+    const envTargets = await this.syncEnv(config);
 
-    const want = new Map(firewallRulesFor(config, this.ifname, exemptions, listenFamilies(config)).map((r) => [ruleKey(r), r]));
+    const want = new Map(firewallRulesFor(config, this.ifname, exemptions, listenFamilies(config), envTargets).map((r) => [ruleKey(r), r]));
     for (const [k, r] of this.rules) {
       if (want.has(k)) continue;
       await this.net.removeRule(r);
@@ -430,6 +440,66 @@ export class InterfaceRuntime {
       await this.net.addRule(r);
       this.rules.set(k, r);
     }
+  }
+
+  /**
+   * Starts, moves or stops the project-variables service to match [Env] of `config`, gives it the
+   * file's peers and the store its sources (re-reading every file: a reload re-reads them), and
+   * lets every peer reach it through the access rules. Returns where it listens (none without
+   * [Env]); throws when an address cannot be bound (the service is then off and unreachable).
+   */
+  private async syncEnv(config: WgtsConfig): Promise<ServiceTarget[]> {
+    const targets = envTargetsOf(config);
+    const key = JSON.stringify(targets);
+    if (key !== this.envKey) {
+      this.access?.setEnvTargets([]);
+      if (this.env) {
+        await this.env.close();
+        this.log.info('variables service stopped');
+      }
+      this.env = null;
+      this.envKey = '';
+      if (targets.length > 0) {
+        this.envStore ??= new EnvStore({ info: (m) => this.log.info(`variables: ${m}`), error: (m) => this.log.error(`variables: ${m}`) });
+        const svc = new EnvService({
+          store: this.envStore,
+          locate: (remote, remotePort, local, localPort) => this.locateCaller(remote, remotePort, local, localPort),
+          clients: [...new Set(config.interface.addresses.map(subnetOf))],
+          log: { info: (m) => this.log.info(m), error: (m) => this.log.error(m), verbose: (m) => this.deviceLog.verbose(m) },
+        });
+        try {
+          await svc.listen(targets.map((t) => t.address), targets[0].port);
+        } catch (e) {
+          throw new Error(`cannot serve variables on port ${targets[0].port}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        this.env = svc;
+        this.envKey = key;
+        this.log.info(`variables on ${targets.map((t) => `http://${formatHostPort({ host: t.address, port: t.port })}${ENV_PATH}`).join(', ')}, for peers inside ${[...new Set(config.interface.addresses.map(subnetOf))].join(', ')}`);
+      }
+    }
+    if (!this.env || !config.env) return [];
+    this.env.setPeers(config.peers);
+    this.envStore?.configure(config.env.sources, this.path);
+    await this.envStore?.snapshot();
+    this.access?.setEnvTargets(targets);
+    return targets;
+  }
+
+  /**
+   * Who is behind a connection to the variables service (env/service.ts, steps 2-3): the peer the
+   * device's AllowedIPs give the source address, provided the access rules' flow table saw this
+   * very TCP connection start from that peer through the tunnel.
+   */
+  private locateCaller(remote: string, remotePort: number, local: string, localPort: number): CallerCheck {
+    const unmapped = (a: string): string => a.replace(/^::ffff:(?=[0-9.]+$)/i, '');
+    const r = parseIP(unmapped(remote));
+    const l = parseIP(unmapped(local));
+    const device = this.iface.device;
+    const id = r === null ? -1 : device.allowed.lookup(r);
+    const publicKey = this.access?.keyOf(id) ?? null;
+    if (r === null || l === null || publicKey === null) return { ok: false, reason: 'not-a-peer' };
+    if (!this.access?.firewall.flows.hasFlow(id, PROTO_TCP, r, remotePort, l, localPort, performance.now())) return { ok: false, reason: 'not-through-tunnel' };
+    return { ok: true, publicKey };
   }
 
   private snapshot(): InterfaceStatus {
@@ -480,6 +550,7 @@ export class InterfaceRuntime {
       denied: () => this.access?.deniedByPeer() ?? new Map(),
       refused: () => this.access?.refusedByPeer() ?? new Map(),
       dns: () => this.dns?.counters ?? null,
+      env: () => this.env?.counters ?? null,
     };
   }
 
@@ -562,6 +633,8 @@ export class InterfaceRuntime {
   private async reload(): Promise<void> {
     if (this.stopping) return;
     this.cancelRetry();
+    // A reload (SIGHUP, a file event) looks at every env file again, even when the config is unchanged.
+    this.envStore?.invalidate();
     let text: string;
     try {
       text = await fsp.readFile(this.path, 'utf8');
@@ -605,6 +678,7 @@ export class InterfaceRuntime {
       this.access.setPolicies(compiled.rules);
       this.access.setNetworks(next.gateway.networks);
     }
+    this.env?.setPeers(next.peers);
     const errors: string[] = [];
     const target = this.iface.target;
     const uapiError = (r: Awaited<ReturnType<typeof applySet>>): string => ('message' in r ? r.message : `errno ${r.errno}`);
@@ -694,6 +768,7 @@ export class InterfaceRuntime {
     if (cut('expired').length) parts.push(`expired ${names(cut('expired'))} (cut off)`);
     if (diff.peersChanged.length) parts.push(`changed ${names(diff.peersChanged.map((c) => c.after))}`);
     if (diff.gatewayFields.length) parts.push(`gateway ${diff.gatewayFields.join(', ')}`);
+    if (diff.env) parts.push('[Env]');
     if (parts.length > 0 || recovered) this.log.info(`reloaded ${basename(this.path)}${parts.length ? `: ${parts.join('; ')}` : ''}${recovered ? ' (the earlier failure is resolved)' : ''}`, { event: 'reloaded' });
     const each: [string, readonly { name?: string; publicKey: string }[]][] = [
       ['added', diff.peersAdded], ['removed', diff.peersRemoved], ['changed', diff.peersChanged.map((c) => c.after)]];
@@ -759,6 +834,8 @@ export class InterfaceRuntime {
     device.outboundFilter = null;
     if (this.dns) await this.dns.close().catch((e: unknown) => this.log.error(`closing DNS: ${String(e)}`));
     this.dns = null;
+    if (this.env) await this.env.close().catch((e: unknown) => this.log.error(`closing the variables service: ${String(e)}`));
+    this.env = null;
     await this.net.undo.unwind((key, e) => this.log.error(`undo ${key}: ${e instanceof Error ? e.message : String(e)}`));
     await this.iface.close(reason);
     if (this.status) await this.status.stop().catch((e: unknown) => this.log.error(`status file: ${String(e)}`));

@@ -439,6 +439,28 @@ export class FlowTable {
     return best;
   }
 
+  /**
+   * Whether `peer` has a live TCP or UDP flow it started or answered between `laptop`:`laptopPort`
+   * and `remote`:`remotePort` (addresses as 4 or 16 bytes, one family): the proof, for a service
+   * on the gateway host, that a connection from that address arrived through the tunnel,
+   * decrypted from that peer. Not for the per-packet path; allocation-free all the same.
+   */
+  hasFlow(peer: number, proto: number, laptop: Uint8Array, laptopPort: number, remote: Uint8Array, remotePort: number, now: number): boolean {
+    if (peer < 0 || (proto !== PROTO_TCP && proto !== PROTO_UDP) || laptop.length !== remote.length || (laptop.length !== 4 && laptop.length !== 16)) return false;
+    const k = this.k;
+    const version = laptop.length === 4 ? 4 : 6;
+    k[META] = (version << 16) | (KIND_FLOW << 8) | proto;
+    k[PEER] = peer;
+    k[GEN] = this.generation(peer);
+    k[PORTS] = ((laptopPort & 0xffff) << 16) | (remotePort & 0xffff);
+    for (let i = 0; i < 4; i++) {
+      k[LADDR + i] = 4 * i < laptop.length ? addrWord(laptop, 4 * i) : 0;
+      k[RADDR + i] = 4 * i < remote.length ? addrWord(remote, 4 * i) : 0;
+    }
+    this.firstFragment = -1;
+    return this.find(now) >= 0;
+  }
+
   /** Live entries (flows and fragment entries) right now: a full scan, for status and tests. */
   live(now: number): number {
     let n = 0;

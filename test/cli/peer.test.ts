@@ -202,6 +202,22 @@ test('peer add --qr prints the config and a terminal QR code of exactly that con
   assert.ok(withOut.includes(await QRCode.toString(readFileSync(out, 'utf8'), { type: 'terminal', small: true })));
 });
 
+test('peer add --env: Env grants in the gateway file, an ENV column in peer list; a bad pattern changes nothing', () => {
+  const file = init();
+  ok(['peer', 'add', file, 'alice', '--env', 'app_*', '--env', 'db_PASS?ORD']);
+  ok(['peer', 'add', file, 'bob']);
+  assert.equal(parseFile(file).peers.map((p) => p.env), [['app_*', 'db_PASS?ORD'], undefined]);
+  const table = ok(['peer', 'list', file]).split('\n');
+  assert.match(table[0], /^NAME\s+ADDRESS\s+STATE\s+EXPIRES\s+CONFIG\s+PUBLIC KEY\s+REACHES\s+INBOUND\s+ENV$/);
+  assert.match(table[1], /^alice\s.*\s-\s+app_\*, db_PASS\?ORD$/);
+  assert.match(table[2], /^bob\s.*\s-\s+-$/);
+  assert.ok(table.includes('ENV: the project variables the laptop may read (wgts env / wgts run); none without a grant.'));
+  const before = readFileSync(file, 'utf8');
+  fails(['peer', 'add', file, 'carol', '--env', 'app-*'], /env 'app-\*' is not a variable name pattern/);
+  assert.is(readFileSync(file, 'utf8'), before);
+  assert.match(ok(['peer', 'add', '--help']).replace(/\s+/g, ' '), 'let the laptop read the project variables whose names match PATTERN');
+});
+
 test('peer list (table and --json) and peer remove by name or key', () => {
   const file = init();
   ok(['peer', 'add', file, 'alice', '--allow', '10.124.0.10:3000/tcp', '--allow', 'gateway:22/tcp']);
@@ -229,7 +245,7 @@ test('peer list (table and --json) and peer remove by name or key', () => {
   assert.ok(text.includes(peers[0].presharedKey ?? '?'));
 
   const json = JSON.parse(ok(['peer', 'list', file, '--json'])) as Record<string, unknown>[];
-  const offline = { state: 'active', expires: null, config: 'current', outdated: [], online: null, latestHandshake: null, endpoint: null, rxBytes: null, txBytes: null };
+  const offline = { env: [], state: 'active', expires: null, config: 'current', outdated: [], online: null, latestHandshake: null, endpoint: null, rxBytes: null, txBytes: null };
   assert.ok(json.every((p) => typeof p.issued === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(p.issued)), 'each config recorded as issued');
   assert.equal(json.map((p) => ({ ...p, issued: undefined })), [
     { name: 'alice', publicKey: peers[0].publicKey, address: '10.123.0.2', allowedIPs: ['10.123.0.2/32'], allow: ['10.124.0.10:3000/tcp', 'gateway:22/tcp'], allowInbound: [], ...offline, issued: undefined },

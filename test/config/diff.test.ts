@@ -11,7 +11,7 @@ const edited = (...edits: ((d: typeof base.doc) => typeof base.doc)[]) =>
 
 test('identical configs, and configs differing only in spelling, have an empty diff', () => {
   const d = diffConfigs(base.config, mustParse(FULL).config);
-  assert.equal(d, { device: {}, peersAdded: [], peersRemoved: [], peersChanged: [], interfaceFields: [], gatewayFields: [], empty: true });
+  assert.equal(d, { device: {}, peersAdded: [], peersRemoved: [], peersChanged: [], interfaceFields: [], gatewayFields: [], env: false, empty: true });
   const respelled = FULL
     .replace('10.99.0.2/32, fd00:99::2/128', 'fd00:99:0:0::2/128, 10.99.0.2')
     .replace('persistentkeepalive = off', 'persistentkeepalive = 0')
@@ -77,6 +77,18 @@ test('device keys, wg-quick fields and gateway fields', () => {
   assert.equal([d.peersAdded, d.peersRemoved, d.peersChanged], [[], [], []]);
   const noGateway = mustParse(FULL.replace(/\[Gateway\][\s\S]*?\n\n/, '')).config;
   assert.equal(diffConfigs(base.config, noGateway).gatewayFields, ['networks', 'domain', 'endpoint', 'hosts', 'masquerade', 'upstream', 'listenDns']);
+});
+
+test('[Env] appearing, its sources and port changing, and a peer\'s Env grants are changes', () => {
+  const withEnv = mustParse(`${FULL}\n[Env]\nSource = app:/etc/wgts/app.env\n`).config;
+  const d = diffConfigs(base.config, withEnv);
+  assert.ok(d.env);
+  assert.not.ok(d.empty);
+  assert.not.ok(diffConfigs(withEnv, mustParse(`${FULL}\n[Env]\nsource = app:/etc/wgts/app.env # same\n`).config).env);
+  assert.ok(diffConfigs(withEnv, mustParse(`${FULL}\n[Env]\nSource = app:/etc/wgts/app.env\nPort = 5381\n`).config).env);
+  assert.ok(diffConfigs(withEnv, mustParse(`${FULL}\n[Env]\nSource = app:/etc/wgts/other.env\n`).config).env);
+  const granted = mustParse(formatDocument(setKey(base.doc, { peer: key(2) }, 'Env', 'app_*'))).config;
+  assert.equal(diffConfigs(base.config, granted).peersChanged.map((c) => c.fields), [['env']]);
 });
 
 test.run();

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { formatConfig } from '../../src/config/write.js';
 import { parseConfig } from '../../src/config/parse.js';
+import { toWgSetconf } from '../../src/config/strip.js';
 import { FULL, key, mustParse } from './helpers/fixtures.js';
 
 test('Upstream: repeatable and comma-separated, in order; none alone; absent means the host resolvers', () => {
@@ -103,7 +104,7 @@ const P = (n: number): string => `[Peer]\nPublicKey = ${key(n)}\n`;
 test('each error kind is reported at its exact FILE:LINE', () => {
   const cases: [string, string][] = [
     // structure
-    [`${I}[Foo]\nBar = 1\n`, "wg0.conf:2: unknown section [Foo] (expected [Interface], [Peer] or [Gateway])"],
+    [`${I}[Foo]\nBar = 1\n`, "wg0.conf:2: unknown section [Foo] (expected [Interface], [Peer], [Gateway] or [Env])"],
     [`${I}[Peer\n`, "wg0.conf:2: malformed section header '[Peer'"],
     [`ListenPort = 1\n${I}`, "wg0.conf:1: 'ListenPort' is outside a section (put it under [Interface] or [Peer])"],
     [`${I}PrivateKey\n`, "wg0.conf:2: expected 'Key = Value' or '[Section]', got 'PrivateKey'"],
@@ -213,6 +214,48 @@ test('Allow with the gateway alias and AllowInbound: accepted shapes, rejected o
     assert.match(r.errors[0].message, `g.conf:5: bad ${line.split(' = ')[0]}: `);
     assert.match(r.errors[0].message, why);
   }
+});
+
+test('[Env] and Env grants: sources in order, the port, grants; every mistake at FILE:LINE; written back; stripped for wg', () => {
+  const key = 'E2BQCujzbmiDhCnqzhnXLkrb6MSUu2IoEaK528eMZRI=';
+  const gw = '[Interface]\nAddress = 10.123.0.1/24\n[Gateway]\nNetwork = 10.124.0.0/24\n';
+  const good = parseConfig(`${gw}[Env]\nSource = app:/etc/wgts/app.env\nsource = db:db.env # relative\nSource = env:ci_\nPort = 5381\n[Peer]\nPublicKey = ${key}\nEnv = app_*, ci_TOKEN\nEnv = db_PASS?ORD\n`, 'g.conf');
+  assert.ok(good.ok);
+  if (!good.ok) return;
+  assert.equal(good.config.env, { port: 5381, sources: [
+    { kind: 'file', service: 'app', path: '/etc/wgts/app.env', line: 6 }, { kind: 'file', service: 'db', path: 'db.env', line: 7 }, { kind: 'environment', prefix: 'ci_', line: 8 },
+  ] });
+  assert.equal(good.config.peers[0].env, ['app_*', 'ci_TOKEN', 'db_PASS?ORD']);
+  const text = formatConfig(good.config);
+  assert.match(text, '[Env]\nSource = app:/etc/wgts/app.env\nSource = db:db.env\nSource = env:ci_\nPort = 5381\n');
+  assert.match(text, 'Env = app_*\nEnv = ci_TOKEN\nEnv = db_PASS?ORD\n');
+  const again = parseConfig(text, 'g.conf');
+  assert.ok(again.ok && again.config.env?.sources.length === 3);
+  const setconf = toWgSetconf(good.doc);
+  assert.not.ok(/Env|Source|Port|\[Gateway\]/.test(setconf), setconf);
+  for (const [body, line, why] of [
+    ['[Env]\nSource = app', 6, "bad Source: 'app' is neither SERVICE:PATH (an env file) nor env:PREFIX"],
+    ['[Env]\nSource = my-app:/x.env', 6, "'my-app' cannot prefix variable names (my-app_VAR must be a shell variable name"],
+    ['[Env]\nSource = 9app:/x.env', 6, "'9app' cannot prefix variable names"],
+    ['[Env]\nSource = env:', 6, "bad Source: 'env:' is neither SERVICE:PATH"],
+    ['[Env]\nSource = env:a-b', 6, 'env:a-b: the prefix must be letters, digits and _'],
+    ['[Env]\nSource = app:/a.env\nSource = app:/b.env', 7, 'a second Source for app (one env file per service)'],
+    ['[Env]\nSource = env:x_\nSource = env:x_', 7, 'env:x_ is given twice'],
+    ['[Env]\nPort = 0\nSource = env:x_', 6, 'bad Port'],
+    ['[Env]\nSource = env:x_\nListen = 1', 7, "unknown key 'Listen' in [Env]"],
+    ['[Env]\nPort = 1', 5, '[Env] has no Source'],
+    ['[Env]\nSource = env:x_\n[Env]\nSource = env:y_', 7, 'second [Env] section (the first is at line 5)'],
+    [`[Peer]\nPublicKey = ${key}\nEnv = app-*`, 7, "bad Env: 'app-*' is not a variable name pattern"],
+    [`[Peer]\nPublicKey = ${key}\nEnv = app_[ab]`, 7, "bad Env: 'app_[ab]' is not a variable name pattern"],
+  ] as const) {
+    const r = parseConfig(`${gw}${body}\n`, 'g.conf');
+    assert.not.ok(r.ok, body);
+    if (r.ok) continue;
+    assert.match(r.errors[0].message, `g.conf:${line}: `, body);
+    assert.match(r.errors[0].message, why, body);
+  }
+  const noGateway = parseConfig('[Interface]\n[Env]\nSource = env:x_\n', 'l.conf');
+  assert.equal(noGateway.ok ? [] : noGateway.errors.map((e) => e.message), ['l.conf:2: [Env] needs a [Gateway] section: only a gateway serves project variables']);
 });
 
 test('comments may follow any line; values keep inner spaces and may contain =', () => {

@@ -102,6 +102,26 @@ test('Allow rules: exactly what they name (the gateway alias included), plus DNS
   assert.is(a.deniedOf(KEY_B), 3);
 });
 
+test('the variables service: TCP to its targets for every peer of the file (default or Allow rules), nothing more; gone with [Env]', () => {
+  const a = gateway([peer(KEY_A, []), peer(KEY_B, ['10.124.0.10:3000/tcp'])]);
+  a.added(0, bytes(KEY_A));
+  a.added(1, bytes(KEY_B));
+  a.added(2, bytes(KEY_C)); // not in the file
+  const env = (id: number, proto = TCP, dst = '10.123.0.1', dport = 5380): boolean => out(a, id, { src: '10.123.0.2', dst, proto, sport: 41000, dport, flags: SYN });
+  assert.not.ok(env(0), 'no [Env]: not reachable');
+  a.setEnvTargets([{ address: '10.123.0.1', port: 5380 }, { address: 'fd00::1', port: 5380 }]);
+  assert.ok(env(0), 'a default peer');
+  assert.ok(env(1), 'a peer with Allow rules');
+  assert.ok(out(a, 1, { src: 'fd00::2', dst: 'fd00::1', proto: TCP, sport: 41000, dport: 5380, flags: SYN }), 'IPv6');
+  assert.not.ok(env(2), 'a peer the file does not hold');
+  assert.not.ok(env(0, UDP), 'TCP only');
+  assert.not.ok(env(0, TCP, '10.123.0.1', 5381), 'that port only');
+  assert.not.ok(env(0, TCP, '10.124.0.1'), 'on the tunnel address only');
+  assert.ok(out(a, 0, { src: '10.123.0.2', dst: '10.123.0.1', proto: UDP, sport: 1, dport: 53 }), 'the DNS stays');
+  a.setEnvTargets([]);
+  assert.not.ok(env(0), '[Env] removed: the flows it let start are forgotten and new ones refused');
+});
+
 test('rules belong to the public key: a reused id never inherits rules, flows or counters; unknown keys get nothing', () => {
   const a = gateway([peer(KEY_A, []), peer(KEY_B, ['10.124.0.10:3000/tcp'])]);
   a.added(0, bytes(KEY_A));

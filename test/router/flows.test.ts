@@ -4,6 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EVICT_ANSWERED_IDLE_MS, FLOW_PROBE, FlowTable, PARSE_FLOW, PARSE_NONE } from '../../src/router/flows.js';
+import { parseIP } from '../../src/config/ip.js';
 import { ICMP, packet, TCP, UDP } from '../helpers/packets.js';
 
 /** A table of exactly FLOW_PROBE slots: every key shares the one window. */
@@ -77,6 +78,28 @@ test('the same flow of two peers are two entries; one peer cannot answer for ano
   assert.ok(start(t, udp(1), 0, 1));
   assert.not.ok(answered(t, answer(1), 0, 2), 'peer 2 never started it');
   assert.ok(answered(t, answer(1), 0, 1));
+});
+
+
+test('hasFlow: a live TCP flow of exactly that peer, addresses and ports (IPv4 and IPv6); forgotten with the peer', () => {
+  const t = new FlowTable(1024, 7);
+  const ip = (s: string): Uint8Array => parseIP(s) as Uint8Array;
+  const syn = packet({ src: '10.123.0.2', dst: '10.123.0.1', proto: TCP, sport: 40000, dport: 5380 });
+  start(t, syn, 1000, 3);
+  assert.ok(t.hasFlow(3, TCP, ip('10.123.0.2'), 40000, ip('10.123.0.1'), 5380, 2000));
+  assert.not.ok(t.hasFlow(4, TCP, ip('10.123.0.2'), 40000, ip('10.123.0.1'), 5380, 2000), 'another peer');
+  assert.not.ok(t.hasFlow(3, TCP, ip('10.123.0.2'), 40001, ip('10.123.0.1'), 5380, 2000), 'another laptop port');
+  assert.not.ok(t.hasFlow(3, TCP, ip('10.123.0.3'), 40000, ip('10.123.0.1'), 5380, 2000), 'another laptop address');
+  assert.not.ok(t.hasFlow(3, TCP, ip('10.123.0.2'), 40000, ip('10.123.0.1'), 5381, 2000), 'another service port');
+  assert.not.ok(t.hasFlow(3, UDP, ip('10.123.0.2'), 40000, ip('10.123.0.1'), 5380, 2000), 'another protocol');
+  assert.not.ok(t.hasFlow(3, TCP, ip('10.123.0.2'), 40000, ip('10.123.0.1'), 5380, 1000 + 121_000), 'an unanswered TCP flow expires after 120 s');
+  const syn6 = packet({ src: 'fd00:123::2', dst: 'fd00:123::1', proto: TCP, sport: 40000, dport: 5380 });
+  start(t, syn6, 1000, 3);
+  assert.ok(t.hasFlow(3, TCP, ip('fd00:123::2'), 40000, ip('fd00:123::1'), 5380, 2000));
+  assert.not.ok(t.hasFlow(3, TCP, ip('fd00:123::2'), 40000, ip('10.123.0.1'), 5380, 2000), 'mixed families');
+  t.forgetPeer(3);
+  assert.not.ok(t.hasFlow(3, TCP, ip('10.123.0.2'), 40000, ip('10.123.0.1'), 5380, 2000), 'a removed peer has no flows');
+  assert.not.ok(t.hasFlow(-1, TCP, ip('10.123.0.2'), 40000, ip('10.123.0.1'), 5380, 2000));
 });
 
 test.run();
