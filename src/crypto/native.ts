@@ -180,7 +180,8 @@ const aead = handshakeProbe.ok && dataAead !== undefined ? addonAead(handshakePr
 
 /**
  * CryptoBackend on OpenSSL; see the module comment for which primitive comes from where.
- * dataSeal / dataOpen are present only when the addon's ChaCha20-Poly1305 is in use.
+ * dataSeal / dataOpen, their batch forms and forgetKeys are present only when the addon's
+ * ChaCha20-Poly1305 is in use.
  */
 export const nativeBackend: CryptoBackend = Object.freeze({
   name: 'native',
