@@ -18,7 +18,8 @@ import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { backends, type CryptoBackend } from '../src/crypto/index.js';
 import { nodeCryptoAead } from '../src/crypto/native.js';
-import { DECAP_HANDLED, DECAP_TUNNEL, WgEngine } from '../src/noise/engine.js';
+import { DECAP_TUNNEL, WgEngine } from '../src/noise/engine.js';
+import { ENGINE_SOURCE, fullHandshake as handshake } from '../test/helpers/engines.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {
@@ -48,7 +49,7 @@ const noopAead: CryptoBackend = {
   },
 };
 
-const SOURCE = new Uint8Array([127, 0, 0, 1, 0xca, 0x6c]);
+const SOURCE = ENGINE_SOURCE;
 
 /** Two engines that know each other; a's peer id for b is `ia`, b's for a is `ib`. */
 function pair(crypto: CryptoBackend): { a: WgEngine; b: WgEngine; ia: number; ib: number; clock: { wall: bigint } } {
@@ -61,17 +62,6 @@ function pair(crypto: CryptoBackend): { a: WgEngine; b: WgEngine; ia: number; ib
   const ia = a.addPeer(b.publicKey!);
   const ib = b.addPeer(a.publicKey!);
   return { a, b, ia, ib, clock };
-}
-
-/** One full handshake at time `now`: initiation, response, keepalive confirming the session. */
-function handshake(a: WgEngine, b: WgEngine, ia: number, now: number, scratch: Uint8Array): void {
-  a.initiateHandshake(ia, now);
-  const [init] = a.takeOutbox();
-  if (init === undefined || b.decapsulate(init.data, 0, init.data.length, SOURCE, now, scratch, 0) !== DECAP_HANDLED) throw new Error('initiation failed');
-  const [resp] = b.takeOutbox();
-  if (resp === undefined || a.decapsulate(resp.data, 0, resp.data.length, SOURCE, now, scratch, 0) !== DECAP_HANDLED) throw new Error('response failed');
-  const [ka] = a.takeOutbox();
-  if (ka === undefined || b.decapsulate(ka.data, 0, ka.data.length, SOURCE, now, scratch, 0) !== DECAP_HANDLED) throw new Error('confirmation failed');
 }
 
 /** Handshakes per second: the best of several windows of `budgetMs / 5` (the machine is shared). */

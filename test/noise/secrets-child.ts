@@ -14,7 +14,8 @@ import { writeHeapSnapshot } from 'node:v8';
 import { secretBytes } from '../../src/crypto/bytes.js';
 import { getCrypto } from '../../src/crypto/index.js';
 import { keyFromHex, keyToBase64, keyToHex } from '../../src/crypto/keys.js';
-import { DECAP_HANDLED, DECAP_TUNNEL, WgEngine } from '../../src/noise/engine.js';
+import { DECAP_TUNNEL, WgEngine } from '../../src/noise/engine.js';
+import { fullHandshake } from '../helpers/engines.js';
 import { KIND_EPHEMERAL, KIND_SESSION } from '../helpers/secrets.js';
 
 const KEYS_FD = 3;
@@ -65,13 +66,7 @@ function run(hexA: string, hexB: string): void {
   let now = 0;
   for (let round = 0; round < 12; round++) {
     now += 6000;
-    a.initiateHandshake(ia, now);
-    const [init] = a.takeOutbox();
-    if (init === undefined || b.decapsulate(init.data, 0, init.data.length, SOURCE, now, scratch, 0) !== DECAP_HANDLED) throw new Error('initiation failed');
-    const [resp] = b.takeOutbox();
-    if (resp === undefined || a.decapsulate(resp.data, 0, resp.data.length, SOURCE, now, scratch, 0) !== DECAP_HANDLED) throw new Error('response failed');
-    const [confirm] = a.takeOutbox();
-    if (confirm === undefined || b.decapsulate(confirm.data, 0, confirm.data.length, SOURCE, now, scratch, 0) !== DECAP_HANDLED) throw new Error('confirmation failed');
+    fullHandshake(a, b, ia, now, scratch, SOURCE);
     for (let i = 0; i < 20; i++) {
       pkt.fill(0);
       pkt[16] = 0x45;
