@@ -208,7 +208,7 @@ test('peer add --env: Env grants in the gateway file, an ENV column in peer list
   ok(['peer', 'add', file, 'bob']);
   assert.equal(parseFile(file).peers.map((p) => p.env), [['app_*', 'db_PASS?ORD'], undefined]);
   const table = ok(['peer', 'list', file]).split('\n');
-  assert.match(table[0], /^NAME\s+ADDRESS\s+PUBLIC KEY\s+REACHES\s+INBOUND\s+ENV$/);
+  assert.match(table[0], /^NAME\s+ADDRESS\s+STATE\s+EXPIRES\s+CONFIG\s+PUBLIC KEY\s+REACHES\s+INBOUND\s+ENV$/);
   assert.match(table[1], /^alice\s.*\s-\s+app_\*, db_PASS\?ORD$/);
   assert.match(table[2], /^bob\s.*\s-\s+-$/);
   assert.ok(table.includes('ENV: the project variables the laptop may read (wgts env / wgts run); none without a grant.'));
