@@ -1,15 +1,19 @@
 // wgts_native: fd-level helpers for the TypeScript edges. Exports the TunHandle class, the
 // ordered names of its counter slots and the largest packet a read can return; likewise the
-// UdpHandle class and the ordered names of its counter slots; and dataSeal / dataOpen, the
-// in-place ChaCha20-Poly1305 of WireGuard data messages (aead.h); offloadSplit /
-// offloadCoalesce, the TUN offload logic on plain buffers for the tests (offload_js.h); and
-// sdNotify, the service manager's readiness datagram (notify.h).
+// UdpHandle class and the ordered names of its counter slots; dataSeal / dataOpen, the
+// in-place ChaCha20-Poly1305 of WireGuard data messages (aead.h); the handshake's X25519,
+// BLAKE2s, KDF and AEAD-with-AAD on raw bytes (hs_crypto.h); offloadSplit / offloadCoalesce,
+// the TUN offload logic on plain buffers for the tests (offload_js.h); sdNotify, the service
+// manager's readiness datagram (notify.h); and the RouteWatch class and ifIndex / ifName, the
+// routes and interfaces sticky source addresses need (route_watch.h).
 #include <napi.h>
 
 #include "aead.h"
 #include "gate.h"
+#include "hs_crypto.h"
 #include "notify.h"
 #include "offload_js.h"
+#include "route_watch.h"
 #include "tun_fd.h"
 #include "tun_handle.h"
 #include "udp_handle.h"
@@ -30,8 +34,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Array gate_names = Napi::Array::New(env, wgts::kGateCounterCount);
   for (uint32_t i = 0; i < wgts::kGateCounterCount; i++) gate_names.Set(i, Napi::String::New(env, wgts::kGateCounterNames[i]));
   exports.Set("gateCounterNames", gate_names);
+  exports.Set("RouteWatch", wgts::RouteWatch::Define(env));
+  wgts::RegisterInterfaceNames(env, exports);
   wgts::RegisterOffload(env, exports);
   if (!wgts::RegisterAead(env, exports)) return exports;  // exception pending: the load fails
+  if (!wgts::RegisterHandshakeCrypto(env, exports)) {
+    napi_throw_error(env, nullptr, "wgts_native: cannot register the handshake crypto functions");
+    return exports;
+  }
   if (!wgts::RegisterNotify(env, exports)) return exports;
   return exports;
 }

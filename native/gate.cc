@@ -280,8 +280,8 @@ bool HandshakeGate::BuildReply(uint8_t out[64], const uint8_t* m, uint32_t len, 
   return ok;
 }
 
-uint32_t HandshakeGate::Filter(uint32_t* offsets, uint32_t* lengths, uint8_t* addrs, uint16_t* ports, uint32_t* trains, uint32_t n,
-                               const uint8_t* slab, CookieSend send, void* ctx) {
+uint32_t HandshakeGate::Filter(uint32_t* offsets, uint32_t* lengths, uint8_t* addrs, uint16_t* ports, uint8_t* locals, uint32_t* trains,
+                               uint32_t n, const uint8_t* slab, CookieSend send, void* ctx) {
   double now = NowMs();
   uint32_t kept = 0;
   uint32_t train_left = 0;
@@ -311,7 +311,7 @@ uint32_t HandshakeGate::Filter(uint32_t* offsets, uint32_t* lengths, uint8_t* ad
       } else if (BuildReply(reply, m, lengths[j], addr, ports[j], now)) {
         Answered(addr, ports[j], now);
         counters_[kGateCookieReplies] += 1;
-        send(ctx, reply, kCookieReplySize, addr, ports[j]);
+        send(ctx, reply, kCookieReplySize, addr, ports[j], locals + static_cast<size_t>(j) * kGateLocalBytes);
       } else {
         counters_[kGateReplyDrops] += 1;
       }
@@ -323,6 +323,7 @@ uint32_t HandshakeGate::Filter(uint32_t* offsets, uint32_t* lengths, uint8_t* ad
       lengths[kept] = lengths[j];
       memcpy(addrs + static_cast<size_t>(kept) * 16, addr, 16);
       ports[kept] = ports[j];
+      memcpy(locals + static_cast<size_t>(kept) * kGateLocalBytes, locals + static_cast<size_t>(j) * kGateLocalBytes, kGateLocalBytes);
     }
     if (head == UINT32_MAX) {
       head = kept;

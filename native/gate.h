@@ -44,7 +44,9 @@ enum GateVerdict : uint8_t {
 };
 
 // Where the filter sends cookie replies (the socket's send queue).
-using CookieSend = void (*)(void* ctx, const uint8_t* data, uint32_t len, const uint8_t addr[16], uint16_t port);
+// `local` is the datagram's 20-byte local address record (kLocalAddrBytes, udp_cmsg.h).
+using CookieSend = void (*)(void* ctx, const uint8_t* data, uint32_t len, const uint8_t addr[16], uint16_t port, const uint8_t* local);
+constexpr size_t kGateLocalBytes = 20;
 
 class HandshakeGate : public Napi::ObjectWrap<HandshakeGate> {
  public:
@@ -53,9 +55,9 @@ class HandshakeGate : public Napi::ObjectWrap<HandshakeGate> {
   explicit HandshakeGate(const Napi::CallbackInfo& info);
   ~HandshakeGate() override;
 
-  // Filters datagrams j < n of a receive batch in place (offsets/lengths/addrs/ports compacted,
-  // trains recounted) and writes the verdict of each one kept; returns how many are kept.
-  uint32_t Filter(uint32_t* offsets, uint32_t* lengths, uint8_t* addrs, uint16_t* ports, uint32_t* trains, uint32_t n,
+  // Filters datagrams j < n of a receive batch in place (offsets/lengths/addrs/ports/locals
+  // compacted, trains recounted) and writes the verdict of each one kept; returns how many are kept.
+  uint32_t Filter(uint32_t* offsets, uint32_t* lengths, uint8_t* addrs, uint16_t* ports, uint8_t* locals, uint32_t* trains, uint32_t n,
                   const uint8_t* slab, CookieSend send, void* ctx);
   // Room for the verdicts of this many datagrams.
   uint32_t Capacity() const { return verdicts_len_; }

@@ -7,9 +7,11 @@
 
 namespace wgts {
 
-namespace {
-
 const uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+bool IsV4Mapped(const uint8_t addr[16]) { return memcmp(addr, kV4MappedPrefix, sizeof(kV4MappedPrefix)) == 0; }
+
+namespace {
 
 // Raises one socket buffer: the FORCE variant ignores the sysctl cap but needs CAP_NET_ADMIN;
 // without it the plain option still gets min(request, cap). Best effort: a small buffer only
@@ -29,6 +31,13 @@ int OpenFamily(int family, uint16_t port) {
     r = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
   }
   if (r == 0) {
+    // Best effort like the buffers: without it replies leave from the kernel's choice of address.
+    int on = 1;
+    if (family == AF_INET6) {
+      setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+    } else {
+      setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+    }
     RaiseBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, kReceiveBufferBytes);
     RaiseBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, kSocketBufferBytes);
     if (family == AF_INET6) {
@@ -105,16 +114,17 @@ int UdpBufferSize(int fd, int optname) {
   return getsockopt(fd, SOL_SOCKET, optname, &bytes, &len) < 0 ? -errno : bytes;
 }
 
-bool UdpDestination(int family, const uint8_t addr[16], uint16_t port, sockaddr_in6* out, socklen_t* out_len) {
+bool UdpDestination(int family, const uint8_t addr[16], uint16_t port, uint32_t scope, sockaddr_in6* out, socklen_t* out_len) {
   if (family == AF_INET6) {
     memset(out, 0, sizeof(*out));
     out->sin6_family = AF_INET6;
     out->sin6_port = htons(port);
     memcpy(&out->sin6_addr, addr, 16);
+    out->sin6_scope_id = scope;
     *out_len = sizeof(sockaddr_in6);
     return true;
   }
-  if (memcmp(addr, kV4MappedPrefix, sizeof(kV4MappedPrefix)) != 0) return false;
+  if (!IsV4Mapped(addr)) return false;
   sockaddr_in sa;
   memset(&sa, 0, sizeof(sa));
   sa.sin_family = AF_INET;
@@ -125,10 +135,11 @@ bool UdpDestination(int family, const uint8_t addr[16], uint16_t port, sockaddr_
   return true;
 }
 
-bool UdpSource(const sockaddr_in6& name, socklen_t name_len, uint8_t addr[16], uint16_t* port) {
+bool UdpSource(const sockaddr_in6& name, socklen_t name_len, uint8_t addr[16], uint16_t* port, uint32_t* scope) {
   if (name.sin6_family == AF_INET6 && name_len >= sizeof(sockaddr_in6)) {
     memcpy(addr, &name.sin6_addr, 16);
     *port = ntohs(name.sin6_port);
+    *scope = name.sin6_scope_id;
     return true;
   }
   if (name.sin6_family == AF_INET && name_len >= sizeof(sockaddr_in)) {
@@ -137,6 +148,7 @@ bool UdpSource(const sockaddr_in6& name, socklen_t name_len, uint8_t addr[16], u
     memcpy(addr, kV4MappedPrefix, sizeof(kV4MappedPrefix));
     memcpy(addr + 12, &sa.sin_addr, 4);
     *port = ntohs(sa.sin_port);
+    *scope = 0;
     return true;
   }
   return false;

@@ -24,8 +24,14 @@ constexpr int kSocketBufferBytes = 4 << 20;
 // only while they wait).
 constexpr int kReceiveBufferBytes = 16 << 20;
 
+// Addresses on the UDP edge are 16 bytes, IPv4 as v4-mapped IPv6 (::ffff:a.b.c.d): this prefix.
+extern const uint8_t kV4MappedPrefix[12];
+bool IsV4Mapped(const uint8_t addr[16]);
+
 // Opens the listen socket: AF_INET6 with IPV6_V6ONLY=0 bound to [::]:port (IPv4 peers appear as
-// ::ffff:a.b.c.d), non-blocking, close-on-exec, buffers raised. Falls back to AF_INET bound to
+// ::ffff:a.b.c.d), non-blocking, close-on-exec, buffers raised, and every received datagram
+// reporting the local address it was sent to (IPV6_RECVPKTINFO, which covers IPv4 datagrams on
+// the dual-stack socket; IP_PKTINFO on the IPv4 fallback). Falls back to AF_INET bound to
 // 0.0.0.0:port only when the kernel has no usable IPv6 (EAFNOSUPPORT, EPROTONOSUPPORT or
 // EADDRNOTAVAIL for the IPv6 wildcard); every other failure (EADDRINUSE, EACCES, ...) is
 // returned as is. Writes AF_INET6 or AF_INET to *family. Returns the fd or -errno.
@@ -47,12 +53,14 @@ bool UdpHasGso(int fd);
 int UdpBufferSize(int fd, int optname);
 
 // Destination for a send on a socket of `family`: on AF_INET6 the 16 bytes are used as they are
-// (v4-mapped addresses reach IPv4 peers); on AF_INET only v4-mapped addresses are expressible.
-// Returns false when the address cannot be sent to from this socket.
-bool UdpDestination(int family, const uint8_t addr[16], uint16_t port, sockaddr_in6* out, socklen_t* out_len);
+// (v4-mapped addresses reach IPv4 peers) with `scope` as the scope id (the interface of a
+// link-local address; the kernel ignores it for others); on AF_INET only v4-mapped addresses are
+// expressible. Returns false when the address cannot be sent to from this socket.
+bool UdpDestination(int family, const uint8_t addr[16], uint16_t port, uint32_t scope, sockaddr_in6* out, socklen_t* out_len);
 
-// Source of a received datagram as 16 bytes (IPv4 v4-mapped) + port. False for other families.
-bool UdpSource(const sockaddr_in6& name, socklen_t name_len, uint8_t addr[16], uint16_t* port);
+// Source of a received datagram as 16 bytes (IPv4 v4-mapped) + port + scope id (0 for IPv4).
+// False for other families.
+bool UdpSource(const sockaddr_in6& name, socklen_t name_len, uint8_t addr[16], uint16_t* port, uint32_t* scope);
 
 }  // namespace wgts
 

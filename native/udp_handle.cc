@@ -16,7 +16,7 @@ namespace wgts {
 const char* const kUdpCounterNames[kUdpCounterCount] = {
     "rxDatagrams", "rxBytes",     "rxBatches",     "rxTruncated",   "rxErrors", "txDatagrams",
     "txBytes",     "txBatches",   "txDropsFull",   "txDropsFamily", "txDropsClosed", "txErrors",
-    "rxGro",       "txGso",       "txGsoFallback",
+    "rxGro",       "txGso",       "txGsoFallback", "txSourceFallback",
 };
 
 namespace {
@@ -37,15 +37,42 @@ bool SameDestination(const sockaddr_in6& a, const sockaddr_in6& b, socklen_t len
   return memcmp(&a, &b, len) == 0;
 }
 
+bool SameSource(bool has_a, const LocalAddr& a, const LocalAddr* b) {
+  if (b == nullptr) return !has_a;
+  return has_a && memcmp(&a, b, sizeof(LocalAddr)) == 0;
+}
+
 
 bool SendFull(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
 
-// The arguments every send-like call takes: (buf: Uint8Array, off, len, addr: Uint8Array(16), port).
+// The optional path arguments at info[first], info[first + 1] of a send-like call: the scope id of
+// the destination (a number) and the local source (a Uint8Array of kLocalAddrBytes; an all-zero
+// address means none). False when present but malformed.
+bool PathArgs(const Napi::CallbackInfo& info, size_t first, uint32_t* scope, LocalAddr* src, bool* has_src) {
+  napi_env env = info.Env();
+  *scope = 0;
+  *has_src = false;
+  if (info.Length() > first && !info[first].IsUndefined() && !Uint32Arg(env, info[first], scope)) return false;
+  if (info.Length() > first + 1 && !info[first + 1].IsUndefined()) {
+    uint8_t* bytes = nullptr;
+    size_t n = 0;
+    if (!TypedView(env, info[first + 1], napi_uint8_array, &bytes, &n) || n < kLocalAddrBytes) return false;
+    memcpy(src, bytes, kLocalAddrBytes);
+    *has_src = HasLocalAddr(*src);
+  }
+  return true;
+}
+
+// The arguments every send-like call takes: (buf: Uint8Array, off, len, addr: Uint8Array(16),
+// port, scope?, src?).
 struct SendArgs {
   const uint8_t* data;
   uint32_t len;
   const uint8_t* addr;
   uint16_t port;
+  uint32_t scope;
+  bool has_src;
+  LocalAddr src;
   bool slice_ok;  // off/len inside buf, len <= kMaxDatagram, 16 address bytes, port 1..65535
 };
 
@@ -60,7 +87,7 @@ bool ParseSendArgs(const Napi::CallbackInfo& info, SendArgs* out) {
   uint32_t port = 0;
   if (info.Length() < 5 || !TypedView(env, info[0], napi_uint8_array, &buf, &buf_len) || !Uint32Arg(env, info[1], &off) ||
       !Uint32Arg(env, info[2], &len) || !TypedView(env, info[3], napi_uint8_array, &addr, &addr_len) ||
-      !Uint32Arg(env, info[4], &port)) {
+      !Uint32Arg(env, info[4], &port) || !PathArgs(info, 5, &out->scope, &out->src, &out->has_src)) {
     return false;
   }
   out->slice_ok = static_cast<uint64_t>(off) + len <= buf_len && len <= static_cast<uint32_t>(kMaxDatagram) &&
@@ -178,12 +205,15 @@ bool UdpHandle::BindRecvBuffers(RecvView* view) {
   view->lengths = lengths_ref_.Value().Data();
   view->addrs = addrs_ref_.Value().Data();
   view->ports = ports_ref_.Value().Data();
+  view->locals = locals_ref_.Value().Data();
   view->trains = trains_ref_.Value().Data();
   return view->slab != nullptr;
 }
 
 // Drains up to one batch with recvmmsg, then hands it to JS in one call: datagram j of the
 // batch is slab[offsets[j], offsets[j] + lengths[j]) from addrs[16j, 16j + 16) port ports[j];
+// locals[20j, 20j + 20) is the local address it was sent to (v4-mapped for IPv4) and the
+// interface it arrived on (see LocalAddr; all zero when the kernel did not say);
 // trains[j] is set at the first datagram of each received message to the number of datagrams
 // it held (1, or a UDP_GRO train cut in place by its segment size). Truncated messages (longer
 // than a slot) are dropped and counted, so the delivered datagrams are always complete.
@@ -207,8 +237,8 @@ void UdpHandle::ReceiveBatch() {
     m.msg_namelen = sizeof(sockaddr_in6);
     m.msg_iov = &rx_iov_[k];
     m.msg_iovlen = 1;
-    m.msg_control = gro_ ? rx_control_[k].bytes : nullptr;
-    m.msg_controllen = gro_ ? kControlLen : 0;
+    m.msg_control = rx_control_[k].bytes;
+    m.msg_controllen = kControlLen;
     m.msg_flags = 0;
   }
   int r;
@@ -229,12 +259,15 @@ void UdpHandle::ReceiveBatch() {
     }
     uint8_t addr[16];
     uint16_t port;
-    if (!UdpSource(rx_names_[k], m.msg_namelen, addr, &port)) {
+    uint32_t scope;
+    if (!UdpSource(rx_names_[k], m.msg_namelen, addr, &port, &scope)) {
       counters_[kUdpRxErrors] += 1;
       continue;
     }
     RecvMeta meta;
     ParseRecvControl(m, &meta);
+    // Without packet info the interface is still known for a link-local source: its scope.
+    if (!meta.has_dst) meta.dst.ifindex = scope;
     uint32_t len = rx_msgs_[k].msg_len;
     uint32_t seg = meta.gso_size > 0 && meta.gso_size < len ? meta.gso_size : len;
     uint32_t base = static_cast<uint32_t>(k) * stride_;
@@ -242,6 +275,7 @@ void UdpHandle::ReceiveBatch() {
     uint32_t off = 0;
     do {  // an empty datagram is one datagram too
       memcpy(v.addrs + static_cast<size_t>(n) * 16, addr, 16);
+      memcpy(v.locals + static_cast<size_t>(n) * kLocalAddrBytes, &meta.dst, kLocalAddrBytes);
       v.ports[n] = port;
       v.offsets[n] = base + off;
       v.lengths[n] = std::min(seg, len - off);
@@ -256,7 +290,7 @@ void UdpHandle::ReceiveBatch() {
   counters_[kUdpRxDatagrams] += n;
   counters_[kUdpRxBytes] += bytes;
   if (gate_ != nullptr) {
-    n = gate_->Filter(v.offsets, v.lengths, v.addrs, v.ports, v.trains, n, v.slab, &UdpHandle::GateSend, this);
+    n = gate_->Filter(v.offsets, v.lengths, v.addrs, v.ports, v.locals, v.trains, n, v.slab, &UdpHandle::GateSend, this);
     if (n == 0) {  // all answered or dropped by the gate: only its cookie replies leave
       FlushQueue();
       return;
@@ -321,7 +355,35 @@ int UdpHandle::SendOne(const uint8_t* data, uint32_t len, const sockaddr_in6& de
   return r < 0 ? errno : 0;
 }
 
+// SendOne with the sticky source of `meta`; when the kernel refuses that source, the datagram goes
+// again without it (counted). Returns 0 or the errno of the last attempt.
+int UdpHandle::SendWithSource(const uint8_t* data, uint32_t len, const sockaddr_in6& dest, socklen_t dest_len, SendMeta meta) {
+  int err = SendOne(data, len, dest, dest_len, meta);
+  if (err != 0 && meta.has_src && SourceRefused(err)) {
+    counters_[kUdpTxSourceFallback] += 1;
+    meta.has_src = false;
+    err = SendOne(data, len, dest, dest_len, meta);
+  }
+  return err;
+}
+
 bool UdpHandle::GsoAllowed(const sockaddr_in6& dest) const { return gso_[FamilyIndex(dest)]; }
+
+// The control data queued message k asks for: its GSO segment size when a train, its source.
+SendMeta UdpHandle::QueuedMeta(uint32_t k) const {
+  SendMeta meta;
+  if (tx_segments_[k] > 1) meta.gso_size = static_cast<uint16_t>(tx_gso_[k]);
+  meta.has_src = tx_has_src_[k] != 0;
+  if (meta.has_src) meta.src = tx_src_[k];
+  return meta;
+}
+
+void UdpHandle::SetQueuedControl(uint32_t k) {
+  msghdr& m = tx_msgs_[k].msg_hdr;
+  size_t clen = BuildSendControl(QueuedMeta(k), &tx_control_[k]);
+  m.msg_control = clen > 0 ? tx_control_[k].bytes : nullptr;
+  m.msg_controllen = clen;
+}
 
 // Sends queued train k datagram by datagram (the kernel refused it whole); returns how many went.
 uint32_t UdpHandle::SendSplit(uint32_t k) {
@@ -332,9 +394,12 @@ uint32_t UdpHandle::SendSplit(uint32_t k) {
   uint32_t seg = tx_gso_[k];
   uint32_t sent = 0;
   counters_[kUdpTxGsoFallback] += 1;
+  SendMeta meta;
+  meta.has_src = tx_has_src_[k] != 0;
+  if (meta.has_src) meta.src = tx_src_[k];
   for (uint32_t off = 0; off < len; off += seg) {
     uint32_t n = std::min(seg, len - off);
-    int err = SendOne(p + off, n, tx_names_[k], m.msg_namelen, SendMeta());
+    int err = SendWithSource(p + off, n, tx_names_[k], m.msg_namelen, meta);
     if (err != 0) {
       CountSendError(err, 1);
       continue;
@@ -346,21 +411,15 @@ uint32_t UdpHandle::SendSplit(uint32_t k) {
   return sent;
 }
 
-// Sends every queued message with as few sendmmsg calls as the kernel allows. A message the
-// kernel refuses is counted and skipped; once the socket reports full (EAGAIN/ENOBUFS) the rest
-// are dropped (counted) rather than retried. A train refused whole goes out datagram by datagram;
-// EIO (the way out has no checksum offload) also turns GSO off for that address family.
-// Returns how many datagrams were sent.
+// Sends every queued message with as few sendmmsg calls as the kernel allows. A message whose
+// source address the kernel refuses goes again without it (the kernel's choice; counted). A
+// message the kernel refuses otherwise is counted and skipped; once the socket reports full
+// (EAGAIN/ENOBUFS) the rest are dropped (counted) rather than retried. A train refused whole goes
+// out datagram by datagram; EIO (the way out has no checksum offload) also turns GSO off for that
+// address family. Returns how many datagrams were sent.
 uint32_t UdpHandle::FlushQueue() {
   uint32_t count = tx_count_;
-  for (uint32_t k = 0; k < count; k++) {
-    msghdr& m = tx_msgs_[k].msg_hdr;
-    SendMeta meta;
-    if (tx_segments_[k] > 1) meta.gso_size = static_cast<uint16_t>(tx_gso_[k]);
-    size_t clen = BuildSendControl(meta, &tx_control_[k]);
-    m.msg_control = clen > 0 ? tx_control_[k].bytes : nullptr;
-    m.msg_controllen = clen;
-  }
+  for (uint32_t k = 0; k < count; k++) SetQueuedControl(k);
   uint32_t i = 0;
   uint32_t sent = 0;
   while (i < count) {
@@ -368,6 +427,12 @@ uint32_t UdpHandle::FlushQueue() {
     if (r < 0) {
       int err = errno;
       if (err == EINTR) continue;
+      if (tx_has_src_[i] && SourceRefused(err)) {
+        counters_[kUdpTxSourceFallback] += tx_segments_[i];
+        tx_has_src_[i] = 0;
+        SetQueuedControl(i);
+        continue;
+      }
       if (tx_segments_[i] > 1 && (err == EIO || err == EINVAL || err == EMSGSIZE)) {
         if (err == EIO) gso_[FamilyIndex(tx_names_[i])] = false;
         sent += SendSplit(i);
@@ -420,6 +485,7 @@ void UdpHandle::Release() {
   lengths_ref_.Reset();
   addrs_ref_.Reset();
   ports_ref_.Reset();
+  locals_ref_.Reset();
   trains_ref_.Reset();
 }
 
@@ -466,7 +532,7 @@ Napi::Value UdpHandle::Family(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), family_ == AF_INET6 ? 6 : 4);
 }
 
-// start(slab, stride, slot, offsets, lengths, addrs, ports, trains, onBatch): begins receiving.
+// start(slab, stride, slot, offsets, lengths, addrs, ports, locals, trains, onBatch): begins receiving.
 // One recvmmsg fills up to the slots the slab holds (at most kUdpMaxBatch) and no more messages
 // than the per-datagram arrays have entries for (with GRO: entries / kUdpMaxSegments). GRO is
 // turned on when offloads were asked for and a slot holds a whole 64 KiB train.
@@ -481,24 +547,27 @@ Napi::Value UdpHandle::Start(const Napi::CallbackInfo& info) {
   size_t addrs_len = 0;
   uint16_t* u16 = nullptr;
   size_t ports_len = 0;
+  size_t locals_len = 0;
   size_t trains_len = 0;
-  if (info.Length() < 9 || !info[0].IsArrayBuffer() || !info[1].IsNumber() || !Uint32Arg(env, info[1], &stride) ||
+  if (info.Length() < 10 || !info[0].IsArrayBuffer() || !info[1].IsNumber() || !Uint32Arg(env, info[1], &stride) ||
       !info[2].IsNumber() || !Uint32Arg(env, info[2], &slot) ||
       !TypedView(env, info[3], napi_uint32_array, &u32, &offsets_len) ||
       !TypedView(env, info[4], napi_uint32_array, &u32, &lengths_len) ||
       !TypedView(env, info[5], napi_uint8_array, &u8, &addrs_len) ||
       !TypedView(env, info[6], napi_uint16_array, &u16, &ports_len) ||
-      !TypedView(env, info[7], napi_uint32_array, &u32, &trains_len) || !info[8].IsFunction()) {
+      !TypedView(env, info[7], napi_uint8_array, &u8, &locals_len) ||
+      !TypedView(env, info[8], napi_uint32_array, &u32, &trains_len) || !info[9].IsFunction()) {
     return ThrowType(env,
                      "start(slab: ArrayBuffer, stride: number, slot: number, offsets: Uint32Array, lengths: Uint32Array, "
-                     "addrs: Uint8Array, ports: Uint16Array, trains: Uint32Array, onBatch: (count: number) => void)");
+                     "addrs: Uint8Array, ports: Uint16Array, locals: Uint8Array, trains: Uint32Array, "
+                     "onBatch: (count: number) => void)");
   }
   if (ThrowIfClosed(env)) return env.Undefined();
   if (started_) {
     Napi::Error::New(env, "UDP receiving already started").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  size_t capacity = std::min({offsets_len, lengths_len, addrs_len / 16, ports_len, trains_len});
+  size_t capacity = std::min({offsets_len, lengths_len, addrs_len / 16, ports_len, locals_len / kLocalAddrBytes, trains_len});
   size_t slab_len = info[0].As<Napi::ArrayBuffer>().ByteLength();
   if (capacity == 0 || slot == 0 || slot > static_cast<uint32_t>(kMaxDatagram) + 1 || stride < slot || slab_len < slot) {
     Napi::RangeError::New(env, "start: need 1..65536-byte slots, stride >= slot, a slab of (batch-1)*stride+slot bytes, "
@@ -515,28 +584,31 @@ Napi::Value UdpHandle::Start(const Napi::CallbackInfo& info) {
   rx_msgs_.assign(batch_, mmsghdr{});
   rx_iov_.assign(batch_, iovec{});
   rx_names_.assign(batch_, sockaddr_in6{});
-  if (gro_) rx_control_.assign(batch_, ControlBuf{});
+  rx_control_.assign(batch_, ControlBuf{});
   slab_ref_ = Napi::Persistent(info[0].As<Napi::ArrayBuffer>());
   offsets_ref_ = Napi::Persistent(info[3].As<Napi::Uint32Array>());
   lengths_ref_ = Napi::Persistent(info[4].As<Napi::Uint32Array>());
   addrs_ref_ = Napi::Persistent(info[5].As<Napi::Uint8Array>());
   ports_ref_ = Napi::Persistent(info[6].As<Napi::Uint16Array>());
-  trains_ref_ = Napi::Persistent(info[7].As<Napi::Uint32Array>());
-  on_batch_ = Napi::Persistent(info[8].As<Napi::Function>());
+  locals_ref_ = Napi::Persistent(info[7].As<Napi::Uint8Array>());
+  trains_ref_ = Napi::Persistent(info[8].As<Napi::Uint32Array>());
+  on_batch_ = Napi::Persistent(info[9].As<Napi::Function>());
   started_ = true;
   int r = Arm();
   if (r != 0) ErrnoError(env, -r, "poll UDP socket").ThrowAsJavaScriptException();
   return env.Undefined();
 }
 
-// send(buf, off, len, addr, port) -> 0 once the kernel holds a copy of the datagram, else the
-// errno (counted): EAGAIN/ENOBUFS full, EAFNOSUPPORT IPv6 on an IPv4 socket, EINVAL bad
-// arguments, EMSGSIZE, ENETUNREACH, EPERM (firewall), EBADF after close.
+// send(buf, off, len, addr, port, scope?, src?) -> 0 once the kernel holds a copy of the datagram,
+// else the errno (counted): EAGAIN/ENOBUFS full, EAFNOSUPPORT IPv6 on an IPv4 socket, EINVAL bad
+// arguments, EMSGSIZE, ENETUNREACH, EPERM (firewall), EBADF after close. `scope` is the
+// destination's scope id (link-local), `src` the local address to leave from (see LocalAddr);
+// a source the kernel refuses is dropped for this datagram, which goes from the kernel's choice.
 Napi::Value UdpHandle::Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SendArgs a;
   if (!ParseSendArgs(info, &a)) {
-    return ThrowType(env, "send(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number)");
+    return ThrowType(env, "send(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number, scope?: number, src?: Uint8Array)");
   }
   int err = 0;
   sockaddr_in6 dest;
@@ -547,11 +619,14 @@ Napi::Value UdpHandle::Send(const Napi::CallbackInfo& info) {
   } else if (!a.slice_ok) {
     counters_[kUdpTxErrors] += 1;
     err = EINVAL;
-  } else if (!UdpDestination(family_, a.addr, a.port, &dest, &dest_len)) {
+  } else if (!UdpDestination(family_, a.addr, a.port, a.scope, &dest, &dest_len)) {
     counters_[kUdpTxDropsFamily] += 1;
     err = EAFNOSUPPORT;
   } else {
-    err = SendOne(a.data, a.len, dest, dest_len, SendMeta());
+    SendMeta meta;
+    meta.has_src = a.has_src;
+    meta.src = a.src;
+    err = SendWithSource(a.data, a.len, dest, dest_len, meta);
     if (err != 0) {
       CountSendError(err, 1);
     } else {
@@ -562,10 +637,11 @@ Napi::Value UdpHandle::Send(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, err);
 }
 
-// Appends one datagram to the send queue. With GSO it joins the last queued message when that
-// goes to the same destination as a train of equal-sized datagrams it may end (not longer than
-// them, at most kUdpMaxSegments and kUdpMaxTrainBytes; a shorter one closes the train).
-void UdpHandle::Enqueue(const uint8_t* data, uint32_t len, const sockaddr_in6& dest, socklen_t dest_len) {
+// Appends one datagram to the send queue, leaving from `src` (nullptr: the kernel's choice). With
+// GSO it joins the last queued message when that goes to the same destination from the same
+// source as a train of equal-sized datagrams it may end (not longer than them, at most
+// kUdpMaxSegments and kUdpMaxTrainBytes; a shorter one closes the train).
+void UdpHandle::Enqueue(const uint8_t* data, uint32_t len, const sockaddr_in6& dest, socklen_t dest_len, const LocalAddr* src) {
   if (!tx_slab_) {
     tx_slab_.reset(new uint8_t[kTxSlabBytes]);
     tx_msgs_.assign(kTxQueueMessages, mmsghdr{});
@@ -574,6 +650,8 @@ void UdpHandle::Enqueue(const uint8_t* data, uint32_t len, const sockaddr_in6& d
     tx_segments_.assign(kTxQueueMessages, 0);
     tx_gso_.assign(kTxQueueMessages, 0);
     tx_closed_.assign(kTxQueueMessages, 0);
+    tx_has_src_.assign(kTxQueueMessages, 0);
+    tx_src_.assign(kTxQueueMessages, LocalAddr{});
     tx_control_.assign(kTxQueueMessages, ControlBuf{});
   }
   if (tx_used_ + len > kTxSlabBytes) FlushQueue();
@@ -584,7 +662,8 @@ void UdpHandle::Enqueue(const uint8_t* data, uint32_t len, const sockaddr_in6& d
     uint32_t seg = tx_segments_[k] == 1 ? static_cast<uint32_t>(iov.iov_len) : tx_gso_[k];
     if (!tx_closed_[k] && tx_segments_[k] < kUdpMaxSegments && len <= seg && seg > 0 &&
         iov.iov_len + len <= kUdpMaxTrainBytes && static_cast<uint8_t*>(iov.iov_base) + iov.iov_len == at &&
-        tx_msgs_[k].msg_hdr.msg_namelen == dest_len && SameDestination(tx_names_[k], dest, dest_len)) {
+        tx_msgs_[k].msg_hdr.msg_namelen == dest_len && SameDestination(tx_names_[k], dest, dest_len) &&
+        SameSource(tx_has_src_[k] != 0, tx_src_[k], src)) {
       memcpy(at, data, len);
       iov.iov_len += len;
       tx_gso_[k] = seg;
@@ -602,6 +681,8 @@ void UdpHandle::Enqueue(const uint8_t* data, uint32_t len, const sockaddr_in6& d
   tx_segments_[k] = 1;
   tx_gso_[k] = len;
   tx_closed_[k] = 0;
+  tx_has_src_[k] = src != nullptr ? 1 : 0;
+  if (src != nullptr) tx_src_[k] = *src;
   msghdr& m = tx_msgs_[k].msg_hdr;
   m.msg_name = &tx_names_[k];
   m.msg_namelen = dest_len;
@@ -615,14 +696,14 @@ void UdpHandle::Enqueue(const uint8_t* data, uint32_t len, const sockaddr_in6& d
   if (tx_count_ == kTxQueueMessages) FlushQueue();
 }
 
-// queue(buf, off, len, addr, port): copies the datagram into the send queue (the caller may
-// reuse its buffer at once); the queue is flushed when it is full, on flush() and on close().
-// Invalid datagrams are counted and dropped here, like send() would.
+// queue(buf, off, len, addr, port, scope?, src?): copies the datagram into the send queue (the
+// caller may reuse its buffer at once); the queue is flushed when it is full, on flush() and on
+// close(). Invalid datagrams are counted and dropped here, like send() would.
 Napi::Value UdpHandle::Queue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SendArgs a;
   if (!ParseSendArgs(info, &a)) {
-    return ThrowType(env, "queue(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number)");
+    return ThrowType(env, "queue(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number, scope?: number, src?: Uint8Array)");
   }
   if (!Live()) {
     counters_[kUdpTxDropsClosed] += 1;
@@ -634,17 +715,17 @@ Napi::Value UdpHandle::Queue(const Napi::CallbackInfo& info) {
   }
   sockaddr_in6 dest;
   socklen_t dest_len = 0;
-  if (!UdpDestination(family_, a.addr, a.port, &dest, &dest_len)) {
+  if (!UdpDestination(family_, a.addr, a.port, a.scope, &dest, &dest_len)) {
     counters_[kUdpTxDropsFamily] += 1;
     return env.Undefined();
   }
-  Enqueue(a.data, a.len, dest, dest_len);
+  Enqueue(a.data, a.len, dest, dest_len, a.has_src ? &a.src : nullptr);
   return env.Undefined();
 }
 
-// queueMany(buf, offsets, lengths, start, count, addr, port): queue() for datagrams
+// queueMany(buf, offsets, lengths, start, count, addr, port, scope?, src?): queue() for datagrams
 // buf[offsets[k], offsets[k] + lengths[k]) with start <= k < start + count, all to one
-// destination, in one call. Entries of length 0 are skipped (not datagrams).
+// destination from one source, in one call. Entries of length 0 are skipped (not datagrams).
 Napi::Value UdpHandle::QueueMany(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   PacketList pl;
@@ -653,12 +734,15 @@ Napi::Value UdpHandle::QueueMany(const Napi::CallbackInfo& info) {
   uint8_t* addr = nullptr;
   size_t addr_len = 0;
   uint32_t port = 0;
+  uint32_t scope = 0;
+  LocalAddr src;
+  bool has_src = false;
   if (!PacketListArgs(info, 0, &pl) || info.Length() < 7 || !Uint32Arg(env, info[3], &start) ||
       !Uint32Arg(env, info[4], &count) || !TypedView(env, info[5], napi_uint8_array, &addr, &addr_len) ||
-      !Uint32Arg(env, info[6], &port)) {
+      !Uint32Arg(env, info[6], &port) || !PathArgs(info, 7, &scope, &src, &has_src)) {
     return ThrowType(info.Env(),
                      "queueMany(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, count: number, "
-                     "addr: Uint8Array, port: number)");
+                     "addr: Uint8Array, port: number, scope?: number, src?: Uint8Array)");
   }
   const uint32_t* offsets = pl.offsets;
   const uint32_t* lengths = pl.lengths;
@@ -677,7 +761,7 @@ Napi::Value UdpHandle::QueueMany(const Napi::CallbackInfo& info) {
     counters_[kUdpTxErrors] += count;
     return e.Undefined();
   }
-  if (!UdpDestination(family_, addr, static_cast<uint16_t>(port), &dest, &dest_len)) {
+  if (!UdpDestination(family_, addr, static_cast<uint16_t>(port), scope, &dest, &dest_len)) {
     counters_[kUdpTxDropsFamily] += count;
     return e.Undefined();
   }
@@ -689,7 +773,7 @@ Napi::Value UdpHandle::QueueMany(const Napi::CallbackInfo& info) {
       counters_[kUdpTxErrors] += 1;
       continue;
     }
-    Enqueue(pl.buf + off, len, dest, dest_len);
+    Enqueue(pl.buf + off, len, dest, dest_len, has_src ? &src : nullptr);
   }
   return e.Undefined();
 }
@@ -775,16 +859,21 @@ Napi::Value UdpHandle::SetGate(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// A cookie reply from the gate: into the send queue, flushed with the batch.
-void UdpHandle::GateSend(void* ctx, const uint8_t* data, uint32_t len, const uint8_t addr[16], uint16_t port) {
+// A cookie reply from the gate: into the send queue, flushed with the batch, from the local
+// address the initiation was sent to (when known).
+void UdpHandle::GateSend(void* ctx, const uint8_t* data, uint32_t len, const uint8_t addr[16], uint16_t port, const uint8_t* local) {
   UdpHandle* self = static_cast<UdpHandle*>(ctx);
   sockaddr_in6 dest;
   socklen_t dest_len = 0;
-  if (!UdpDestination(self->family_, addr, port, &dest, &dest_len)) {
+  LocalAddr src;
+  memcpy(&src, local, sizeof(src));
+  // A link-local source address carries its scope in the interface it arrived on.
+  uint32_t scope = addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80 ? src.ifindex : 0;
+  if (!UdpDestination(self->family_, addr, port, scope, &dest, &dest_len)) {
     self->counters_[kUdpTxDropsFamily] += 1;
     return;
   }
-  self->Enqueue(data, len, dest, dest_len);
+  self->Enqueue(data, len, dest, dest_len, HasLocalAddr(src) ? &src : nullptr);
 }
 
 }  // namespace wgts

@@ -4,6 +4,10 @@
 // With offloads, receives use UDP_GRO (a slot may hold a train of datagrams of one flow, split
 // here in place by its segment size) and the queue packs consecutive equal-sized datagrams to one
 // destination into one UDP_SEGMENT (GSO) message; udp_cmsg.h builds and parses the control data.
+// Sticky source addresses: each received datagram reports the local address it was sent to and
+// the interface it arrived on; each send may name the local address to leave from (the queue
+// keeps it per message, also in GSO trains). A send whose source the kernel refuses (the address
+// left the host) goes again without it and is counted (txSourceFallback).
 #ifndef WGTS_UDP_HANDLE_H
 #define WGTS_UDP_HANDLE_H
 
@@ -38,6 +42,7 @@ enum UdpCounter {
   kUdpRxGro,         // offloads: received trains (UDP_GRO messages holding more than one datagram)
   kUdpTxGso,         // offloads: sent trains (UDP_SEGMENT messages holding more than one datagram)
   kUdpTxGsoFallback, // offloads: trains the kernel refused whole, sent datagram by datagram
+  kUdpTxSourceFallback,  // datagrams whose source address the kernel refused, sent again from its own choice
   kUdpCounterCount
 };
 
@@ -80,7 +85,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   Napi::Value BufferSizes(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetGate(const Napi::CallbackInfo& info);
-  static void GateSend(void* ctx, const uint8_t* data, uint32_t len, const uint8_t addr[16], uint16_t port);
+  static void GateSend(void* ctx, const uint8_t* data, uint32_t len, const uint8_t addr[16], uint16_t port, const uint8_t* local);
 
   static void OnPoll(uv_poll_t* poll, int status, int events);
   static void OnHandleClosed(uv_handle_t* handle);
@@ -94,6 +99,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
     uint32_t* lengths;
     uint8_t* addrs;
     uint16_t* ports;
+    uint8_t* locals;
     uint32_t* trains;
   };
   bool BindRecvBuffers(RecvView* view);
@@ -101,8 +107,11 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   bool DeliverBatch(uint32_t count);
   void CountSendError(int err, uint32_t datagrams);
   int SendOne(const uint8_t* data, uint32_t len, const sockaddr_in6& dest, socklen_t dest_len, const SendMeta& meta);
+  int SendWithSource(const uint8_t* data, uint32_t len, const sockaddr_in6& dest, socklen_t dest_len, SendMeta meta);
   bool GsoAllowed(const sockaddr_in6& dest) const;
-  void Enqueue(const uint8_t* data, uint32_t len, const sockaddr_in6& dest, socklen_t dest_len);
+  void Enqueue(const uint8_t* data, uint32_t len, const sockaddr_in6& dest, socklen_t dest_len, const LocalAddr* src);
+  SendMeta QueuedMeta(uint32_t k) const;
+  void SetQueuedControl(uint32_t k);
   uint32_t SendSplit(uint32_t k);
   uint32_t FlushQueue();
   void CloseFd();
@@ -124,7 +133,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   bool gro_ = false;
 
   // Receive side: slot k of the JS slab is [k * stride, k * stride + slot); per received
-  // datagram (a slot may hold a GRO train) one entry of offsets/lengths/addrs/ports.
+  // datagram (a slot may hold a GRO train) one entry of offsets/lengths/addrs/ports/locals.
   uint32_t batch_ = 0;
   uint32_t capacity_ = 0;
   uint32_t stride_ = 0;
@@ -139,6 +148,7 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   Napi::Reference<Napi::Uint32Array> lengths_ref_;
   Napi::Reference<Napi::Uint8Array> addrs_ref_;
   Napi::Reference<Napi::Uint16Array> ports_ref_;
+  Napi::Reference<Napi::Uint8Array> locals_ref_;
   Napi::Reference<Napi::Uint32Array> trains_ref_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   // The handshake gate (gate.h) each received batch passes before JS sees it, or none.
@@ -146,7 +156,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   Napi::ObjectReference gate_ref_;
 
   // Send queue: datagrams packed back to back in tx_slab_, one mmsghdr per message; with GSO a
-  // message is a train of tx_segments_[k] datagrams of tx_gso_[k] bytes (the last may be shorter).
+  // message is a train of tx_segments_[k] datagrams of tx_gso_[k] bytes (the last may be shorter),
+  // leaving from tx_src_[k] when tx_has_src_[k].
   std::unique_ptr<uint8_t[]> tx_slab_;
   uint32_t tx_used_ = 0;
   uint32_t tx_count_ = 0;
@@ -156,6 +167,8 @@ class UdpHandle : public Napi::ObjectWrap<UdpHandle> {
   std::vector<uint32_t> tx_segments_;
   std::vector<uint32_t> tx_gso_;
   std::vector<uint8_t> tx_closed_;
+  std::vector<uint8_t> tx_has_src_;
+  std::vector<LocalAddr> tx_src_;
   std::vector<ControlBuf> tx_control_;
 };
 

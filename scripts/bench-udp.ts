@@ -9,14 +9,18 @@
 //      times only the receiver emptying the queue, repeatedly: receive capacity without a
 //      sender competing for the two cores;
 //   4. together: sender and receiver in one thread, bursts of 64 sends then one event-loop turn
-//      (the setup design.md measured for dgram).
+//      (the setup design.md measured for dgram);
+//   5. allocation: 1 M datagrams queued in one synchronous loop (sendmmsg every 64) to a socket
+//      nobody reads, with and without a sticky source (IP_PKTINFO on every message), minor GCs
+//      counted; and the minor GCs while the native receiver drains 200 k datagrams (each handed
+//      over with its local address), which include the awaited event-loop turns' own promises.
 // All traffic is on 127.0.0.1.
 import dgram from 'node:dgram';
-import { performance } from 'node:perf_hooks';
+import { constants as perfConstants, PerformanceObserver, performance } from 'node:perf_hooks';
 import { setImmediate as turn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { type Endpoint, parseEndpoint } from '../src/device/endpoint.js';
+import { type Endpoint, parseEndpoint, parseIp } from '../src/device/endpoint.js';
 import { loadAddon } from '../src/io/native.js';
 import { UdpSocket } from '../src/io/udp.js';
 
@@ -209,6 +213,71 @@ async function together(seconds: number): Promise<Result[]> {
   return out;
 }
 
+/** Minor GCs while `run` goes (GC entries arrive asynchronously: waited for). */
+async function minorGcs(run: () => Promise<void> | void): Promise<{ gcs: number; seconds: number }> {
+  let minor = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const detail = (e as unknown as { detail?: { kind?: number } }).detail;
+      if (detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) minor++;
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const t0 = performance.now();
+  await run();
+  const seconds = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 100));
+  obs.disconnect();
+  return { gcs: minor, seconds };
+}
+
+const ALLOC_DATAGRAMS = 1_000_000;
+const ALLOC_RECEIVE = 200_000;
+
+interface AllocResult { name: string; datagrams: number; gcs: number; seconds: number }
+
+async function allocation(): Promise<AllocResult[]> {
+  const out: AllocResult[] = [];
+  const sink = blackhole();
+  for (const sticky of [false, true]) {
+    const ep = endpoint(sink.port);
+    if (sticky) ep.source.set(parseIp('127.0.0.1') ?? new Uint8Array(16));
+    const tx = new UdpSocket({ offload: false });
+    tx.open(0);
+    const burst = (): void => { for (let i = 0; i < BURST; i++) tx.queue(payload, 0, SIZE, ep); tx.flush(); };
+    for (let i = 0; i < 2000; i++) burst(); // warm-up: optimized code, send queue allocated
+    const r = await minorGcs(() => { for (let n = 0; n < ALLOC_DATAGRAMS; n += BURST) burst(); });
+    out.push({ name: `queue+flush${sticky ? ', sticky source' : ''}`, datagrams: ALLOC_DATAGRAMS, ...r });
+    tx.close();
+  }
+  sink.close();
+  const rx = new UdpSocket();
+  let count = 0;
+  rx.onReceive(() => { count++; });
+  const ep = endpoint(rx.open(0));
+  const tx = new UdpSocket();
+  tx.open(0);
+  const fill = (): void => { for (let i = 0; i < DRAIN; i++) tx.queue(payload, 0, SIZE, ep); tx.flush(); };
+  let turns = 0;
+  const rounds = async (n: number): Promise<void> => {
+    for (let got = 0; got < n;) {
+      const before = count;
+      fill();
+      const start = performance.now();
+      while (count - before < DRAIN && performance.now() - start < DRAIN_WAIT_MS) { await turn(); turns++; }
+      got += DRAIN;
+    }
+  };
+  await rounds(20_000); // warm-up
+  const before = count;
+  const turnsBefore = turns;
+  const r = await minorGcs(() => rounds(ALLOC_RECEIVE));
+  out.push({ name: `drain with recvmmsg (${turns - turnsBefore} loop turns)`, datagrams: count - before, ...r });
+  tx.close();
+  rx.close();
+  return out;
+}
+
 /** A dgram socket on 127.0.0.1 with the same 4 MiB buffers the native socket asks for. */
 function dgramSocket(): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
@@ -232,6 +301,10 @@ async function main(): Promise<void> {
       r.batch !== undefined ? `mean batch ${r.batch.toFixed(1)}` : '',
     ].filter(Boolean).join(', ');
     console.log(`${r.name.padEnd(40)} ${rate(r.sent, r.seconds).padEnd(11)} ${rate(r.received, r.seconds).padEnd(11)} ${notes}`);
+  }
+  console.log('\nallocation (native socket)                          datagrams   minor GCs  datagrams/s');
+  for (const a of await allocation()) {
+    console.log(`${a.name.padEnd(52)} ${String(a.datagrams).padEnd(11)} ${String(a.gcs).padEnd(10)} ${rate(a.datagrams, a.seconds)}`);
   }
 }
 

@@ -18,7 +18,9 @@ function collect(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...collect(p));
-    else if (e.name.endsWith('.test.js')) out.push(p);
+    // Only files compiled from a test source that still exists: a renamed or deleted test leaves
+    // its old .js in dist/ (tsc never removes outputs), and it must not run.
+    else if (e.name.endsWith('.test.js') && existsSync(join(root, relative(join(root, 'dist'), p)).replace(/\.js$/, '.ts'))) out.push(p);
   }
   return out;
 }

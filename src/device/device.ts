@@ -13,7 +13,10 @@ import { HANDSHAKE_BUDGET_MS, HANDSHAKE_QUEUE_SIZE, HandshakeLoad } from '../noi
 import { HandshakeRing, slotOffset } from './handshakes.js';
 import { AllowedIps } from '../router/allowedips.js';
 import { readDst, readSrc } from '../router/packet.js';
-import { type Endpoint, makeEndpoint, sameEndpoint } from './endpoint.js';
+import {
+  clearSource, type Endpoint, formatEndpoint, formatSource, hasSource, isLinkLocal, LOCAL_ADDR_BYTES, LOCAL_ADDR_WORDS, makeEndpoint,
+  sameEndpoint, sameSource, setSource,
+} from './endpoint.js';
 import { keyToBase64 } from '../crypto/keys.js';
 import { LogLevel, type Logger } from './log.js';
 
@@ -30,7 +33,8 @@ export interface TunWriter {
 /**
  * Where encrypted datagrams go (the UDP socket). Both calls copy the bytes before returning, so
  * the device reuses its buffers (and encrypts in the TUN's slab) at once. `queue` batches
- * datagrams until `flush` (sendmmsg on the native socket).
+ * datagrams until `flush` (sendmmsg on the native socket). A datagram leaves from the endpoint's
+ * sticky source when it has one (Endpoint.source).
  */
 export interface DatagramSender {
   /** True when the socket took the datagram. */
@@ -49,6 +53,11 @@ export interface DatagramBatch {
   /** Source of datagram j: the words addrWords[4j, 4j + 4) of its 16 address bytes (IPv4 v4-mapped). */
   readonly addrWords: Uint32Array;
   readonly ports: Uint16Array;
+  /**
+   * Local address datagram j was sent to: the words localWords[5j, 5j + 5), four of address and
+   * the arrival interface (as Endpoint.sourceWords; all zero when unknown).
+   */
+  readonly localWords: Uint32Array;
   readonly count: number;
 }
 
@@ -158,7 +167,10 @@ export class Device {
   readonly allowed = new AllowedIps();
   readonly counters: DeviceCounters = { noRoute: 0, badSource: 0, noEndpoint: 0, tunWriteDrops: 0, filtered: 0, outboundFiltered: 0, handshakeQueueFull: 0 };
   readonly handshakeStats: HandshakeStats = { queued: 0, processed: 0, queueFull: 0, cookieReplies: 0, loadEpisodes: 0, underLoad: 0, busyMs: 0 };
-  /** Endpoint of each peer id (the source of its last authenticated datagram, or as configured). */
+  /**
+   * Endpoint of each peer id: the source of its last authenticated datagram with the local
+   * address it was sent to as sticky source, or as configured (no sticky source).
+   */
   private readonly endpoints: (Endpoint | null)[] = [];
   private readonly tun: TunWriter;
   private readonly udp: DatagramSender;
@@ -181,12 +193,15 @@ export class Device {
   private tunOffsets = new Uint32Array(0);
   private tunLengths = new Uint32Array(0);
   private tunCount = 0;
-  /** Source of the train being opened (one copy per train). */
+  /** Source of the train being opened, and the local address it was sent to (one copy per train). */
   private trainAddr = new Uint8Array(16);
   private trainAddrWords = new Uint32Array(this.trainAddr.buffer);
-  /** Source of the datagram being processed, for replies addressed to "the source" (peer -1). */
+  private trainLocal = new Uint32Array(LOCAL_ADDR_WORDS);
+  private trainLocalBytes = new Uint8Array(this.trainLocal.buffer);
+  /** Source of the datagram being processed and its local address, for replies to "the source" (peer -1). */
   private srcAddr = new Uint8Array(16);
   private srcPort = 0;
+  private srcLocal = new Uint32Array(LOCAL_ADDR_WORDS);
   private srcKey = new Uint8Array(18);
   private srcKeyV4 = new Uint8Array(6);
   private readonly gate: HandshakeGate | null;
@@ -200,6 +215,9 @@ export class Device {
   private gateBadMac1 = 0;
   private gateDeflected = 0;
   private readonly cookieOut = new Uint8Array(64);
+  /** Local address of the handshake message being processed (as trainLocal). */
+  private readonly hsLocal = new Uint32Array(LOCAL_ADDR_WORDS);
+  private readonly hsLocalBytes = new Uint8Array(this.hsLocal.buffer);
   inboundFilter: InboundFilter | null = null;
   outboundFilter: OutboundFilter | null = null;
   peerEvents: PeerEvents | null = null;
@@ -213,6 +231,7 @@ export class Device {
     this.gate = opts.gate ?? null;
     this.defer = opts.defer ?? ((fn) => { setImmediate(fn); });
     this.setMtu(1420);
+    this.engine.onHandshakeTimer = (id) => { this.forgetSource(id); };
   }
 
   get mtu(): number { return this.mtuValue; }
@@ -228,6 +247,33 @@ export class Device {
   endpointOf(id: number): Endpoint | null { return this.endpoints[id] ?? null; }
 
   setEndpoint(id: number, ep: Endpoint | null): void { this.endpoints[id] = ep; }
+
+  /**
+   * "Sticky, but not too sticky": forgets each sticky source that `usable` rejects (the address
+   * left the host, or the route to the peer now leaves by another interface), so that the kernel
+   * picks the source again; the peer's next datagram sets it anew. Returns how many were dropped.
+   */
+  checkSources(usable: (ep: Endpoint) => boolean): number {
+    let dropped = 0;
+    for (let id = 0; id < this.endpoints.length; id++) {
+      const ep = this.endpoints[id];
+      if (!ep || !hasSource(ep) || usable(ep)) continue;
+      this.forgetSource(id);
+      dropped++;
+    }
+    return dropped;
+  }
+
+  /** Drops peer `id`'s sticky source (after a handshake timer, or when it is no longer usable). */
+  private forgetSource(id: number): void {
+    const ep = this.endpoints[id];
+    if (!ep || !hasSource(ep)) return;
+    const info = this.engine.peerInfo(id);
+    if (info && this.log.level >= LogLevel.Verbose) {
+      this.log.verbose(`Clearing source address ${formatSource(ep)} of endpoint ${formatEndpoint(ep)}`, { event: 'source-cleared', peer: keyToBase64(info.publicKey) });
+    }
+    clearSource(ep);
+  }
 
   /** Adds a peer to the engine (or finds it): its id, -1 for our own public key; peerEvents hears of a new one. */
   addPeer(publicKey: Uint8Array): number {
@@ -343,13 +389,13 @@ export class Device {
 
   /**
    * A batch of datagrams from the UDP socket (see DatagramBatch). Consecutive data messages from
-   * one source to one receiver index (a GRO train, or datagrams that simply follow each other)
-   * are opened as one train: one keypair lookup and one AEAD call; anything else goes through
-   * onDatagram. The decrypted packets are written to the TUN together at the end of the batch
+   * one source to one local address and receiver index (a GRO train, or datagrams that simply
+   * follow each other) are opened as one train: one keypair lookup and one AEAD call; anything
+   * else goes through onDatagram. The decrypted packets are written to the TUN together at the end of the batch
    * (coalesced into super-packets where the TUN has offloads). Decrypts in place.
    */
   readonly onDatagramBatch = (b: DatagramBatch): void => {
-    const { slab, offsets, lengths, addrWords, ports, count } = b;
+    const { slab, offsets, lengths, addrWords, ports, localWords, count } = b;
     const now = this.now();
     const gate = this.gate;
     if (gate !== null) this.syncGate();
@@ -359,12 +405,15 @@ export class Device {
       const w = 4 * i;
       const a = this.trainAddrWords;
       a[0] = addrWords[w]!; a[1] = addrWords[w + 1]!; a[2] = addrWords[w + 2]!; a[3] = addrWords[w + 3]!;
+      const l = LOCAL_ADDR_WORDS * i;
+      const t = this.trainLocal;
+      t[0] = localWords[l]!; t[1] = localWords[l + 1]!; t[2] = localWords[l + 2]!; t[3] = localWords[l + 3]!; t[4] = localWords[l + 4]!;
       if (!isDataMessage(slab, off, lengths[i]!)) {
         if (isHandshakeMessage(slab, off, lengths[i]!)) {
           const v = gate === null ? MACS_UNCHECKED : gate.verdicts[i]!;
-          this.queueHandshake(slab, off, lengths[i]!, this.trainAddr, ports[i]!, v === MACS_MAC2 || v === MACS_MAC1 ? v : MACS_UNCHECKED);
+          this.queueHandshake(slab, off, lengths[i]!, this.trainAddr, ports[i]!, this.trainLocalBytes, v === MACS_MAC2 || v === MACS_MAC1 ? v : MACS_UNCHECKED);
         } else {
-          this.onDatagram(slab, off, lengths[i]!, this.trainAddr, ports[i]!);
+          this.onDatagram(slab, off, lengths[i]!, this.trainAddr, ports[i]!, this.trainLocalBytes);
         }
         i++;
         continue;
@@ -373,8 +422,8 @@ export class Device {
       while (end < count && isDataMessage(slab, offsets[end]!, lengths[end]!) && ports[end] === ports[i] &&
         addrWords[4 * end] === addrWords[w] && addrWords[4 * end + 1] === addrWords[w + 1] &&
         addrWords[4 * end + 2] === addrWords[w + 2] && addrWords[4 * end + 3] === addrWords[w + 3] &&
-        sameReceiver(slab, off, offsets[end]!)) end++;
-      this.receiveTrain(slab, offsets, lengths, i, end - i, this.trainAddr, ports[i]!, now);
+        sameLocal(localWords, l, LOCAL_ADDR_WORDS * end) && sameReceiver(slab, off, offsets[end]!)) end++;
+      this.receiveTrain(slab, offsets, lengths, i, end - i, this.trainAddr, ports[i]!, this.trainLocal, now);
       this.flushTunWrites();
       i = end;
     }
@@ -388,27 +437,33 @@ export class Device {
     }
   };
 
-  /** Opens data messages k in [start, start + n) (one receiver index, one source) and delivers them. */
-  private receiveTrain(slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, n: number, addr: Uint8Array, port: number, now: number): void {
+  /**
+   * Opens data messages k in [start, start + n) (one receiver index, one source, one local
+   * address: `local` as in DatagramBatch.localWords) and delivers them.
+   */
+  private receiveTrain(
+    slab: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, n: number, addr: Uint8Array, port: number,
+    local: Uint32Array, now: number,
+  ): void {
     if (this.openResults.length < start + n) this.openResults = new Int32Array(Math.max(start + n, 256));
     const results = this.openResults;
     const peer = this.engine.decapsulateBatch(slab, offsets, lengths, start, n, now, results);
     if (peer >= 0) {
-      this.roam(peer, addr, port);
+      this.roam(peer, addr, port, local);
       for (let k = start; k < start + n; k++) {
         const r = results[k]!;
         if (r > 0) this.deliver(peer, slab, offsets[k]! + 16, r, now);
       }
     }
-    if (this.engine.outboxSize > 0) {
-      this.srcAddr.set(addr);
-      this.srcPort = port;
-      this.flushOutbox(this.srcAddr);
-    }
+    if (this.engine.outboxSize > 0) this.replyTo(addr, port, local);
   }
 
-  /** One datagram from the UDP socket; `addr` is 16 bytes (v4-mapped for IPv4). Decrypts in place. */
-  readonly onDatagram = (data: Uint8Array, off: number, len: number, addr: Uint8Array, port: number): void => {
+  /**
+   * One datagram from the UDP socket; `addr` is 16 bytes (v4-mapped for IPv4), `local` the local
+   * address it was sent to (LOCAL_ADDR_BYTES, see Endpoint.source; none when absent). Decrypts in
+   * place.
+   */
+  readonly onDatagram = (data: Uint8Array, off: number, len: number, addr: Uint8Array, port: number, local?: Uint8Array): void => {
     const now = this.now();
     const handshake = isHandshakeMessage(data, off, len);
     const key = this.sourceKey(addr, port);
@@ -419,14 +474,20 @@ export class Device {
       this.updateLoad(end);
     }
     const peer = this.engine.lastPeer;
-    if (peer >= 0 && r >= 0) this.roam(peer, addr, port);
+    if (local === undefined) this.trainLocal.fill(0);
+    else if (local !== this.trainLocalBytes) this.trainLocalBytes.set(local);
+    if (peer >= 0 && r >= 0) this.roam(peer, addr, port, this.trainLocal);
     if (r === DECAP_TUNNEL) this.deliver(peer, data, off + 16, this.engine.lastLength, now);
-    if (this.engine.outboxSize > 0) {
-      this.srcAddr.set(addr);
-      this.srcPort = port;
-      this.flushOutbox(this.srcAddr);
-    }
+    if (this.engine.outboxSize > 0) this.replyTo(addr, port, this.trainLocal);
   };
+
+  /** Sends the engine's outbox, its replies to "the source" (peer -1) to addr:port from `local`. */
+  private replyTo(addr: Uint8Array, port: number, local: Uint32Array): void {
+    this.srcAddr.set(addr);
+    this.srcPort = port;
+    this.srcLocal.set(local);
+    this.flushOutbox(this.srcAddr);
+  }
 
   /** Inner-source check (cryptokey routing), access filter, then the TUN (now, or after the train). */
   private deliver(peer: number, pkt: Uint8Array, off: number, len: number, now: number): void {
@@ -469,14 +530,25 @@ export class Device {
     this.tunSlab = null;
   }
 
-  private roam(peer: number, addr: Uint8Array, port: number): void {
+  /**
+   * Roaming, after any authenticated datagram: the peer's endpoint becomes the datagram's source
+   * addr:port (with the arrival interface as scope when link-local), and its sticky source the
+   * local address the datagram was sent to (`local`, as DatagramBatch.localWords), as the kernel
+   * does. Allocates only when the peer's remote address changes.
+   */
+  private roam(peer: number, addr: Uint8Array, port: number, local: Uint32Array): void {
     const ep = this.endpoints[peer];
-    if (ep && sameEndpoint(ep, addr, 0, port)) return;
-    const next = makeEndpoint(addr, port);
+    const scope = isLinkLocal(addr) ? local[4]! : 0;
+    if (ep && sameEndpoint(ep, addr, 0, port, scope)) {
+      if (!sameSource(ep, local, 0)) setSource(ep, local, 0);
+      return;
+    }
+    const next = makeEndpoint(addr, port, scope);
+    setSource(next, local, 0);
     this.endpoints[peer] = next;
     const info = this.engine.peerInfo(peer);
     if (info && this.log.level >= LogLevel.Verbose) {
-      this.log.verbose(`Endpoint is now ${next.family === 4 ? next.host : `[${next.host}]`}:${port}`, { event: 'endpoint', peer: keyToBase64(info.publicKey) });
+      this.log.verbose(`Endpoint is now ${formatEndpoint(next)}`, { event: 'endpoint', peer: keyToBase64(info.publicKey) });
     }
   }
 
@@ -498,9 +570,9 @@ export class Device {
   // ---------------------------------------------------------------- handshake queue and load
 
   /** Queues a handshake message (copied) for drainHandshakes; counted and dropped when the queue is full. */
-  private queueHandshake(data: Uint8Array, off: number, len: number, addr: Uint8Array, port: number, macs: number): void {
+  private queueHandshake(data: Uint8Array, off: number, len: number, addr: Uint8Array, port: number, local: Uint8Array, macs: number): void {
     const ring = macs === MACS_MAC2 ? this.hsProven : this.hsOthers;
-    if (ring.push(data, off, len, addr, port, macs)) {
+    if (ring.push(data, off, len, addr, port, local, macs)) {
       this.handshakeStats.queued++;
     } else {
       this.counters.handshakeQueueFull++;
@@ -539,18 +611,23 @@ export class Device {
     const src = this.srcAddr;
     for (let i = 0; i < 16; i++) src[i] = ring.addrs[slot * 16 + i]!;
     const port = ring.ports[slot]!;
-    this.srcPort = port;
+    const local = this.hsLocalBytes;
+    for (let i = 0; i < LOCAL_ADDR_BYTES; i++) local[i] = ring.locals[slot * LOCAL_ADDR_BYTES + i]!;
     const r = this.engine.decapsulate(ring.slab, off, len, this.sourceKey(src, port), now, ring.slab, off + 16, ring.macs[slot]!);
     this.handshakeStats.processed++;
     if (r === DECAP_COOKIE_DUE && this.gate !== null) {
       const n = this.gate.cookieReply(ring.slab, off, len, src, port, this.cookieOut);
-      if (n > 0) this.udp.send(this.cookieOut, 0, n, makeEndpoint(src, port));
+      if (n > 0) {
+        const ep = makeEndpoint(src, port, isLinkLocal(src) ? this.hsLocal[4]! : 0);
+        setSource(ep, this.hsLocal, 0);
+        this.udp.send(this.cookieOut, 0, n, ep);
+      }
       this.handshakeStats.cookieReplies++;
     }
     ring.pop();
     const peer = this.engine.lastPeer;
-    if (peer >= 0 && r >= 0) this.roam(peer, src, port);
-    if (this.engine.outboxSize > 0) this.flushOutbox(src);
+    if (peer >= 0 && r >= 0) this.roam(peer, src, port, this.hsLocal);
+    if (this.engine.outboxSize > 0) this.replyTo(src, port, this.hsLocal);
   }
 
   /** Under load or not, from the backlog and the time spent (noise/load.ts); the engine and the gate follow. */
@@ -624,7 +701,11 @@ export class Device {
 
   private sendOut(d: OutboundDatagram, source: Uint8Array | null): void {
     if (d.peer < 0) {
-      if (source) this.udp.send(d.data, 0, d.data.length, makeEndpoint(source, this.srcPort));
+      if (source) {
+        const ep = makeEndpoint(source, this.srcPort, isLinkLocal(source) ? this.srcLocal[4]! : 0);
+        setSource(ep, this.srcLocal, 0);
+        this.udp.send(d.data, 0, d.data.length, ep);
+      }
       return;
     }
     const ep = this.endpoints[d.peer];
@@ -651,6 +732,11 @@ function isDataMessage(d: Uint8Array, off: number, len: number): boolean {
 function isHandshakeMessage(d: Uint8Array, off: number, len: number): boolean {
   if (len < 4 || d[off + 1] !== 0 || d[off + 2] !== 0 || d[off + 3] !== 0) return false;
   return (d[off] === MSG_INITIATION && len === INITIATION_SIZE) || (d[off] === MSG_RESPONSE && len === RESPONSE_SIZE);
+}
+
+/** Same local address (five words as in DatagramBatch.localWords) at words a and b of `w`. */
+function sameLocal(w: Uint32Array, a: number, b: number): boolean {
+  return w[a] === w[b] && w[a + 1] === w[b + 1] && w[a + 2] === w[b + 2] && w[a + 3] === w[b + 3] && w[a + 4] === w[b + 4];
 }
 
 /** Same receiver index (bytes 4..8) in the data messages at offsets a and b. */

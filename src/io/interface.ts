@@ -1,6 +1,7 @@
 // One running WireGuard interface: the TUN, the UDP socket, the device (engine + routing) and the
-// UAPI socket wired together, plus the timer loop and the shutdown conditions wireguard-go has
-// (signal, UAPI socket deleted, TUN gone). This is what `wgts-go IFNAME` runs.
+// UAPI socket wired together, plus the timer loop (engine timers, MTU, sticky source addresses)
+// and the shutdown conditions wireguard-go has (signal, UAPI socket deleted, TUN gone). This is
+// what `wgts-go IFNAME` runs.
 import { getCrypto } from '../crypto/index.js';
 import { keyToBase64 } from '../crypto/keys.js';
 import type { CryptoBackend } from '../crypto/types.js';
@@ -11,6 +12,7 @@ import { UapiErrno, UapiError, type UapiEndpoint, type UapiPeer, type UapiPeerSt
 import { UapiServer } from '../device/uapi/server.js';
 import type { Prefix } from '../router/prefix.js';
 import { OFFLOAD_ENV, offloadWanted } from './offload.js';
+import { interfaceIndex, interfaceName, Routes } from './routes.js';
 import { Tun } from './tun.js';
 import { NativeGate } from './gate.js';
 import { UdpSocket } from './udp.js';
@@ -53,6 +55,9 @@ export async function runInterface(ifname: string, log: Logger, crypto: CryptoBa
   });
   try { device.setMtu(tun.mtu); } catch { /* keep the default */ }
   const target = new InterfaceTarget(device, udp, log);
+  const opened = Routes.open();
+  const routes = opened.routes;
+  if (routes === null) log.error(`Sticky source addresses are checked only on refused sends: ${opened.reason}`);
   const uapi = new UapiServer(ifname, target, { logger: log });
   try {
     udp.open(0);
@@ -60,6 +65,7 @@ export async function runInterface(ifname: string, log: Logger, crypto: CryptoBa
   } catch (e) {
     udp.close();
     tun.close();
+    routes?.close();
     throw e;
   }
   udp.onReceive(device.onDatagram);
@@ -73,8 +79,22 @@ export async function runInterface(ifname: string, log: Logger, crypto: CryptoBa
   let resolveClosed: (why: string) => void = () => undefined;
   const closed = new Promise<string>((r) => { resolveClosed = r; });
   let lastMtuPoll = 0;
+  let sourceFallbacks = 0;
   const timer = setInterval(() => {
     device.tick();
+    // Sticky sources: after a change of addresses, routes or links, or a send whose source the
+    // kernel refused, every source is checked against the kernel's routes; without netlink a
+    // refused send clears them all.
+    const changed = routes !== null && routes.changed();
+    const fallbacks = udp.sourceFallbacks;
+    if (changed || fallbacks !== sourceFallbacks) {
+      if (fallbacks !== sourceFallbacks) {
+        log.verbose(`Sent ${fallbacks - sourceFallbacks} datagram(s) from the kernel's choice of source address: their sticky source was refused`, { event: 'source-refused' });
+      }
+      sourceFallbacks = fallbacks;
+      const mark = udp.fwmark;
+      device.checkSources((ep) => routes !== null && routes.sourceUsable(ep, mark));
+    }
     const now = performance.now();
     if (now - lastMtuPoll >= MTU_POLL_MS) {
       lastMtuPoll = now;
@@ -91,6 +111,7 @@ export async function runInterface(ifname: string, log: Logger, crypto: CryptoBa
     clearInterval(timer);
     udp.close();
     tun.close();
+    routes?.close();
     await uapi.close();
     log.verbose(`Device closing: ${reason}`);
     resolveClosed(reason);
@@ -200,7 +221,7 @@ class InterfaceTarget implements UapiTarget {
       const ep = this.device.endpointOf(id);
       peers.push({
         publicKey: p.publicKey,
-        presharedKey: p.presharedKey,
+        presharedKey: engine.presharedKey(id),
         endpoint: ep ? toUapiEndpoint(ep) : null,
         lastHandshakeTimeSec: Number(ns / 1_000_000_000n),
         lastHandshakeTimeNsec: Number(ns % 1_000_000_000n),
@@ -228,15 +249,28 @@ class InterfaceTarget implements UapiTarget {
   }
 }
 
+/**
+ * A UAPI endpoint as the device keeps it: IPv4 v4-mapped; a zone names the interface of a
+ * link-local address (`eth0`, or its index as a number, as Go resolves zones); an unknown name
+ * leaves scope 0, so sends to it fail (counted) as they do in wireguard-go.
+ */
 function fromUapiEndpoint(ep: UapiEndpoint): Endpoint {
-  if (ep.addr.length === 4) {
-    const a = new Uint8Array(16);
-    a[10] = 0xff; a[11] = 0xff; a.set(ep.addr, 12);
-    return makeEndpoint(a, ep.port);
+  let addr = ep.addr;
+  if (addr.length === 4) {
+    addr = new Uint8Array(16);
+    addr[10] = 0xff; addr[11] = 0xff; addr.set(ep.addr, 12);
   }
-  return makeEndpoint(ep.addr, ep.port);
+  let scope = 0;
+  if (ep.zone !== '') scope = interfaceIndex(ep.zone) || (/^[0-9]+$/.test(ep.zone) ? Number(ep.zone) >>> 0 : 0);
+  return makeEndpoint(addr, ep.port, scope, ep.zone);
 }
 
+/**
+ * The endpoint as UAPI prints it, like current wireguard-go: a configured zone as written; a
+ * link-local endpoint learned from a datagram with its interface's name (the index when the
+ * interface has gone).
+ */
 function toUapiEndpoint(ep: Endpoint): UapiEndpoint {
-  return { addr: ep.family === 4 ? ep.addr.slice(12, 16) : ep.addr.slice(), zone: '', port: ep.port };
+  const zone = ep.zone !== '' ? ep.zone : ep.scope !== 0 ? interfaceName(ep.scope) ?? String(ep.scope) : '';
+  return { addr: ep.family === 4 ? ep.addr.slice(12, 16) : ep.addr.slice(), zone, port: ep.port };
 }

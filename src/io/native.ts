@@ -41,20 +41,29 @@ export interface NativeUdpHandle {
    * Starts receiving: each readiness event drains up to one message per slot of `slab` (slots
    * `[k*stride, k*stride+slot)`) with recvmmsg and calls `onBatch(count)`; datagram j is
    * `slab[offsets[j], offsets[j]+lengths[j])` from `addrs[16j, 16j+16)` (IPv4 v4-mapped) port
-   * `ports[j]`, and `trains[j]` is set at the first datagram of each message to the datagrams it
-   * held (a UDP_GRO train is cut in place). Messages longer than `slot` are dropped (counted).
-   * Anything queued during the call is flushed after it.
+   * `ports[j]`, sent to the local address `locals[20j, 20j+16)` and arrived on interface
+   * `locals[20j+16, 20j+20)` (a native-endian uint32; see LOCAL_ADDR_BYTES), and `trains[j]` is
+   * set at the first datagram of each message to the datagrams it held (a UDP_GRO train is cut
+   * in place). Messages longer than `slot` are dropped (counted). Anything queued during the
+   * call is flushed after it.
    */
   start(
     slab: ArrayBuffer, stride: number, slot: number, offsets: Uint32Array, lengths: Uint32Array,
-    addrs: Uint8Array, ports: Uint16Array, trains: Uint32Array, onBatch: (count: number) => void,
+    addrs: Uint8Array, ports: Uint16Array, locals: Uint8Array, trains: Uint32Array, onBatch: (count: number) => void,
   ): void;
-  /** sendto; 0 once the kernel holds a copy, else the errno (counted, never thrown). */
-  send(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number): number;
+  /**
+   * sendto; 0 once the kernel holds a copy, else the errno (counted, never thrown). `scope` is the
+   * destination's scope id (link-local IPv6), `src` the local address to leave from (20 bytes as
+   * in `locals`; all-zero address: the kernel's choice, also when the kernel refuses `src`).
+   */
+  send(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number, scope?: number, src?: Uint8Array): number;
   /** Copies the datagram into the send queue (sendmmsg when full, on flush or close). */
-  queue(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number): void;
+  queue(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number, scope?: number, src?: Uint8Array): void;
   /** queue() for buf[offsets[k], offsets[k]+lengths[k]), start <= k < start+count, to one destination; length 0 = skipped. */
-  queueMany(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, count: number, addr: Uint8Array, port: number): void;
+  queueMany(
+    buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, start: number, count: number, addr: Uint8Array, port: number,
+    scope?: number, src?: Uint8Array,
+  ): void;
   /** Sends the queue; returns how many datagrams went out. */
   flush(): number;
   /** SO_MARK; throws an Error with `code` (EPERM without CAP_NET_ADMIN). */
@@ -81,6 +90,17 @@ export interface NativeHandshakeGate {
   cookieReply(buf: Uint8Array, off: number, len: number, addr: Uint8Array, port: number, out: Uint8Array): number;
 }
 
+/** The addon's RouteWatch (see native/route_watch.h): route and address changes, route queries. */
+export interface NativeRouteWatch {
+  /** Whether anything about links, addresses, routes or rules was announced since the last call. */
+  changed(): boolean;
+  /** The interface index the kernel routes `dst` through from `src` with `mark`, or -errno. */
+  lookup(dst: Uint8Array, scope: number, src: Uint8Array | null, mark: number): number;
+  /** Whether `addr` (16 bytes) is an address of this host (`ifindex`: a link-local address's interface). */
+  isLocal(addr: Uint8Array, ifindex: number): boolean;
+  close(): void;
+}
+
 /** What native/build/Release/wgts_native.node exports. */
 export interface NativeAddon {
   TunHandle: new (name: string, counters: Float64Array, onGone: (errno: number, code: string) => void, offload?: boolean) => NativeTunHandle;
@@ -96,6 +116,12 @@ export interface NativeAddon {
   HandshakeGate: new (counters: Float64Array, verdicts: Uint8Array) => NativeHandshakeGate;
   /** Slot names of a HandshakeGate's counters array, in order. */
   gateCounterNames: readonly string[];
+  /** Opens the two netlink sockets or throws an Error with `code`. */
+  RouteWatch: new () => NativeRouteWatch;
+  /** if_nametoindex: 0 when no such interface. */
+  ifIndex(name: string): number;
+  /** if_indextoname: null when no such interface. */
+  ifName(index: number): string | null;
   /**
    * The TUN read side's offload logic on a buffer (tests): the packets a read of `vnet` (10-byte
    * virtio header) + `packet` turns into, or the code (> 0) of the reason it is dropped.
@@ -146,7 +172,8 @@ function isNativeAddon(v: unknown): v is NativeAddon {
   const o = v as Record<string, unknown>;
   return typeof o.TunHandle === 'function' && Array.isArray(o.counterNames) && typeof o.maxPacket === 'number' &&
     typeof o.UdpHandle === 'function' && Array.isArray(o.udpCounterNames) && typeof o.HandshakeGate === 'function' && typeof o.offloadSplit === 'function' &&
-    typeof o.offloadCoalesce === 'function' && typeof o.sdNotify === 'function';
+    typeof o.offloadCoalesce === 'function' && typeof o.sdNotify === 'function' && typeof o.RouteWatch === 'function' &&
+    typeof o.ifIndex === 'function' && typeof o.ifName === 'function';
 }
 
 /** Loads the addon once, checking it has the expected exports (a stale build is a clear error). */

@@ -22,6 +22,12 @@
  *   train). A kernel without them gets the plain path; a train the kernel refuses is sent
  *   datagram by datagram, and EIO (no checksum offload on the way out) turns GSO off for that
  *   address family.
+ * - Sticky source addresses: every received datagram comes with the local address it was sent to
+ *   and the interface it arrived on (IPV6_RECVPKTINFO; IPv4 datagrams v4-mapped), and every send
+ *   leaves from the endpoint's sticky source when it has one (IP_PKTINFO / IPV6_PKTINFO, in GSO
+ *   trains too; see Endpoint.source). When the kernel refuses that source (the address left the
+ *   host) the datagram goes again from the kernel's choice, counted in `txSourceFallback`; the
+ *   device then forgets the source (see io/routes.ts).
  *
  * Receive slab layout: `batch` slots of `maxDatagram` bytes (rounded up to 16), default 64 slots
  * of 65536 bytes. With the default no datagram is ever truncated (like wireguard-go's 64 KiB
@@ -31,25 +37,28 @@
  * A smaller `maxDatagram` gives a denser slab; longer datagrams are then dropped whole and
  * counted in `rxTruncated` (the kernel flags them MSG_TRUNC), never delivered cut short.
  */
-import type { Endpoint } from '../device/endpoint.js';
+import { type Endpoint, LOCAL_ADDR_BYTES, LOCAL_ADDR_WORDS } from '../device/endpoint.js';
 import type { NativeGate } from './gate.js';
 import { checkCounterNames, loadAddon, type NativeAddon, type NativeUdpHandle } from './native.js';
 
 /**
  * Called once per received datagram: `data[off, off+len)` from `addr` (16 bytes, IPv4 as
- * v4-mapped ::ffff:a.b.c.d) port `port`. `data` is the whole receive slab and `addr` one reused
- * array: both are valid ONLY during the call (the handler may decrypt in place; copy whatever
- * must outlive it). Sends (`send`, `queue`) made from inside are allowed; datagrams queued
+ * v4-mapped ::ffff:a.b.c.d) port `port`, sent to the local address `local` (LOCAL_ADDR_BYTES:
+ * address and arrival interface, see Endpoint.source). `data` is the whole receive slab, `addr`
+ * and `local` reused arrays: all are valid ONLY during the call (the handler may decrypt in place;
+ * copy whatever must outlive it). Sends (`send`, `queue`) made from inside are allowed; datagrams queued
  * while a batch is delivered are flushed right after that batch. A throw is reported as an
  * uncaught exception and loses the rest of that batch.
  */
-export type UdpReceiveHandler = (data: Uint8Array, off: number, len: number, addr: Uint8Array, port: number) => void;
+export type UdpReceiveHandler = (data: Uint8Array, off: number, len: number, addr: Uint8Array, port: number, local: Uint8Array) => void;
 
 /**
  * One received batch, handed to a {@link UdpBatchHandler}: datagram j < count is
  * `slab[offsets[j], offsets[j]+lengths[j])` from `addrs[16j, 16j+16)` (IPv4 v4-mapped; also as
- * four words at `addrWords[4j..]`) port `ports[j]`; `trains[j]` at the first datagram of each
- * received message is the number of datagrams it held (a GRO train shares one source).
+ * four words at `addrWords[4j..]`) port `ports[j]`, sent to the local address
+ * `localWords[5j, 5j+5)` (four words of address, the arrival interface; see Endpoint.source);
+ * `trains[j]` at the first datagram of each received message is the number of datagrams it held
+ * (a GRO train shares one source and one local address).
  * Everything is reused: valid ONLY during the call.
  */
 export interface UdpBatch {
@@ -60,6 +69,7 @@ export interface UdpBatch {
   readonly addrs: Uint8Array;
   readonly addrWords: Uint32Array;
   readonly ports: Uint16Array;
+  readonly localWords: Uint32Array;
   count: number;
 }
 
@@ -112,6 +122,8 @@ export interface UdpStats {
   txGso: number;
   /** Offloads: trains the kernel refused whole, sent datagram by datagram instead. */
   txGsoFallback: number;
+  /** Datagrams whose sticky source the kernel refused (the address left the host), sent again from its own choice. */
+  txSourceFallback: number;
 }
 
 /** Which offloads an open socket uses. */
@@ -125,9 +137,10 @@ export interface UdpOffloads {
 
 const COUNTERS = [
   'rxDatagrams', 'rxBytes', 'rxBatches', 'rxTruncated', 'rxErrors', 'txDatagrams', 'txBytes', 'txBatches',
-  'txDropsFull', 'txDropsFamily', 'txDropsClosed', 'txErrors', 'rxGro', 'txGso', 'txGsoFallback',
+  'txDropsFull', 'txDropsFamily', 'txDropsClosed', 'txErrors', 'rxGro', 'txGso', 'txGsoFallback', 'txSourceFallback',
 ] as const satisfies readonly (keyof UdpStats)[];
 const TX_DROPS_CLOSED = COUNTERS.indexOf('txDropsClosed');
+const TX_SOURCE_FALLBACK = COUNTERS.indexOf('txSourceFallback');
 const SEND_ERROR_SLOTS = (['txDropsFull', 'txDropsFamily', 'txDropsClosed', 'txErrors'] as const).map((c) => COUNTERS.indexOf(c));
 
 const DEFAULT_BATCH = 64;
@@ -175,9 +188,13 @@ class ReceiveBuffers implements UdpBatch {
   /** `addrs` as words: four per datagram. */
   readonly addrWords: Uint32Array;
   readonly ports: Uint16Array;
-  /** The one array handed to handlers as `addr`, and its words. */
+  readonly locals: Uint8Array;
+  readonly localWords: Uint32Array;
+  /** The arrays handed to handlers as `addr` and `local`, and their words. */
   readonly addr = new Uint8Array(16);
   readonly addrOut = new Uint32Array(this.addr.buffer);
+  readonly local = new Uint8Array(LOCAL_ADDR_BYTES);
+  readonly localOut = new Uint32Array(this.local.buffer);
   count = 0;
 
   /** `batch` message slots of `slot` bytes; per-datagram arrays for `perSlot` datagrams a slot. */
@@ -192,6 +209,8 @@ class ReceiveBuffers implements UdpBatch {
     this.addrs = new Uint8Array(n * 16);
     this.addrWords = new Uint32Array(this.addrs.buffer);
     this.ports = new Uint16Array(n);
+    this.locals = new Uint8Array(n * LOCAL_ADDR_BYTES);
+    this.localWords = new Uint32Array(this.locals.buffer);
   }
 }
 
@@ -232,6 +251,9 @@ export class UdpSocket {
 
   /** 6: dual-stack socket, 4: IPv4-only fallback, null: closed. */
   get family(): 4 | 6 | null { return this.#family; }
+
+  /** Datagrams whose sticky source the kernel refused so far (see UdpStats.txSourceFallback); no allocation. */
+  get sourceFallbacks(): number { return this.#counters[TX_SOURCE_FALLBACK]!; }
 
   /** Datagrams not sent: every tx drop and error counter summed. */
   get sendErrors(): number {
@@ -319,11 +341,12 @@ export class UdpSocket {
   }
 
   /**
-   * Sends `data[off, off+len)` to `ep` with one sendto. When this returns the kernel holds its
-   * own copy: the caller may overwrite `data` immediately. True when the datagram was taken;
-   * false when it was dropped (counted in {@link UdpStats}: full buffers, IPv6 on the IPv4
-   * fallback, closed socket, bad slice, unreachable, ...). Never throws for such failures.
-   * IPv4 endpoints go out v4-mapped on the dual-stack socket.
+   * Sends `data[off, off+len)` to `ep` with one sendto, from its sticky source when it has one.
+   * When this returns the kernel holds its own copy: the caller may overwrite `data`
+   * immediately. True when the datagram was taken; false when it was dropped (counted in
+   * {@link UdpStats}: full buffers, IPv6 on the IPv4 fallback, closed socket, bad slice,
+   * unreachable, ...). Never throws for such failures. IPv4 endpoints go out v4-mapped on the
+   * dual-stack socket.
    */
   send(data: Uint8Array, off: number, len: number, ep: Endpoint): boolean {
     const h = this.#handle;
@@ -331,7 +354,7 @@ export class UdpSocket {
       this.#counters[TX_DROPS_CLOSED]++;
       return false;
     }
-    return h.send(data, off, len, ep.addr, ep.port) === 0;
+    return h.send(data, off, len, ep.addr, ep.port, ep.scope, ep.source) === 0;
   }
 
   /**
@@ -346,7 +369,7 @@ export class UdpSocket {
       this.#counters[TX_DROPS_CLOSED]++;
       return;
     }
-    h.queue(data, off, len, ep.addr, ep.port);
+    h.queue(data, off, len, ep.addr, ep.port, ep.scope, ep.source);
   }
 
   /**
@@ -360,7 +383,7 @@ export class UdpSocket {
       this.#counters[TX_DROPS_CLOSED] += count;
       return;
     }
-    h.queueMany(data, offsets, lengths, start, count, ep.addr, ep.port);
+    h.queueMany(data, offsets, lengths, start, count, ep.addr, ep.port, ep.scope, ep.source);
   }
 
   /** Sends everything queued now; returns how many datagrams the kernel took. */
@@ -399,7 +422,7 @@ export class UdpSocket {
   #startReceiving(h: NativeUdpHandle): void {
     const perSlot = this.#offload && this.#slot === MAX_DATAGRAM ? MAX_SEGMENTS : 1;
     const rx = (this.#rx ??= new ReceiveBuffers(this.#batch, this.#slot, perSlot));
-    h.start(rx.buffer, rx.stride, rx.slot, rx.offsets, rx.lengths, rx.addrs, rx.ports, rx.trains, (count) => this.#deliver(h, rx, count));
+    h.start(rx.buffer, rx.stride, rx.slot, rx.offsets, rx.lengths, rx.addrs, rx.ports, rx.locals, rx.trains, (count) => this.#deliver(h, rx, count));
     if (this.#gate !== null) h.setGate(this.#gate.handle);
   }
 
@@ -411,14 +434,16 @@ export class UdpSocket {
       batchHandler(rx);
       return;
     }
-    const { slab, offsets, lengths, addrWords, ports, addr, addrOut } = rx;
+    const { slab, offsets, lengths, addrWords, ports, addr, addrOut, localWords, local, localOut } = rx;
     for (let j = 0; j < count; j++) {
       const w = j << 2;
       addrOut[0] = addrWords[w];
       addrOut[1] = addrWords[w + 1];
       addrOut[2] = addrWords[w + 2];
       addrOut[3] = addrWords[w + 3];
-      this.#handler(slab, offsets[j], lengths[j], addr, ports[j]);
+      const l = j * LOCAL_ADDR_WORDS;
+      for (let i = 0; i < LOCAL_ADDR_WORDS; i++) localOut[i] = localWords[l + i]!;
+      this.#handler(slab, offsets[j], lengths[j], addr, ports[j], local);
       if (this.#handle !== h) return;
     }
   }

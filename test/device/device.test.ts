@@ -1,31 +1,41 @@
 // The device's gateway hooks, in memory: two devices joined by a fake UDP link. peerEvents hears of
 // every peer an id starts or stops belonging to (also the one setPrivateKey drops); the
 // outboundFilter sees each TUN packet routed to a peer, with the device clock, and a refusal is
-// counted and nothing is sent; the inboundFilter sees decrypted packets the same way.
+// counted and nothing is sent; the inboundFilter sees decrypted packets the same way. Sticky
+// sources: what the device sends to a peer leaves from the local address the peer last sent to,
+// until checkSources or a handshake timer drops it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getCrypto } from '../../src/crypto/index.js';
 import { generatePrivateKey } from '../../src/crypto/keys.js';
 import { Device, type DatagramSender, type PeerEvents, type TunWriter } from '../../src/device/device.js';
-import { makeEndpoint, type Endpoint } from '../../src/device/endpoint.js';
+import { formatSource, makeEndpoint, type Endpoint } from '../../src/device/endpoint.js';
 import { createLogger, LogLevel } from '../../src/device/log.js';
 import { packet, UDP } from '../helpers/packets.js';
 
 const crypto = getCrypto();
 const v4mapped = (a: number, b: number, c: number, d: number): Uint8Array => Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d);
 
-interface Side { device: Device; written: Uint8Array[]; sent: number; addr: Uint8Array; port: number; clock: { now: number } }
+interface Side {
+  device: Device; written: Uint8Array[]; sent: number; addr: Uint8Array; port: number; clock: { now: number };
+  /** The local address (20 bytes, see Endpoint.source) the other side's device is told this side's datagrams were sent to. */
+  sentTo?: Uint8Array;
+  /** The sticky source of each datagram this side sent ('' for the kernel's choice). */
+  sources: string[];
+  /** Datagrams this side sends are lost on the way. */
+  lose?: boolean;
+}
 
 /** Two devices whose datagrams reach each other at once (A at 192.0.2.1:1, B at 192.0.2.2:2). */
 function pair(): { a: Side; b: Side } {
   const make = (addr: Uint8Array, port: number): Side => {
-    const side = { written: [] as Uint8Array[], sent: 0, addr, port, clock: { now: 1000 } } as Side;
+    const side = { written: [] as Uint8Array[], sent: 0, addr, port, clock: { now: 1000 }, sources: [] as string[] } as Side;
     const tun: TunWriter = { write: (buf, off, len) => { side.written.push(buf.slice(off, off + len)); return true; } };
     const queue: Uint8Array[] = [];
-    const deliver = (data: Uint8Array): void => { side.sent++; other(side).device.onDatagram(data, 0, data.length, side.addr, side.port); };
+    const deliver = (data: Uint8Array): void => { side.sent++; if (!side.lose) other(side).device.onDatagram(data, 0, data.length, side.addr, side.port, side.sentTo); };
     const udp: DatagramSender = {
-      send: (data, off, len) => { deliver(data.slice(off, off + len)); return true; },
-      queue: (data, off, len) => { queue.push(data.slice(off, off + len)); },
+      send: (data, off, len, ep) => { side.sources.push(formatSource(ep)); deliver(data.slice(off, off + len)); return true; },
+      queue: (data, off, len, ep) => { side.sources.push(formatSource(ep)); queue.push(data.slice(off, off + len)); },
       flush: () => { for (const d of queue.splice(0)) deliver(d); },
     };
     side.device = new Device({ crypto, tun, udp, log: createLogger('t', LogLevel.Silent), now: () => side.clock.now });
@@ -50,6 +60,49 @@ function pair(): { a: Side; b: Side } {
 
 const toB = packet({ src: '10.0.0.1', dst: '10.0.0.2', proto: UDP, sport: 1, dport: 2 });
 const toA = packet({ src: '10.0.0.2', dst: '10.0.0.1', proto: UDP, sport: 2, dport: 1 });
+
+/** A local address as the UDP edge reports it: 16 bytes (IPv4 v4-mapped) and the interface index. */
+function local(a: number, b: number, c: number, d: number, ifindex: number): Uint8Array {
+  const out = new Uint8Array(20);
+  out.set(v4mapped(a, b, c, d));
+  new DataView(out.buffer).setUint32(16, ifindex, true);
+  return out;
+}
+
+test('sticky source: handshake responses and data leave from the address the peer sent to; it follows the peer; checkSources drops it', () => {
+  const { a, b } = pair();
+  a.sentTo = local(192, 0, 2, 20, 3); // B has several addresses: A's datagrams reach it at .20
+  a.device.outbound(toB, 0, toB.length); // initiation, response, the staged packet
+  assert.equal(b.written.map((p) => p.length), [toB.length]);
+  assert.ok(b.sources.length > 0 && b.sources.every((x) => x === '192.0.2.20'), `B's handshake response from .20: ${b.sources.join()}`);
+  b.sources.length = 0;
+  b.device.outbound(toA, 0, toA.length);
+  assert.equal(b.sources, ['192.0.2.20'], 'data from .20');
+  a.sentTo = local(192, 0, 2, 21, 3); // A now targets .21
+  a.device.outbound(toB, 0, toB.length);
+  b.sources.length = 0;
+  b.device.outbound(toA, 0, toA.length);
+  assert.equal(b.sources, ['192.0.2.21'], 'the source follows the address A sends to');
+  assert.is(b.device.checkSources(() => true), 0, 'a usable source stays');
+  assert.is(b.device.checkSources(() => false), 1, 'an unusable one is dropped');
+  b.sources.length = 0;
+  b.device.outbound(toA, 0, toA.length);
+  assert.equal(b.sources, [''], 'then the kernel picks');
+  assert.is(a.written.length, 3, 'and everything arrived');
+});
+
+test('sticky source: dropped when the peer goes quiet and a timer starts a new handshake (as wireguard-go)', () => {
+  const { a, b } = pair();
+  a.sentTo = local(192, 0, 2, 20, 3);
+  a.device.outbound(toB, 0, toB.length);
+  b.device.outbound(toA, 0, toA.length);
+  assert.equal(b.sources.at(-1), '192.0.2.20');
+  b.lose = true; // B's data gets no answer
+  b.device.outbound(toA, 0, toA.length);
+  b.sources.length = 0;
+  for (let t = 0; t < 20; t++) { b.clock.now += 1000; b.device.tick(); }
+  assert.ok(b.sources.length > 0 && b.sources.every((x) => x === ''), `the new initiation goes from the kernel's choice: ${b.sources.join()}`);
+});
 
 test('outboundFilter: sees each routed packet with the peer and the clock; a refusal is counted and not sent', () => {
   const { a, b } = pair();

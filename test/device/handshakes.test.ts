@@ -44,6 +44,7 @@ function batch(items: { data: Uint8Array; from: number }[]): DatagramBatch {
   const lengths = new Uint32Array(items.length);
   const addrWords = new Uint32Array(items.length * 4);
   const ports = new Uint16Array(items.length);
+  const localWords = new Uint32Array(items.length * 5);
   items.forEach((it, j) => {
     offsets[j] = j * 2048;
     lengths[j] = it.data.length;
@@ -51,7 +52,7 @@ function batch(items: { data: Uint8Array; from: number }[]): DatagramBatch {
     new Uint8Array(addrWords.buffer).set(mapped(it.from), j * 16);
     ports[j] = 1000 + it.from;
   });
-  return { slab, offsets, lengths, addrWords, ports, count: items.length };
+  return { slab, offsets, lengths, addrWords, ports, localWords, count: items.length };
 }
 
 function setup(): { dev: Device; gate: FakeGate; clock: { t: number; step: number }; deferred: (() => void)[]; sent: { type: number; to: number }[]; legit: Uint8Array; pub: Uint8Array } {

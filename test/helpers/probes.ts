@@ -1,5 +1,6 @@
-// Traffic probes for end-to-end gateway tests: small Node servers in a namespace (TCP banners naming
-// the client's address, UDP echo), and one-shot TCP / UDP clients with short, bounded timeouts.
+// Traffic probes for end-to-end tests: small Node servers in a namespace (TCP banners naming the
+// client's address, UDP echo, a UDP sink), and one-shot TCP / UDP clients with short, bounded
+// timeouts.
 import type { Netns } from './netns.js';
 import { waitFor } from './netns.js';
 
@@ -41,4 +42,18 @@ s.send('echo-me', ${port}, '${host}');
 setTimeout(() => process.exit(1), 1500);`;
   const r = ns.tryExec(process.execPath, ['-e', script], { timeoutMs: 5000 });
   return r.status === 0 ? r.stdout.trim() : null;
+}
+
+/** Receives UDP datagrams on addr:port (IPv4) inside ns, so a test can see what reached the stack. */
+export function udpSink(ns: Netns, addr: string, port: number): { text: () => string; stop: () => void } {
+  const script = `require('node:dgram').createSocket('udp4').on('message', (m) => process.stdout.write(m)).bind(${port}, '${addr}')`;
+  const p = ns.spawn(process.execPath, ['-e', script]);
+  let got = '';
+  p.stdout?.on('data', (d: Buffer) => { got += d.toString(); });
+  return { text: () => got, stop: () => { p.kill('SIGKILL'); } };
+}
+
+/** One UDP datagram `msg` from `from` (an address of ns) to to:port. */
+export function udpSend(ns: Netns, from: string, to: string, port: number, msg: string): void {
+  ns.tryExec('ncat', ['-u', '--send-only', '-w', '1', '-s', from, to, String(port)], { input: msg, timeoutMs: 5000 });
 }

@@ -38,7 +38,7 @@ function message(gen: CookieGenerator, type: 1 | 2, now: number): Uint8Array {
 test('mac1: the gate agrees with CookieChecker on valid, corrupted and foreign-key messages of both types', () => {
   const gate = new NativeGate(8);
   gate.setKey(pub);
-  const checker = new CookieChecker(crypto, (n) => crypto.randomBytes(n));
+  const checker = new CookieChecker(crypto, (n) => crypto.randomBytes(n), (b) => b.set(crypto.randomBytes(b.length)));
   checker.init(pub);
   const gen = new CookieGenerator(crypto, pub);
   const foreign = new CookieGenerator(crypto, crypto.x25519Public(crypto.randomBytes(32)));

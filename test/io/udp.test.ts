@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Endpoint, formatIp, makeEndpoint, parseEndpoint } from '../../src/device/endpoint.js';
+import { type Endpoint, formatIp, makeEndpoint, parseEndpoint, parseIp } from '../../src/device/endpoint.js';
 import { UdpError, UdpSocket, type UdpSocketOptions } from '../../src/io/udp.js';
 import { Netns, requireRoot, sh, sleep, waitFor } from '../helpers/netns.js';
 import type { AgentReport } from './fixtures/udp-agent.js';
@@ -17,13 +17,20 @@ import type { AgentReport } from './fixtures/udp-agent.js';
 const AGENT = fileURLToPath(new URL('./fixtures/udp-agent.js', import.meta.url));
 const WAIT_MS = 5000;
 
-interface Got { data: Uint8Array; from: string; port: number }
+/** A received datagram; `local`: the local address it was sent to, `ifindex`: where it arrived. */
+interface Got { data: Uint8Array; from: string; port: number; local: string; ifindex: number }
+
+function gotLocal(local: Uint8Array): { local: string; ifindex: number } {
+  return { local: formatIp(local), ifindex: new DataView(local.buffer, local.byteOffset + 16, 4).getUint32(0, true) };
+}
 
 /** Opens a socket on a kernel-picked port that records copies of what it receives. */
 function receiver(opts?: UdpSocketOptions): { sock: UdpSocket; got: Got[] } {
   const sock = new UdpSocket(opts);
   const got: Got[] = [];
-  sock.onReceive((data, off, len, addr, port) => { got.push({ data: data.slice(off, off + len), from: formatIp(addr), port }); });
+  sock.onReceive((data, off, len, addr, port, local) => {
+    got.push({ data: data.slice(off, off + len), from: formatIp(addr), port, ...gotLocal(local) });
+  });
   sock.open(0);
   return { sock, got };
 }
@@ -75,8 +82,8 @@ test('echo over IPv4 and IPv6 reports the exact source address and port', async 
     const a = receiver();
     const b = new UdpSocket();
     const seenByB: Got[] = [];
-    b.onReceive((data, off, len, addr, port) => {
-      seenByB.push({ data: data.slice(off, off + len), from: formatIp(addr), port });
+    b.onReceive((data, off, len, addr, port, local) => {
+      seenByB.push({ data: data.slice(off, off + len), from: formatIp(addr), port, ...gotLocal(local) });
       data[off] ^= 0xff; // answer in place, from the receive slab itself
       b.send(data, off, len, makeEndpoint(addr, port));
     });
@@ -210,7 +217,10 @@ function batchReceiver(opts?: UdpSocketOptions): { sock: UdpSocket; got: Got[]; 
       const n = b.trains[j]!;
       trains.push(n);
       for (let k = j; k < j + n; k++) {
-        got.push({ data: b.slab.slice(b.offsets[k], b.offsets[k]! + b.lengths[k]!), from: formatIp(b.addrs.subarray(16 * k, 16 * k + 16)), port: b.ports[k]! });
+        got.push({
+          data: b.slab.slice(b.offsets[k], b.offsets[k]! + b.lengths[k]!), from: formatIp(b.addrs.subarray(16 * k, 16 * k + 16)), port: b.ports[k]!,
+          ...gotLocal(new Uint8Array(b.localWords.buffer, 20 * k, 20)),
+        });
       }
       j += n;
     }
@@ -273,6 +283,83 @@ test('offloads: a shorter datagram ends a train, a longer one or another destina
     assert.equal(c.got.map((g) => g.data.length), [900]);
   } finally {
     closeAll(a, b.sock, c.sock);
+  }
+});
+
+/** `e` with the sticky source `ip` (no interface): sends to it leave from that address. */
+function withSource(e: Endpoint, ip: string): Endpoint {
+  const a = parseIp(ip);
+  if (!a) throw new Error(`bad address ${ip}`);
+  e.source.set(a);
+  return e;
+}
+
+test('sticky sources: every datagram reports the local address it was sent to and its interface, also inside GRO trains', async () => {
+  const a = new UdpSocket({ offload: true });
+  const b = batchReceiver({ offload: true });
+  try {
+    a.open(0);
+    const lo = Number(readFileSync('/sys/class/net/lo/ifindex', 'utf8'));
+    for (const target of ['127.0.0.1', '127.0.0.2', '::1']) {
+      const before = b.got.length;
+      const offsets = Uint32Array.from({ length: 20 }, (_, i) => i * 500);
+      const lengths = new Uint32Array(20).fill(500);
+      a.queueMany(new Uint8Array(20 * 500), offsets, lengths, 0, 20, ep(target.includes(':') ? `[${target}]:${b.sock.port}` : `${target}:${b.sock.port}`));
+      a.flush();
+      await arrived(b.got, before + 20, `20 datagrams to ${target}`);
+      const got = b.got.slice(before);
+      assert.ok(got.every((g) => g.local === target && g.ifindex === lo), `${target}: ${JSON.stringify(got.map((g) => [g.local, g.ifindex]))}`);
+    }
+    assert.ok(b.sock.stats.rxGro >= 1, 'trains were received');
+  } finally {
+    closeAll(a, b.sock);
+  }
+});
+
+test('sticky sources: send, queue and GSO trains leave from the endpoint\'s source; a train never mixes sources', async () => {
+  const a = new UdpSocket({ offload: true });
+  const b = receiver({ offload: true });
+  try {
+    a.open(0);
+    const msg = pattern(800, 3);
+    assert.ok(a.send(msg, 0, msg.length, withSource(ep(`127.0.0.1:${b.sock.port}`), '127.0.0.5')));
+    a.queue(msg, 0, msg.length, withSource(ep(`127.0.0.1:${b.sock.port}`), '127.0.0.6'));
+    a.queue(msg, 0, msg.length, ep(`127.0.0.1:${b.sock.port}`)); // same size and destination, no source: a message of its own
+    const offsets = Uint32Array.from({ length: 10 }, () => 0);
+    const lengths = new Uint32Array(10).fill(msg.length);
+    a.queueMany(msg, offsets, lengths, 0, 10, withSource(ep(`127.0.0.1:${b.sock.port}`), '127.0.0.7'));
+    a.queue(msg, 0, msg.length, withSource(ep(`[::1]:${b.sock.port}`), '::1'));
+    a.flush();
+    await arrived(b.got, 14, '14 datagrams');
+    assert.equal(b.got.map((g) => g.from), ['127.0.0.5', '127.0.0.6', '127.0.0.1', ...Array<string>(10).fill('127.0.0.7'), '::1']);
+    assert.ok(a.stats.txGso >= 1, 'the ten went as a train');
+    assert.is(a.stats.txSourceFallback, 0);
+  } finally {
+    closeAll(a, b.sock);
+  }
+});
+
+test('sticky sources: a source that is not an address of this host is refused by the kernel and the datagram goes from its choice (counted)', async () => {
+  const a = new UdpSocket({ offload: true });
+  const b = receiver({ offload: true });
+  try {
+    a.open(0);
+    const msg = pattern(600, 9);
+    // Documentation prefixes: never addresses of this host; the datagrams go to loopback only.
+    assert.ok(a.send(msg, 0, msg.length, withSource(ep(`127.0.0.1:${b.sock.port}`), '192.0.2.1')), 'send');
+    assert.ok(a.send(msg, 0, msg.length, withSource(ep(`[::1]:${b.sock.port}`), '2001:db8::1')), 'send IPv6');
+    const offsets = Uint32Array.from({ length: 5 }, () => 0);
+    const lengths = new Uint32Array(5).fill(msg.length);
+    a.queueMany(msg, offsets, lengths, 0, 5, withSource(ep(`127.0.0.1:${b.sock.port}`), '192.0.2.1'));
+    a.queue(msg, 0, msg.length, withSource(ep(`[::1]:${b.sock.port}`), '2001:db8::1'));
+    assert.is(a.flush(), 6);
+    await arrived(b.got, 8, '8 datagrams');
+    assert.equal(b.got.map((g) => g.from), ['127.0.0.1', '::1', ...Array<string>(5).fill('127.0.0.1'), '::1']);
+    assert.is(a.stats.txSourceFallback, 8);
+    assert.is(a.sourceFallbacks, 8);
+    assert.is(a.sendErrors, 0);
+  } finally {
+    closeAll(a, b.sock);
   }
 });
 
