@@ -227,7 +227,10 @@ uint8_t HandshakeGate::Classify(const uint8_t* m, uint32_t len, const uint8_t ad
   if (now - secret_at_ <= kCookieRefreshMs && !IsZero16(m + len - 16)) {
     uint8_t cookie[16];
     CookieFor(cookie, addr, port);
-    Blake2s(mac, 16, cookie, 16, m, len - 16);
+    Blake2s st;
+    Blake2sInit(&st, 16, cookie, 16);
+    Blake2sUpdate(&st, m, len - 16);
+    Blake2sFinal(&st, mac);
     Wipe(cookie, sizeof(cookie));
     if (EqualCt(mac, m + len - 16, 16)) return kVerdictMac2;
   }

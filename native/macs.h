@@ -1,7 +1,7 @@
 // The primitives of WireGuard's DoS protection (whitepaper §5.4.4, §5.4.7) for the handshake gate
-// (gate.h): BLAKE2s (RFC 7693) as HASH and keyed as MAC, in plain C++ (Node's OpenSSL has it only
-// behind EVP_MAC fetches, far too heavy per message), and XChaCha20-Poly1305 sealing of a cookie
-// (HChaCha20 here, ChaCha20-Poly1305 from Node's OpenSSL). No N-API, no allocation.
+// (gate.h): BLAKE2s (RFC 7693, the addon's blake2s.h) as HASH and keyed as MAC, and
+// XChaCha20-Poly1305 sealing of a cookie (HChaCha20 here, ChaCha20-Poly1305 from Node's OpenSSL).
+// No N-API, no allocation.
 #ifndef WGTS_MACS_H
 #define WGTS_MACS_H
 
@@ -9,13 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blake2s.h"
+
 namespace wgts {
 
-// BLAKE2s with `outlen` (1..32) bytes of output, keyed with key[0, keylen) (keylen 0..32).
-void Blake2s(uint8_t* out, size_t outlen, const uint8_t* key, size_t keylen, const uint8_t* in, size_t inlen);
-
-// BLAKE2s keyed with a 32-byte key whose key block is compressed once (Init), for MACs of many
-// messages under one key (mac1 under HASH(LABEL_MAC1 || public key), cookies under the secret).
+// BLAKE2s keyed with a 32-byte key, initialised once (Init) for MACs of many messages under one
+// key (mac1 under HASH(LABEL_MAC1 || public key), cookies under the secret).
 class Blake2sKeyed {
  public:
   void Init(size_t outlen, const uint8_t key[32]);
@@ -23,8 +22,7 @@ class Blake2sKeyed {
   void Wipe();
 
  private:
-  uint32_t h_[8] = {0};
-  size_t outlen_ = 16;
+  Blake2s state_{};
 };
 
 // HASH(a || b): unkeyed 32-byte BLAKE2s of two concatenated inputs.
