@@ -73,7 +73,8 @@ export function registerUpCommands(program: Command): void {
     .description('run the interface of a config file (gateway or laptop) in the foreground; the name is the file name without .conf')
     .argument('<file>', 'config file, e.g. /etc/wgts/gw0.conf')
     .addOption(new Option('--log-format <format>', `log lines as text or one JSON object per line (default: $${LOG_FORMAT_ENV} or text)`).choices(LOG_FORMATS))
-    .action(async (file: string, opts: { logFormat?: LogFormat }) => {
+    .option('--endpoints-file <file>', 'failover pair: keep FILE current with where each peer was last seen (merged, 0600), for `wgts ha kick --endpoints FILE` on the gateway that takes over')
+    .action(async (file: string, opts: { logFormat?: LogFormat; endpointsFile?: string }) => {
       let logFormat: LogFormat;
       try {
         logFormat = opts.logFormat ?? logFormatFromEnv();
@@ -81,7 +82,7 @@ export function registerUpCommands(program: Command): void {
         process.stderr.write(`wgts: ${e instanceof Error ? e.message : String(e)}\n`);
         process.exit(1);
       }
-      process.exit(await runUp(file, { logFormat }));
+      process.exit(await runUp(file, { logFormat, ...(opts.endpointsFile === undefined ? {} : { endpointsFile: opts.endpointsFile }) }));
     });
 
   program

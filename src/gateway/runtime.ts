@@ -61,6 +61,8 @@ import { activeConfig, inactivePeers, nextExpiry } from './peer-state.js';
 import { formatTimestamp } from '../config/time.js';
 import { textVersion } from './store.js';
 import { which } from './lab-ns.js';
+import { formatEndpoint } from '../device/endpoint.js';
+import { EndpointsExport, type EndpointMap } from './ha/endpoints.js';
 
 /** Whether an IP literal is a loopback address (127.0.0.0/8, ::1, IPv4-mapped loopback). */
 export function isLoopback(host: string): boolean {
@@ -113,6 +115,11 @@ export interface UpOptions {
   statusDir?: string;
   /** Resolves Endpoint host names (default dns.lookup). */
   lookup?: HostLookup;
+  /**
+   * Keep this file current with the peers' learned endpoints (ha/endpoints.ts): the file a gateway
+   * pair shares so that the one taking over can start handshakes at once (`wgts ha kick`).
+   */
+  endpointsFile?: string;
 }
 
 /** The tunnel addresses of a config (IP literals): what the `gateway` alias of Allow rules names. */
@@ -198,6 +205,8 @@ export class InterfaceRuntime {
   private appliedVersion: AppliedStatus;
   /** When the last finished reload pass began (ms; 0: none yet). */
   private checkedAt = 0;
+  /** The shared endpoints file (--endpoints-file), refreshed with the status file. */
+  private endpointsExport: EndpointsExport | null = null;
   /** The start is complete (READY=1 sent): reloads may tell the service manager about themselves. */
   ready = false;
 
@@ -327,6 +336,10 @@ export class InterfaceRuntime {
       else this.log.info(`DNS: ${c.interface.dns.join(', ')}${c.interface.dnsSearch.length ? ` for ${c.interface.dnsSearch.join(', ')}` : ''} via ${how.kind === 'resolvectl' ? 'resolvectl' : how.path}`);
     }
     await this.syncMetrics(c);
+    if (this.opts.endpointsFile !== undefined) {
+      const file = this.opts.endpointsFile;
+      this.endpointsExport = new EndpointsExport(file, (e) => this.log.warn(`endpoints file ${file}: ${e.message}`, { event: 'endpoints-file' }));
+    }
     this.status = new StatusWriter(this.ifname, () => this.snapshot(), (e) => this.log.error(`status file: ${String(e)}`), this.opts.statusDir ?? STATUS_DIR);
     await this.status.start();
     this.watch = watchConfigFile(this.path, () => this.scheduleReload(), (e) => this.log.error(`watching ${this.path}: ${e.message}`));
@@ -490,6 +503,18 @@ export class InterfaceRuntime {
     return { ok: true, publicKey };
   }
 
+  /** The device's peers that have an endpoint: base64 public key → HOST:PORT. */
+  private learnedEndpoints(): EndpointMap {
+    const device = this.iface.device;
+    const out: EndpointMap = new Map();
+    for (const id of device.engine.peerIds()) {
+      const info = device.engine.peerInfo(id);
+      const ep = device.endpointOf(id);
+      if (info && ep) out.set(keyToBase64(info.publicKey), formatEndpoint(ep));
+    }
+    return out;
+  }
+
   private snapshot(): InterfaceStatus {
     const denied = this.access?.deniedByPeer() ?? new Map<string, number>();
     const refused = this.access?.refusedByPeer() ?? new Map<string, number>();
@@ -505,6 +530,7 @@ export class InterfaceRuntime {
       const counts = { denied: denied.get(key) ?? 0, refused: refused.get(key) ?? 0, rxPackets: info.rxPackets, txPackets: info.txPackets };
       peers[key] = name !== undefined ? { name, ...counts } : counts;
     }
+    if (this.endpointsExport) void this.endpointsExport.update(this.learnedEndpoints());
     const inactive: NonNullable<InterfaceStatus['inactive']> = {};
     for (const { peer, state } of inactivePeers(this.fileConfig, Date.now())) {
       if (peers[peer.publicKey] !== undefined) continue; // still on the device: a removal that failed shows there
