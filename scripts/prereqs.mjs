@@ -50,6 +50,9 @@ export const PACKAGES = Object.freeze({
   // systemd-resolved laptop test, whose daemon is unpacked from Debian's package (never installed:
   // the package would take over the host's /etc/resolv.conf)
   dnsmasq: 'dnsmasq-base',
+  // VRRP for the failover pair (test and `lab --ha`), run inside their namespaces with their own
+  // configs; Debian's keepalived.service starts only when /etc/keepalived/keepalived.conf exists
+  keepalived: 'keepalived',
   'dbus-daemon': 'dbus-daemon',
   unshare: 'util-linux',
   nsenter: 'util-linux',
@@ -79,8 +82,8 @@ const BUILD = ['make', 'g++', 'python3'];
 export const NEEDS = Object.freeze({
   test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'nft', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'printenv', 'sh', 'bash',
     'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query', 'ethtool', 'nstat', 'tmux', 'stty',
-    'systemd-analyze', 'systemctl', 'systemd'],
-  lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq'],
+    'systemd-analyze', 'systemctl', 'systemd', 'keepalived'],
+  lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq', 'keepalived'],
   bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3', 'pidstat'],
   fuzz: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3', 'tcpdump'],
   soak: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3'],

@@ -16,10 +16,10 @@
 // forward no DNS (Upstream = none), the laptop's resolv.conf is the tunnel's DNS only.
 import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_SOCKET_DIR } from '../../device/uapi/server.js';
 import { createNamespace, deleteNamespace, GUARD_RESOLV_CONF, NETNS_ETC_DIR, runIn, runInOk, spawnIn, stopNamespaceProcesses, vethPair, which } from '../lab-ns.js';
 import { writeLabFiles, type LabFiles } from '../lab-files.js';
+import { poll } from '../lab-report.js';
 import { addPeer, initGateway } from '../onboard.js';
 import { readStatus, statusPath } from '../status.js';
 import { readEndpoints } from './endpoints.js';
@@ -57,16 +57,6 @@ export interface HaPairOptions {
   wgtsScript: string;
   /** Whether keepalived runs `wgts ha kick` when each gateway becomes MASTER. */
   kick: { a: boolean; b: boolean };
-}
-
-/** Polls `check` every 50 ms until it returns non-null or `ms` pass; null at the deadline. */
-async function poll<T>(check: () => T | null, ms: number): Promise<T | null> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v !== null || Date.now() >= deadline) return v;
-    await sleep(50);
-  }
 }
 
 /** The JSON lines of a log file (other lines skipped). */
