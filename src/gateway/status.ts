@@ -5,6 +5,7 @@
 // its shutdown, so `wgts down` can wait for its disappearance to know the cleanup is complete.
 import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RegistryHealth } from './source.js';
 
 /** Where status files live. */
 export const STATUS_DIR = '/var/run/wgts';
@@ -84,6 +85,8 @@ export interface InterfaceStatus {
   inactive?: Record<string, InactivePeerStatus>;
   /** The state version last applied completely (absent before the first success). */
   applied?: AppliedStatus;
+  /** A gateway run from a registry: whether it answers, the revision the state is at. */
+  registry?: RegistryHealth;
 }
 
 /** The status file path of `ifname`. */
