@@ -11,8 +11,7 @@
 // Unary calls get a deadline (a command against an unreachable registry fails in seconds with a
 // clear message instead of hanging); watch streams have none (they live as long as the gateway).
 import { readFileSync } from 'node:fs';
-import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleAll, retry } from 'cockatiel';
-import { Etcd3, type IOptions } from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
 import type { RegistryLocation } from './location.js';
 
 /** Deadline of one unary call (ms). */
@@ -44,8 +43,13 @@ function readSecretFile(name: string, path: string): Buffer {
   }
 }
 
-/** The etcd3 options for `loc` (throws when a named file cannot be read, or a password has no user). */
-export function clientOptions(loc: RegistryLocation, env: NodeJS.ProcessEnv = process.env, timeoutMs = CALL_TIMEOUT_MS): IOptions {
+/**
+ * The etcd3 options for `loc` (throws when a named file cannot be read, or a password has no user).
+ * etcd3 and cockatiel are loaded on first use: they add about 0.25 s to a command's start, which
+ * commands on files should not pay.
+ */
+export async function clientOptions(loc: RegistryLocation, env: NodeJS.ProcessEnv = process.env, timeoutMs = CALL_TIMEOUT_MS): Promise<IOptions> {
+  const { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleAll, retry } = await import('cockatiel');
   const user = loc.user ?? (env.WGTS_REGISTRY_USER !== '' ? env.WGTS_REGISTRY_USER : undefined);
   let password = env.WGTS_REGISTRY_PASSWORD;
   if (password === undefined && env.WGTS_REGISTRY_PASSWORD_FILE !== undefined) {
@@ -77,8 +81,10 @@ export function clientOptions(loc: RegistryLocation, env: NodeJS.ProcessEnv = pr
 }
 
 /** A client for `loc`; close() it when done (it holds gRPC channels that keep the process alive). */
-export function connect(loc: RegistryLocation, env: NodeJS.ProcessEnv = process.env, timeoutMs = CALL_TIMEOUT_MS): Etcd3 {
-  return new Etcd3(clientOptions(loc, env, timeoutMs));
+export async function connect(loc: RegistryLocation, env: NodeJS.ProcessEnv = process.env, timeoutMs = CALL_TIMEOUT_MS): Promise<Etcd3> {
+  const options = await clientOptions(loc, env, timeoutMs);
+  const { Etcd3: Client } = await import('etcd3');
+  return new Client(options);
 }
 
 /** An etcd client error as one line for people ("etcd://h:2379/p: unreachable (...)"). */

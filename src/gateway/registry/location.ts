@@ -31,7 +31,9 @@ export const ETCD_PORT = 2379;
 
 /** Parses `etcd://[USER@]HOST[:PORT][,HOST[:PORT]...]/PREFIX`; throws an Error that says what is wrong. */
 export function parseRegistryLocation(location: string): RegistryLocation {
-  const bad = (why: string): Error => new Error(`${location}: ${why} (expected etcd://HOST:PORT[,HOST:PORT...]/PREFIX, e.g. etcd://10.0.0.5:2379/wgts/shop)`);
+  // A password put into the URL by mistake is not repeated in the message.
+  const shown = location.replace(/^(etcd:\/\/[^/@:]*):[^/@]*@/, '$1:***@');
+  const bad = (why: string): Error => new Error(`${shown}: ${why} (expected etcd://HOST:PORT[,HOST:PORT...]/PREFIX, e.g. etcd://10.0.0.5:2379/wgts/shop)`);
   if (!isRegistryLocation(location)) throw bad('not an etcd:// URL');
   const rest = location.slice(SCHEME.length);
   const slash = rest.indexOf('/');

@@ -83,7 +83,7 @@ export class RegistrySource implements ConfigSource {
     }
     let client: Etcd3;
     try {
-      client = connect(loc);
+      client = await connect(loc);
     } catch (e) {
       throw new UpError([e instanceof Error ? e.message : String(e)]);
     }

@@ -83,7 +83,7 @@ export class EtcdStore implements GatewayStore {
 
   /** Runs `work` with a client, closed afterwards; etcd errors become one readable line. */
   private async withClient<T>(work: (c: Etcd3) => Promise<T>): Promise<T> {
-    const client = connect(this.loc);
+    const client = await connect(this.loc);
     try {
       return await work(client);
     } catch (e) {
@@ -149,7 +149,7 @@ export class EtcdStore implements GatewayStore {
     return this.withClient(async (c) => {
       const existing = await c.getAll().prefix(`${this.loc.prefix}/`).count();
       if (existing > 0) {
-        if (!opts.force) throw new OnboardError('exists', `${this.loc.url} already holds ${existing} key(s); use --force to replace them (the gateway's key and peers there are lost)`);
+        if (!opts.force) throw new OnboardError('exists', `${this.loc.url} already exists; use --force to replace it (its key and peers are lost)`);
         await c.delete().prefix(`${this.loc.prefix}/`).exec();
       }
       const want = encodeState(checked.config);
