@@ -93,3 +93,8 @@ export function registryError(loc: RegistryLocation, e: unknown): Error {
   const unreachable = /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|No connection established|Deadline exceeded|14 |4 /.test(msg);
   return new Error(unreachable ? `${loc.url}: the registry is unreachable (${msg.split('\n')[0]})` : `${loc.url}: ${msg.split('\n')[0]}`);
 }
+
+/** Why a running gateway finds the registry unreachable, short (for its log and `wgts show`). */
+export function unreachableReason(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+}

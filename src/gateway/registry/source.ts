@@ -17,7 +17,7 @@ import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
 import { UpError } from '../plan.js';
 import type { ConfigWatch } from '../reload.js';
 import { registryBaseFile, type ConfigSource, type RegistryHealth, type SourceRead } from '../source.js';
-import { connect, describeProtection, exposureWarning, registryError } from './connect.js';
+import { connect, describeProtection, exposureWarning, registryError, unreachableReason } from './connect.js';
 import { parseRegistryLocation, type RegistryLocation } from './location.js';
 import { FORMAT, KEY_FORMAT, type StoredKv } from './schema.js';
 import { readPrefix, stateOf } from './store.js';
@@ -142,7 +142,8 @@ export class RegistrySource implements ConfigSource {
       if (this.watcher !== w) return;
       this.watcher = null;
       void w.cancel().catch(() => undefined);
-      this.log.info(`registry watch ended (${e.message}): reading the whole state again`);
+      const why = e.message.replace(/^Watcher canceled:\s*/, '');
+      this.log.info(`registry watch canceled by etcd${why ? ` (${why})` : ''}: its history after revision ${this.revision} is compacted (or access was withdrawn); reading the whole state again`);
       void this.resync();
     });
   }
@@ -207,7 +208,7 @@ export class RegistrySource implements ConfigSource {
         this.startWatch();
       }
     } catch (e) {
-      if (!this.closed) this.unreachable(registryError(this.loc, e).message.replace(`${this.loc.url}: `, ''));
+      if (!this.closed) this.unreachable(unreachableReason(e));
     }
   }
 
@@ -227,7 +228,7 @@ export class RegistrySource implements ConfigSource {
           this.changed();
           return;
         } catch (e) {
-          this.unreachable(registryError(this.loc, e).message);
+          this.unreachable(unreachableReason(e));
           await new Promise((r) => setTimeout(r, Math.min(PROBE_MS * 2 ** attempt, 10_000)));
         }
       }
