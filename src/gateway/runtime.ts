@@ -24,8 +24,8 @@
 // is removed last, so its disappearance tells `wgts down` the cleanup is complete. An uncaught
 // exception stops the same way; whatever is left when the process exits anyway is undone
 // synchronously from its 'exit' handler.
-import { existsSync, promises as fsp, rmSync } from 'node:fs';
-import { basename, resolve as resolvePath } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { basename } from 'node:path';
 import { diffConfigs, type ConfigDiff } from '../config/diff.js';
 import { formatCidr, formatHostPort, parseIP } from '../config/ip.js';
 import type { PeerConfig, WgtsConfig } from '../config/model.js';
@@ -49,17 +49,19 @@ import type { InterfaceMetrics, MetricsServer, MetricsSource } from './metrics.j
 import { NetConfig, runCommand } from './netcfg.js';
 import {
   checkUpConfig, DEFAULT_MTU, DNS_TTL, dnsExemptionsOf, dnsKey, endpointLoops, envTargetsOf, firewallRulesFor, forwardingSysctls,
-  hostsOf, interfaceNameOf, loadConfig, routesFor, subnetOf, UpError,
+  hostsOf, interfaceNameOf, loadSource, routesFor, subnetOf, UpError,
 } from './plan.js';
 import {
   deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, removalSetBody, resolveEndpoints, syncSetBody,
-  watchConfigFile, type ConfigWatch, type HostLookup,
+  type ConfigWatch, type HostLookup,
 } from './reload.js';
 import { overlapMessage } from './route-owner.js';
 import { readStatus, STATUS_DIR, statusPath, StatusWriter, type AppliedStatus, type InterfaceStatus, type ReloadStatus } from './status.js';
 import { activeConfig, inactivePeers, nextExpiry } from './peer-state.js';
 import { formatTimestamp } from '../config/time.js';
-import { textVersion } from './store.js';
+import { isRegistryLocation } from './registry/location.js';
+import { RegistrySource } from './registry/source.js';
+import { FileSource, type ConfigSource, type SourceRead } from './source.js';
 import { which } from './lab-ns.js';
 import { formatEndpoint } from '../device/endpoint.js';
 import { EndpointsExport, type EndpointMap } from './ha/endpoints.js';
@@ -115,6 +117,8 @@ export interface UpOptions {
   statusDir?: string;
   /** Resolves Endpoint host names (default dns.lookup). */
   lookup?: HostLookup;
+  /** The interface name of a gateway run from a registry (default: PREFIX's last segment). */
+  ifname?: string;
   /**
    * Keep this file current with the peers' learned endpoints (ha/endpoints.ts): the file a gateway
    * pair shares so that the one taking over can start handshakes at once (`wgts ha kick`).
@@ -181,6 +185,8 @@ export class InterfaceRuntime {
   /** The variables of the [Env] sources: created with the first service, kept (with its reads) until exit. */
   private envStore: EnvStore | null = null;
   private watch: ConfigWatch | null = null;
+  /** The registry's reachability when last reported (metrics read health() live). */
+  private registryConnected = true;
   private status: StatusWriter | null = null;
   /** Created when Metrics is first configured; kept (with its counters' registry) until exit. */
   private metrics: InterfaceMetrics | null = null;
@@ -212,12 +218,13 @@ export class InterfaceRuntime {
 
   private constructor(
     readonly ifname: string,
-    /** The config file as given (in messages); the status file records its absolute path. */
-    readonly path: string,
+    /** Where the config comes from: a file or a registry (source.ts). */
+    private readonly source: ConfigSource,
     /** The file as last read and accepted (live-applicable part, active peers only): names and access policies. */
     private config: WgtsConfig,
     fileConfig: WgtsConfig,
     private text: string,
+    version: string,
     private readonly iface: RunningInterface,
     private readonly log: RuntimeLog,
     private readonly deviceLog: Logger,
@@ -227,19 +234,35 @@ export class InterfaceRuntime {
     this.access = config.gateway ? new PeerAccess() : null;
     this.applied = config;
     this.fileConfig = fileConfig;
-    this.appliedVersion = { version: textVersion(text), at: Date.now() };
+    this.appliedVersion = { version, at: Date.now() };
     this.reloadState = { ok: true, at: Date.now(), attempts: 0, errors: [] };
     this.stopped = new Promise((r) => { this.resolveStopped = r; });
   }
 
+  /** The config's location as given (messages): a path or a registry URL. */
+  get path(): string {
+    return this.source.location;
+  }
+
   /**
-   * Starts `wgts up` for the config file at `path`; throws UpError (nothing left changed) on
-   * failure. `created` learns the runtime as soon as it exists, before the host is configured (so
-   * a crash during the start can still undo what was done).
+   * Starts `wgts up` for `source` (a config file or a registry); throws UpError (nothing left
+   * changed) on failure. `created` learns the runtime as soon as it exists, before the host is
+   * configured (so a crash during the start can still undo what was done). The source is closed
+   * when the runtime stops (or its start fails).
    */
-  static async start(path: string, opts: UpOptions = {}, created?: (rt: InterfaceRuntime) => void): Promise<InterfaceRuntime> {
-    const ifname = interfaceNameOf(path);
-    const { config: fileConfig, doc, text, warnings } = await loadConfig(path);
+  static async start(source: ConfigSource, opts: UpOptions = {}, created?: (rt: InterfaceRuntime) => void): Promise<InterfaceRuntime> {
+    try {
+      return await InterfaceRuntime.startFrom(source, opts, created);
+    } catch (e) {
+      await source.close();
+      throw e;
+    }
+  }
+
+  private static async startFrom(source: ConfigSource, opts: UpOptions, created?: (rt: InterfaceRuntime) => void): Promise<InterfaceRuntime> {
+    const path = source.location;
+    const ifname = source.ifname;
+    const { config: fileConfig, doc, text, version, warnings } = await loadSource(source);
     // Disabled and expired peers stay off the interface (peer-state.ts).
     const config = activeConfig(fileConfig, Date.now());
     let made: InterfaceRuntime | null = null;
@@ -261,7 +284,7 @@ export class InterfaceRuntime {
     } catch (e) {
       throw new UpError([`cannot create interface ${ifname}: ${e instanceof Error ? e.message : String(e)}`]);
     }
-    const rt = new InterfaceRuntime(ifname, path, config, fileConfig, text, iface, log, deviceLog, opts);
+    const rt = new InterfaceRuntime(ifname, source, config, fileConfig, text, version, iface, log, deviceLog, opts);
     made = rt;
     created?.(rt);
     try {
@@ -342,7 +365,10 @@ export class InterfaceRuntime {
     }
     this.status = new StatusWriter(this.ifname, () => this.snapshot(), (e) => this.log.error(`status file: ${String(e)}`), this.opts.statusDir ?? STATUS_DIR);
     await this.status.start();
-    this.watch = watchConfigFile(this.path, () => this.scheduleReload(), (e) => this.log.error(`watching ${this.path}: ${e.message}`));
+    if (this.source instanceof RegistrySource) {
+      this.source.setLog({ info: (m) => this.log.info(m, { event: 'registry' }), error: (m) => this.log.error(m, { event: 'registry' }) });
+    }
+    this.watch = this.source.watch(() => this.scheduleReload(), (e) => this.log.error(`watching ${this.path}: ${e.message}`));
     const pub = this.iface.target.ownPublicKey();
     this.log.info(`up: ${c.peers.length} peer(s), listening on UDP ${this.iface.udp.port}${pub ? '' : ' (no private key)'}${c.gateway ? ', gateway' : ''}`, { event: 'up' });
   }
@@ -480,7 +506,7 @@ export class InterfaceRuntime {
     }
     if (!this.env || !config.env) return [];
     this.env.setPeers(config.peers);
-    this.envStore?.configure(config.env.sources, this.path);
+    this.envStore?.configure(config.env.sources, this.source.baseFile);
     await this.envStore?.snapshot();
     this.access?.setEnvTargets(targets);
     return targets;
@@ -540,7 +566,7 @@ export class InterfaceRuntime {
       version: 1,
       interface: this.ifname,
       pid: process.pid,
-      config: resolvePath(this.path),
+      config: this.source.id,
       role: this.config.gateway ? 'gateway' : 'client',
       updated: Date.now(),
       peers,
@@ -551,6 +577,8 @@ export class InterfaceRuntime {
       inactive,
       applied: { ...this.appliedVersion },
     };
+    const registry = this.source.health();
+    if (registry) s.registry = registry;
     if (this.dns) s.dns = { ...this.dns.counters };
     return s;
   }
@@ -565,6 +593,7 @@ export class InterfaceRuntime {
       refused: () => this.access?.refusedByPeer() ?? new Map(),
       dns: () => this.dns?.counters ?? null,
       env: () => this.env?.counters ?? null,
+      registry: () => this.source.health(),
     };
   }
 
@@ -649,18 +678,36 @@ export class InterfaceRuntime {
     this.cancelRetry();
     // A reload (SIGHUP, a file event) looks at every env file again, even when the config is unchanged.
     this.envStore?.invalidate();
-    let text: string;
+    let got: SourceRead;
     try {
-      text = await fsp.readFile(this.path, 'utf8');
+      got = await this.source.read();
     } catch (e) {
       this.failed([`cannot read ${this.path}: ${e instanceof Error ? e.message : String(e)}`], true);
       return;
     }
+    const health = this.source.health();
+    if (health && health.connected !== this.registryConnected) {
+      this.registryConnected = health.connected;
+      void this.status?.write().catch(() => undefined);
+    }
+    // A registry state that does not decode is kept out like a file that does not parse.
+    if (!got.ok) {
+      this.failed(got.errors, false);
+      return;
+    }
+    const text = got.text;
     // An unchanged file still brings back a device changed behind its back (`wg set`): peers the
     // file holds are re-sent in full, peers it does not hold are removed.
     const now = Date.now();
     const sameActive = activeConfig(this.fileConfig, now).peers.length === this.config.peers.length;
-    if (text === this.text && this.reloadState.ok && this.deviceMatches(this.config) && sameActive) return;
+    if (text === this.text && this.reloadState.ok && this.deviceMatches(this.config) && sameActive) {
+      // Same state at a later registry revision (an edit elsewhere under PREFIX that changed nothing here).
+      if (got.version !== this.appliedVersion.version) {
+        this.appliedVersion = { version: got.version, at: Date.now() };
+        void this.status?.write().catch(() => undefined);
+      }
+      return;
+    }
     // An expiry cuts off first, whatever becomes of the rest of the reload (a file that does not
     // parse or check keeps the running config, but never an expired peer).
     if (!sameActive) await this.cutOffExpired(now);
@@ -744,7 +791,7 @@ export class InterfaceRuntime {
     }
     this.applied = next;
     this.dirty = false;
-    this.appliedVersion = { version: textVersion(text), at: Date.now() };
+    this.appliedVersion = { version: got.version, at: Date.now() };
     this.succeeded(diff, effective, wasFailing, previousFile, now);
   }
 
@@ -842,6 +889,7 @@ export class InterfaceRuntime {
     this.expiryTimer = null;
     this.watch?.close();
     await this.reloads.catch(() => undefined);
+    await this.source.close().catch((e: unknown) => this.log.error(`closing ${this.path}: ${String(e)}`));
     this.cancelRetry();
     const device = this.iface.device;
     device.inboundFilter = null;
@@ -870,7 +918,7 @@ export async function runUp(path: string, opts: UpOptions = {}): Promise<number>
   // not kill the process half-configured.
   let rt: InterfaceRuntime | null = null;
   let label = path;
-  try { label = interfaceNameOf(path); } catch { /* reported by the start */ }
+  try { label = isRegistryLocation(path) ? (opts.ifname ?? path) : interfaceNameOf(path); } catch { /* reported by the start */ }
   const json = opts.logFormat === 'json';
   const log = opts.log ?? (json ? jsonLog(label, (key) => rt?.peerName(key)) : consoleLog(label));
   const notifier = opts.notifier ?? ServiceNotifier.fromEnv((m) => log.warn(m, { event: 'notify' }));
@@ -890,7 +938,9 @@ export async function runUp(path: string, opts: UpOptions = {}): Promise<number>
   process.on('SIGHUP', onHup);
   process.on('exit', onExit);
   try {
-    rt = await InterfaceRuntime.start(path, { ...opts, log, notifier }, (created) => { rt = created; });
+    if (opts.ifname !== undefined && !isRegistryLocation(path)) throw new UpError([`--ifname is for a registry (etcd://...); the interface of ${path} is named after the file`]);
+    const source = isRegistryLocation(path) ? await RegistrySource.open(path, opts.ifname) : new FileSource(path);
+    rt = await InterfaceRuntime.start(source, { ...opts, log, notifier }, (created) => { rt = created; });
     if (stopWhy !== null) void rt.stop(stopWhy);
     await rt.stopped;
     return crashInProgress() ? EXIT_CRASH : 0;
