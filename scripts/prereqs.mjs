@@ -65,6 +65,10 @@ export const PACKAGES = Object.freeze({
   'systemd-analyze': 'systemd',
   systemctl: 'systemd',
   systemd: 'systemd',
+  // the registry (issue 12): a one-member etcd the tests and `npm run bench -- registry` start in a
+  // namespace, and its CLI (the tests read and edit keys directly, compact the history)
+  etcd: 'etcd-server',
+  etcdctl: 'etcd-client',
   // always there on Debian (essential packages), listed so a scan of the tests finds them
   getent: 'libc-bin',
   tar: 'tar',
@@ -82,9 +86,9 @@ const BUILD = ['make', 'g++', 'python3'];
 export const NEEDS = Object.freeze({
   test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'nft', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'printenv', 'sh', 'bash',
     'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query', 'ethtool', 'nstat', 'tmux', 'stty',
-    'systemd-analyze', 'systemctl', 'systemd', 'keepalived'],
-  lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq', 'keepalived'],
-  bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3', 'pidstat'],
+    'systemd-analyze', 'systemctl', 'systemd', 'keepalived', 'etcd', 'etcdctl'],
+  lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq', 'keepalived', 'etcd', 'etcdctl'],
+  bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3', 'pidstat', 'etcd', 'etcdctl'],
   fuzz: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3', 'tcpdump'],
   soak: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3'],
 });
