@@ -122,11 +122,13 @@ test('wgts lab --peer wireguard-go (stock wg-quick): every step passes, then the
   assertGone('after wgts lab --peer wireguard-go');
 });
 
-test('wgts lab --ha: the failover pair, kill -9 of A, B serves within the measured interruption, A back as BACKUP; then gone', async () => {
+test('wgts lab --ha: the failover pair from one registry, kill -9 of A, B serves within the measured interruption, A back as BACKUP; then gone', async () => {
   const r = await lab(['--ha'], { limitMs: 120_000 });
   console.log(`  wgts lab --ha: ${(r.ms / 1000).toFixed(1)} s`);
   assert.is(r.code, 0, r.out);
   assert.not.match(r.out, '✘');
+  assert.match(r.out, /✔ gateway A: wgts up etcd:\/\/10\.210\.0\.5:2379\/wgts\/shop --ifname wgtslab-ha-a --endpoints-file endpoints in wgts-lab-ha-gwa/);
+  assert.match(r.out, /✔ gateway B: wgts up etcd:\/\/10\.210\.0\.5:2379\/wgts\/shop --ifname wgtslab-ha-b /);
   assert.match(r.out, /✔ keepalived on A \(wgts ha keepalived-conf --wg wgtslab-ha-a .*\): MASTER after/);
   assert.match(r.out, '  notify_master "');
   assert.match(r.out, '✔ laptop: wg-quick up wgtslab-halap.conf (wireguard-go), Endpoint 10.200.0.1:51820');

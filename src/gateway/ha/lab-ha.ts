@@ -1,12 +1,12 @@
-// `wgts lab --ha`: the failover pair (pair.ts) as numbered steps: two gateways with one config and
-// keepalived, a stock laptop through the shared address, `kill -9` of the active gateway with the
+// `wgts lab --ha`: the failover pair (pair.ts) as numbered steps: two gateways run from one etcd
+// registry (one identity) with keepalived, a stock laptop through the shared address, `kill -9` of the active gateway with the
 // interruption of curl measured, the other gateway serving (masquerade, the laptop's endpoint, an
 // open connection), and the first gateway coming back without taking the address back.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { poll, type Report, secondsSince } from '../lab-report.js';
-import { HA_APP, HA_GW_PROJECT, HA_LAPTOP, HA_PORT, HA_VIP, HaPair, other, type Side } from './pair.js';
+import { HA_APP, HA_ETCD, HA_GW_PROJECT, HA_LAPTOP, HA_PORT, HA_REGISTRY, HA_VIP, HaPair, other, type Side } from './pair.js';
 
 /** The interface names of the lab's pair (machine-wide UAPI sockets and status files). */
 export const LAB_HA_IF = { a: 'wgtslab-ha-a', b: 'wgtslab-ha-b', laptop: 'wgtslab-halap' } as const;
@@ -24,12 +24,13 @@ export class HaLabRun {
 
   header(): void {
     const ns = this.pair.ns;
-    this.r.line('wgts lab --ha: two gateways with one config behind one address (keepalived / VRRP), a stock laptop, kill -9 of the active one');
+    this.r.line('wgts lab --ha: two gateways with one identity from one registry (etcd) behind one address (keepalived / VRRP), a stock laptop, kill -9 of the active one');
     this.r.line(`  ${ns.app.padEnd(20)} ${HA_APP}   app: http :3000, banner :5432, echo :7000`);
     this.r.line(`  ${ns.a.padEnd(20)} gateway A: project ${HA_GW_PROJECT.a}, own 10.201.0.2, VIP ${HA_VIP}:${HA_PORT} while MASTER`);
-    this.r.line(`  ${ns.b.padEnd(20)} gateway B: project ${HA_GW_PROJECT.b}, own 10.201.0.3, the same config (copy)`);
+    this.r.line(`  ${ns.b.padEnd(20)} gateway B: project ${HA_GW_PROJECT.b}, own 10.201.0.3, the same registry prefix`);
+    this.r.line(`  ${ns.etcd.padEnd(20)} etcd on ${HA_ETCD} (the gateways' management link only)`);
     this.r.line(`  ${ns.laptop.padEnd(20)} ${HA_LAPTOP}   wg-quick + wireguard-go, Endpoint = ${HA_VIP}:${HA_PORT}`);
-    this.r.line(`  ${ns.sw.padEnd(20)} the bridges: "internet" (gateways, laptop, VRRP) and project`);
+    this.r.line(`  ${ns.sw.padEnd(20)} the bridges: "internet" (gateways, laptop, VRRP), project, management`);
     this.r.line();
   }
 
@@ -45,11 +46,10 @@ export class HaLabRun {
     } catch (e) {
       this.fail(`namespaces, bridges, services: ${e instanceof Error ? e.message : String(e)}`);
     }
-    this.r.result('pass', `namespaces, bridges, app (${secondsSince(t0)}); no default routes`);
+    this.r.result('pass', `namespaces, bridges, app, etcd (${secondsSince(t0)}); no default routes`);
     try {
-      const { laptopAddress } = await this.pair.configs();
-      this.r.result('pass', `wgts gateway init ${LAB_HA_IF.a}.conf --endpoint ${HA_VIP}:${HA_PORT} ...; wgts peer add laptop (${laptopAddress}); `
-        + `cp ${LAB_HA_IF.a}.conf ${LAB_HA_IF.b}.conf (one identity)`);
+      const { laptopAddress } = this.pair.configs();
+      this.r.result('pass', `on A's host: wgts gateway init ${HA_REGISTRY} --endpoint ${HA_VIP}:${HA_PORT} ...; wgts peer add ${HA_REGISTRY} laptop (${laptopAddress})`);
     } catch (e) {
       this.fail(`gateway config: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -60,7 +60,7 @@ export class HaLabRun {
       } catch (e) {
         this.fail(`gateway ${s.toUpperCase()}: ${e instanceof Error ? e.message : String(e)}`);
       }
-      this.r.result('pass', `gateway ${s.toUpperCase()}: wgts up ${LAB_HA_IF[s]}.conf --endpoints-file endpoints in ${this.pair.ns[s]} (${secondsSince(t)})`);
+      this.r.result('pass', `gateway ${s.toUpperCase()}: wgts up ${HA_REGISTRY} --ifname ${LAB_HA_IF[s]} --endpoints-file endpoints in ${this.pair.ns[s]} (${secondsSince(t)})`);
     }
     const t = Date.now();
     const conf = this.pair.keepalived('a');
@@ -130,7 +130,7 @@ export class HaLabRun {
     } catch (e) {
       up = this.r.check('fail', `wgts up: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (up) this.r.check('pass', `wgts up ${LAB_HA_IF[s]}.conf (${secondsSince(t0)})`);
+    if (up) this.r.check('pass', `wgts up ${HA_REGISTRY} --ifname ${LAB_HA_IF[s]} (${secondsSince(t0)})`);
     const backup = await poll(() => (this.pair.vrrpStates(s).at(-1) === 'BACKUP' ? true : null), 10_000);
     this.r.check(backup ? 'pass' : 'fail', `keepalived on ${s.toUpperCase()}: ${this.pair.vrrpStates(s).slice(-2).join(' -> ')}`);
     await sleep(3000);

@@ -2,25 +2,27 @@
 //
 //   PREFIX-app     10.124.0.10/24  app: HTTP :3000, db-style banner :5432 (names the client), echo :7000
 //   PREFIX-gwa     proj0 10.124.0.2/24, eth0 10.201.0.2/24 (+ the VIP 10.200.0.1/24 while MASTER);
-//                  `wgts up IF_A.conf --endpoints-file ...`, keepalived (VRRP router id 51)
-//   PREFIX-gwb     proj0 10.124.0.3/24, eth0 10.201.0.3/24 (+ the VIP while MASTER); `wgts up IF_B.conf`
-//                  (a copy of IF_A.conf: the same identity), keepalived
+//                  keepalived (VRRP router id 51)
+//   PREFIX-gwb     proj0 10.124.0.3/24, eth0 10.201.0.3/24 (+ the VIP while MASTER); keepalived
 //   PREFIX-laptop  eth0 10.200.0.10/24; wg-quick + wireguard-go, Endpoint = the VIP
-//   PREFIX-sw      two bridges without addresses: brI (the "internet" side: both gateways and the
-//                  laptop; VRRP advertisements stay on it) and brP (the project network)
+//   PREFIX-etcd    10.210.0.5/24: a one-member etcd, the registry both gateways run from
+//                  (`wgts up etcd://10.210.0.5:2379/wgts/shop --ifname IF_A|IF_B`: one identity)
+//   PREFIX-sw      three bridges without addresses: brI (the "internet" side: both gateways and the
+//                  laptop; VRRP advertisements stay on it), brP (the project network) and brM (the
+//                  gateways' management link to etcd: gwa 10.210.0.2, gwb 10.210.0.3; neither the
+//                  laptop nor the project reaches it)
 //
 // The gateways' own addresses (VRRP's source) are outside the VIP's subnet: the connected route
 // of VIP/24 is the only way to the laptop, so every packet a gateway sends the laptop leaves from
 // the VIP and the laptop's endpoint stays on it (see keepalived.ts). No namespace has a default
 // route; every namespace gets a guard resolv.conf (nothing answers on its loopback), the gateways
 // forward no DNS (Upstream = none), the laptop's resolv.conf is the tunnel's DNS only.
-import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SOCKET_DIR } from '../../device/uapi/server.js';
 import { createNamespace, deleteNamespace, GUARD_RESOLV_CONF, NETNS_ETC_DIR, runIn, runInOk, spawnIn, stopNamespaceProcesses, vethPair, which } from '../lab-ns.js';
 import { writeLabFiles, type LabFiles } from '../lab-files.js';
 import { poll } from '../lab-report.js';
-import { addPeer, initGateway } from '../onboard.js';
 import { readStatus, statusPath } from '../status.js';
 import { readEndpoints } from './endpoints.js';
 import { writeHaFiles, type HaFiles } from './files.js';
@@ -36,11 +38,15 @@ const HA_GW_OWN = { a: '10.201.0.2/24', b: '10.201.0.3/24' } as const;
 const NETWORK = '10.124.0.0/24';
 const TUNNEL = '10.123.0.1/24';
 const ECHO_PORT = 7000;
+/** The registry: etcd's client address on the management link, and the gateway's prefix. */
+export const HA_ETCD = '10.210.0.5:2379';
+export const HA_REGISTRY = `etcd://${HA_ETCD}/wgts/shop`;
+const HA_GW_MGMT = { a: '10.210.0.2/24', b: '10.210.0.3/24' } as const;
 const BANNER_PORT = 5432;
 /** What app's :3000 answers (lab-files.ts). */
 export const HA_APP_BODY = `hello from app (${HA_APP})\n`;
 /** Programs the pair needs besides node. */
-export const HA_PROGRAMS = ['ip', 'wg', 'wg-quick', 'wireguard-go', 'keepalived', 'curl'] as const;
+export const HA_PROGRAMS = ['ip', 'wg', 'wg-quick', 'wireguard-go', 'keepalived', 'curl', 'etcd', 'etcdctl'] as const;
 
 export type Side = 'a' | 'b';
 export const other = (s: Side): Side => (s === 'a' ? 'b' : 'a');
@@ -92,7 +98,7 @@ export interface HeldConnection {
 
 /** One failover pair: setup, the steps the lab and the test run, teardown. */
 export class HaPair {
-  readonly ns: { sw: string; a: string; b: string; laptop: string; app: string };
+  readonly ns: { sw: string; a: string; b: string; laptop: string; app: string; etcd: string };
   private readonly created: string[] = [];
   private labFiles: LabFiles | null = null;
   private haFiles: HaFiles | null = null;
@@ -102,7 +108,7 @@ export class HaPair {
 
   constructor(private readonly o: HaPairOptions) {
     const p = o.prefix;
-    this.ns = { sw: `${p}sw`, a: `${p}gwa`, b: `${p}gwb`, laptop: `${p}laptop`, app: `${p}app` };
+    this.ns = { sw: `${p}sw`, a: `${p}gwa`, b: `${p}gwb`, laptop: `${p}laptop`, app: `${p}app`, etcd: `${p}etcd` };
     this.endpointsFile = join(o.dir, 'endpoints');
     const { LOG_LEVEL: _ignored, ...env } = process.env;
     this.env = env;
@@ -128,19 +134,20 @@ export class HaPair {
 
   /** Namespaces, bridges, links, addresses, the project's services. */
   async setup(): Promise<void> {
-    for (const n of [this.ns.sw, this.ns.a, this.ns.b, this.ns.laptop, this.ns.app]) {
+    for (const n of [this.ns.sw, this.ns.a, this.ns.b, this.ns.laptop, this.ns.app, this.ns.etcd]) {
       this.created.push(n);
       createNamespace(n);
     }
     this.labFiles = writeLabFiles(this.o.dir, join(NETNS_ETC_DIR, this.ns.laptop, 'resolv.conf'), GUARD_RESOLV_CONF);
     this.haFiles = writeHaFiles(this.o.dir);
-    for (const br of ['brI', 'brP']) {
+    for (const br of ['brI', 'brP', 'brM']) {
       runInOk(this.ns.sw, 'ip', ['link', 'add', br, 'type', 'bridge']);
       runInOk(this.ns.sw, 'ip', ['link', 'set', br, 'up']);
     }
     const ends: [string, string, string, string][] = [
       [this.ns.a, 'eth0', HA_GW_OWN.a, 'brI'], [this.ns.b, 'eth0', HA_GW_OWN.b, 'brI'], [this.ns.laptop, 'eth0', `${HA_LAPTOP}/24`, 'brI'],
       [this.ns.a, 'proj0', `${HA_GW_PROJECT.a}/24`, 'brP'], [this.ns.b, 'proj0', `${HA_GW_PROJECT.b}/24`, 'brP'], [this.ns.app, 'eth0', `${HA_APP}/24`, 'brP'],
+      [this.ns.a, 'mgmt0', HA_GW_MGMT.a, 'brM'], [this.ns.b, 'mgmt0', HA_GW_MGMT.b, 'brM'], [this.ns.etcd, 'eth0', `${HA_ETCD.split(':')[0] ?? ''}/24`, 'brM'],
     ];
     ends.forEach(([ns, ifname, address, br], i) => {
       vethPair({ ns: this.ns.sw, ifname: `p${i}` }, { ns, ifname, address });
@@ -158,8 +165,32 @@ export class HaPair {
       return ['app', 'banner', 'echo'].every((n) => existsSync(this.log(n)) && readFileSync(this.log(n), 'utf8').includes('ready')) ? true : null;
     }, 10_000);
     if (!ready) throw new Error('the project services did not start');
+    await this.startEtcd();
     const routed = this.created.filter((ns) => runIn(ns, 'ip', ['route', 'show', 'default']).stdout.trim() !== '');
     if (routed.length > 0) throw new Error(`default route in ${routed.join(', ')}`);
+  }
+
+  /** A one-member etcd in PREFIX-etcd, its data in DIR/etcd; resolves once it answers. */
+  private async startEtcd(): Promise<void> {
+    const client = `http://${HA_ETCD}`;
+    const peer = `http://${HA_ETCD.replace(/:[0-9]+$/, ':2380')}`;
+    const p = spawnIn(this.ns.etcd, 'etcd', [
+      '--name', 'wgts-ha', '--data-dir', join(this.o.dir, 'etcd'), '--listen-client-urls', client, '--advertise-client-urls', client,
+      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `wgts-ha=${peer}`,
+      '--initial-cluster-state', 'new', '--log-level', 'warn', '--logger', 'zap',
+    ], this.log('etcd'), this.env);
+    const healthy = await poll(() => {
+      if (p.exitCode() !== null) throw new Error(`etcd exited: ${this.tail('etcd').join('; ')}`);
+      return runIn(this.ns.etcd, 'etcdctl', ['--endpoints', client, '--dial-timeout', '1s', 'endpoint', 'health'], { env: { ...this.env, ETCDCTL_API: '3' }, timeoutMs: 5000 }).status === 0 ? true : null;
+    }, 20_000);
+    if (!healthy) throw new Error(`etcd did not answer within 20 s: ${this.tail('etcd').join('; ')}`);
+  }
+
+  /** `wgts ARGS` in namespace `ns` (the gateway hosts reach etcd); stdout, throws with stderr. */
+  private wgts(ns: string, args: string[]): string {
+    const r = runIn(ns, process.execPath, [this.o.wgtsScript, ...args], { env: this.env, timeoutMs: 30_000 });
+    if (r.status !== 0) throw new Error(`wgts ${args.join(' ')}: ${r.stderr.trim()}`);
+    return r.stdout;
   }
 
   /** The last lines of logs, for failure reports (they hold no keys). */
@@ -173,22 +204,21 @@ export class HaPair {
     });
   }
 
-  /** `wgts gateway init` for A, the laptop's `wgts peer add`, B's config a copy of A's. */
-  async configs(): Promise<{ laptopAddress: string }> {
-    const fileA = this.conf(this.o.ifnames.a);
-    await initGateway(fileA, {
-      address: [TUNNEL], networks: [NETWORK], endpoint: `${HA_VIP}:${HA_PORT}`, listenPort: HA_PORT, name: 'shop', domain: 'shop',
-      hosts: [`app=${HA_APP}`], upstream: ['none'], force: false,
-    });
-    const laptop = await addPeer(fileA, 'laptop', { out: this.conf(this.o.ifnames.laptop) });
-    copyFileSync(fileA, this.conf(this.o.ifnames.b));
-    return { laptopAddress: laptop.address };
+  /** `wgts gateway init` into the registry and the laptop's `wgts peer add`, from gateway A's host. */
+  configs(): { laptopAddress: string } {
+    this.wgts(this.ns.a, ['gateway', 'init', HA_REGISTRY, '--name', 'shop', '--address', TUNNEL, '--network', NETWORK, '--endpoint', `${HA_VIP}:${HA_PORT}`,
+      '--listen-port', String(HA_PORT), '--host', `app=${HA_APP}`, '--upstream', 'none']);
+    const laptop = this.conf(this.o.ifnames.laptop);
+    this.wgts(this.ns.a, ['peer', 'add', HA_REGISTRY, 'laptop', '--out', laptop]);
+    const address = /^Address = ([0-9.]+)\/32$/m.exec(readFileSync(laptop, 'utf8'))?.[1];
+    if (address === undefined) throw new Error(`no Address in ${laptop}`);
+    return { laptopAddress: address };
   }
 
-  /** Starts `wgts up` of side `s` with the shared endpoints file; resolves once its status file exists. */
+  /** Starts `wgts up` of side `s` from the registry with the shared endpoints file; resolves once its status file exists. */
   async gatewayUp(s: Side): Promise<void> {
     const ifname = this.o.ifnames[s];
-    const p = spawnIn(this.ns[s], process.execPath, [this.o.wgtsScript, 'up', this.conf(ifname), '--endpoints-file', this.endpointsFile], this.log(ifname), this.env);
+    const p = spawnIn(this.ns[s], process.execPath, [this.o.wgtsScript, 'up', HA_REGISTRY, '--ifname', ifname, '--endpoints-file', this.endpointsFile], this.log(ifname), this.env);
     const up = await poll(() => (p.exitCode() !== null ? false : readStatus(ifname)?.pid !== undefined && this.alive(ifname) ? true : null), 15_000);
     if (up !== true) throw new Error(`wgts up ${ifname}.conf did not start: ${this.tail(ifname).join('; ')}`);
   }

@@ -1,5 +1,6 @@
-// Issue 12, failover: two gateways run copies of ONE gateway config (the same identity) behind one
-// endpoint address held by keepalived (VRRP); a stock laptop (wg-quick + wireguard-go) uses that
+// Issue 12, failover: two gateways run ONE gateway config from the etcd registry (`wgts up
+// etcd://.../wgts/shop`, the same identity; etcd in its own namespace on the gateways' management
+// link) behind one endpoint address held by keepalived (VRRP); a stock laptop (wg-quick + wireguard-go) uses that
 // address as its Endpoint. The active gateway's `wgts up` is killed with SIGKILL: keepalived sees
 // its TUN device vanish, the other gateway takes the address over and, with `wgts ha kick` as its
 // notify_master, starts the handshake with the laptop at once. Measured: how long
@@ -13,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HA_GW_PROJECT, HA_VIP, HA_PORT, HaPair } from '../../../src/gateway/ha/pair.js';
+import { HA_GW_PROJECT, HA_PORT, HA_REGISTRY, HA_VIP, HaPair } from '../../../src/gateway/ha/pair.js';
+import { readStatus } from '../../../src/gateway/status.js';
 import { uniqueIfname, wgtsScript } from '../../helpers/wg.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wgts-ha-'));
@@ -27,13 +29,19 @@ process.on('exit', () => {
 /** Interruptions measured (ms), printed at the end. */
 const measured: { kicked?: number; baseline?: number } = {};
 
-test('setup: two gateways with one config, keepalived on each, A holds the address, a stock laptop through it', async () => {
+test('setup: two gateways from one registry, keepalived on each, A holds the address, a stock laptop through it', async () => {
   assert.equal(HaPair.missing(), [], 'programs of the failover pair');
   await pair.setup();
-  const { laptopAddress } = await pair.configs();
+  const { laptopAddress } = pair.configs();
   assert.is(laptopAddress, '10.123.0.2');
   await pair.gatewayUp('a');
   await pair.gatewayUp('b');
+  for (const s of ['a', 'b'] as const) {
+    const st = readStatus(ifnames[s]);
+    assert.is(st?.config, HA_REGISTRY, `gateway ${s} runs from the registry`);
+    assert.is(st?.registry?.connected, true);
+    assert.is(st?.peers && Object.values(st.peers).map((p) => p.name).join(), 'laptop', `gateway ${s} has the laptop from the registry`);
+  }
   pair.keepalived('a');
   assert.ok(await pair.waitMaster('a', 10_000), `A becomes MASTER: ${pair.tail('keepalived-a').join('; ')}`);
   pair.keepalived('b');
