@@ -16,6 +16,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HA_GW_PROJECT, HA_PORT, HA_REGISTRY, HA_VIP, HaPair } from '../../../src/gateway/ha/pair.js';
 import { readStatus } from '../../../src/gateway/status.js';
+import { waitFor } from '../../helpers/netns.js';
 import { uniqueIfname, wgtsScript } from '../../helpers/wg.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wgts-ha-'));
@@ -51,7 +52,8 @@ test('setup: two gateways from one registry, keepalived on each, A holds the add
   assert.is(pair.masqueradedAs(), HA_GW_PROJECT.a, 'a new connection is masqueraded by A');
   assert.is(pair.laptopEndpoint(), `${HA_VIP}:${HA_PORT}`);
   // A shares where the laptop talks from; B (standby, no traffic) leaves the file alone.
-  const shared = await pair.sharedEndpoints();
+  // (written with the status file, once a second)
+  const shared = await waitFor(async () => { const m = await pair.sharedEndpoints(); return m.size > 0 ? m : null; }, 5000, 100, 'the endpoints file') ?? new Map<string, string>();
   assert.is(shared.size, 1, 'the endpoints file names the laptop');
   assert.match([...shared.values()][0] ?? '', /^10\.200\.0\.10:[0-9]+$/);
   assert.equal(pair.vrrpStates('b'), ['BACKUP'], 'B is BACKUP');
