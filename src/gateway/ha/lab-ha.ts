@@ -3,7 +3,6 @@
 // interruption of curl measured, the other gateway serving (masquerade, the laptop's endpoint, an
 // open connection), and the first gateway coming back without taking the address back.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { poll, type Report, secondsSince } from '../lab-report.js';
 import { HA_APP, HA_ETCD, HA_GW_PROJECT, HA_LAPTOP, HA_PORT, HA_REGISTRY, HA_VIP, HaPair, other, type Side } from './pair.js';
@@ -160,7 +159,7 @@ export class HaLabRun {
     this.r.line('the lab keeps running (--keep):');
     this.r.line(`  the laptop:        sudo ip netns exec ${this.pair.ns.laptop} bash   then: curl http://app:3000, wg show`);
     this.r.line(`  a failover:        sudo ${w} show ${LAB_HA_IF.b}; kill -9 the pid in /var/run/wgts/${LAB_HA_IF.b}.json`);
-    this.r.line(`  configs and logs:  ${this.o.dir} (keepalived-a.log, keepalived-b.log, ${join('endpoints')})`);
+    this.r.line(`  configs and logs:  ${this.o.dir} (keepalived-a.log, keepalived-b.log, the endpoints file, etcd's data)`);
     this.r.line(`  remove it:         sudo ${w} lab --clean`);
   }
 }
