@@ -291,6 +291,16 @@ export class HaPair {
     if (r.status !== 0) throw new Error(`wg-quick up failed: ${r.stderr.trim().split('\n').slice(-4).join('; ')}`);
   }
 
+  /** The MAC address of side `s`'s "internet" interface. */
+  macOf(s: Side): string {
+    return /link\/ether ([0-9a-f:]{17})/.exec(runIn(this.ns[s], 'ip', ['link', 'show', 'dev', 'eth0']).stdout)?.[1] ?? '';
+  }
+
+  /** The MAC address the laptop's neighbour table holds for the VIP ('' when none). */
+  laptopNeighbor(): string {
+    return /lladdr ([0-9a-f:]{17})/.exec(runIn(this.ns.laptop, 'ip', ['neigh', 'show', HA_VIP, 'dev', 'eth0']).stdout)?.[1] ?? '';
+  }
+
   /** The laptop's endpoint for the gateway (`wg show IF endpoints`). */
   laptopEndpoint(): string {
     return runIn(this.ns.laptop, 'wg', ['show', this.o.ifnames.laptop, 'endpoints']).stdout.trim().split('\t')[1] ?? '';

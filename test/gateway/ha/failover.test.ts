@@ -51,6 +51,7 @@ test('setup: two gateways from one registry, keepalived on each, A holds the add
   assert.ok(c.ok, `curl through A: ${c.text}`);
   assert.is(pair.masqueradedAs(), HA_GW_PROJECT.a, 'a new connection is masqueraded by A');
   assert.is(pair.laptopEndpoint(), `${HA_VIP}:${HA_PORT}`);
+  assert.is(pair.laptopNeighbor(), pair.macOf('a'), "the laptop's neighbour entry of the VIP: A's MAC");
   // A shares where the laptop talks from; B (standby, no traffic) leaves the file alone.
   // (written with the status file, once a second)
   const shared = await waitFor(async () => { const m = await pair.sharedEndpoints(); return m.size > 0 ? m : null; }, 5000, 100, 'the endpoints file') ?? new Map<string, string>();
@@ -76,6 +77,7 @@ test('kill -9 of the active gateway: B takes the address and kicks the laptop; c
   assert.ok(o.longestMs > 0 && o.longestMs < 10_000, `interruption ${o.longestMs} ms`);
   assert.is(pair.vrrpStates('a').at(-1), 'FAULT', 'A went to FAULT (its TUN device vanished)');
   assert.is(pair.laptopEndpoint(), `${HA_VIP}:${HA_PORT}`, 'the laptop still talks to the shared address (B sends from it)');
+  assert.is(pair.laptopNeighbor(), pair.macOf('b'), "B's gratuitous ARP moved the laptop's neighbour entry of the VIP");
   assert.ok(pair.curl().ok, 'curl through B');
   assert.is(pair.masqueradedAs(), HA_GW_PROJECT.b, 'new connections are masqueraded by B');
   // The open connection: B has neither A's conntrack entry nor its masquerade address, so app
