@@ -22,6 +22,7 @@ interface Listed { name: string; address: string | null; publicKey: string; stat
 /** Output with what legitimately differs between runs and locations replaced. */
 function normalize(text: string, location: string): string {
   return text
+    .replace(/ \(on this host; gateways on other hosts apply it from their etcd watch\)/g, '')
     .split(location).join('LOCATION')
     .replace(/[A-Za-z0-9+/]{43}=/g, 'KEY')
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, 'TIME')
@@ -90,6 +91,7 @@ test('every gateway / peer command prints the same against a registry as against
   assert.match(fromRegistry[2] ?? '', /exit 0\n# wgts project shop: laptop alice\./);
   assert.match(fromRegistry[1] ?? '', /exit 1\nwgts: LOCATION already exists; use --force/);
   assert.match(fromRegistry[4] ?? '', /already has a peer named 'Alice'/);
+
   const listed = JSON.parse(wgtsOk(['peer', 'list', url, '--json'], ns)) as Listed[];
   assert.equal(listed.map((p) => [p.name, p.address]), [['alice', '10.123.0.2'], ['carol', '10.123.0.4']]);
 });
@@ -177,6 +179,9 @@ test('migrate: a file gateway with peers into a registry (same peers, same key);
   assert.is(again.status, 1);
   assert.match(again.stderr, /already exists; use --force/);
   assert.is(wgts(['gateway', 'migrate', file, url, '--force'], ns).status, 0);
+  // Status files are per host: a command says it sees no gateway here, and why that is not all.
+  const removed = wgtsOk(['peer', 'remove', url, 'p1'], ns);
+  assert.match(removed, /^no running gateway uses \S+: nothing to cut off \(.*\) \(on this host; gateways on other hosts apply it from their etcd watch\)$/m);
   // init --registry URL is the other spelling of init URL.
   const r = wgts(['gateway', 'init', '--registry', etcd.url('wgts/other'), ...INIT], ns);
   assert.is(r.status, 0, r.stderr);
