@@ -201,6 +201,40 @@ test('an unreachable registry: a clear error within seconds, nothing hangs', () 
   assert.not.match(pw.stderr, /secret/);
 });
 
+test('etcd auth: a user with a role on its PREFIX, the password from the environment (or a file), never printed', () => {
+  const root = ['--user', 'root:rootpw'];
+  etcd.ctl(['user', 'add', 'root:rootpw']);
+  etcd.ctl(['user', 'add', 'gw:gw-secret-pw']);
+  etcd.ctl(['role', 'add', 'gwrole']);
+  etcd.ctl(['role', 'grant-permission', 'gwrole', 'readwrite', '/wgts/auth/', '--prefix=true']);
+  etcd.ctl(['user', 'grant-role', 'gw', 'gwrole']);
+  etcd.ctl(['auth', 'enable']);
+  try {
+    const url = etcd.url('wgts/auth');
+    const as = (env: NodeJS.ProcessEnv, args: string[]): { status: number; stdout: string; stderr: string } =>
+      ns.tryExec(process.execPath, [wgtsScript, ...args], { env: { ...process.env, ...env }, timeoutMs: 20_000 });
+    const creds = { WGTS_REGISTRY_USER: 'gw', WGTS_REGISTRY_PASSWORD: 'gw-secret-pw' };
+    const init = as(creds, ['gateway', 'init', url, ...INIT]);
+    assert.is(init.status, 0, init.stderr);
+    const pwFile = join(work, 'pw');
+    writeFileSync(pwFile, 'gw-secret-pw\n', { mode: 0o600 });
+    assert.is(as({ WGTS_REGISTRY_PASSWORD_FILE: pwFile }, ['peer', 'add', `etcd://gw@${etcd.endpoint}/wgts/auth`, 'alice']).status, 0, 'USER@ in the URL, the password from a file');
+    assert.match(as(creds, ['peer', 'list', url]).stdout, /^alice\s+10\.123\.0\.2\s/m);
+    const none = as({}, ['peer', 'list', url]);
+    assert.is(none.status, 1);
+    assert.match(none.stderr, /^wgts: etcd:\/\/\S+: .*(user name is empty|permission denied)/im);
+    const wrong = as({ WGTS_REGISTRY_USER: 'gw', WGTS_REGISTRY_PASSWORD: 'not-it' }, ['peer', 'list', url]);
+    assert.is(wrong.status, 1);
+    assert.match(wrong.stderr, /authentication failed/i);
+    const other = as(creds, ['peer', 'list', etcd.url('wgts/shop')]);
+    assert.is(other.status, 1);
+    assert.match(other.stderr, /permission denied/i, 'the role reaches its PREFIX only');
+    for (const r of [init, none, wrong, other]) assert.not.match(r.stdout + r.stderr, /gw-secret-pw|not-it/);
+  } finally {
+    etcd.ctl([...root, 'auth', 'disable']);
+  }
+});
+
 test('teardown', async () => {
   await etcd.remove();
   ns.delete();
