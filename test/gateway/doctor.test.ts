@@ -137,7 +137,7 @@ test('setup: project, gateway with a host resolver, a laptop', async () => {
   guardResolvConf(lap);
   writeFileSync(resolvPath(gw), 'nameserver 127.0.0.53\n');
   resolver = await startDnsmasq(gw, '127.0.0.53', { host: { 'www.example.com': '10.124.0.10' } });
-  wgtsOk(['gateway', 'init', gwFile, '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820', '--host', 'app=10.124.0.10']);
+  wgtsOk(['gateway', 'init', gwFile, '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820', '--host', 'app=10.124.0.10', '--domain', 'zerops']);
   wgtsOk(['peer', 'add', gwFile, 'laptop', '--out', lapFile]);
 });
 
