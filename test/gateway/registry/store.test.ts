@@ -3,12 +3,12 @@
 // registry prints the same thing (keys, times and the location normalized); a state in etcd that
 // does not parse is refused with URL/KEY:LINE; concurrent `peer add`s from two processes all land,
 // with distinct addresses; migrate moves a file's gateway and refuses a PREFIX in use.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Netns } from '../../helpers/netns.js';
+import { Netns, sh } from '../../helpers/netns.js';
 import { startEtcd, type TestEtcd } from '../../helpers/etcd.js';
 import { wgts, wgtsOk } from '../../helpers/up.js';
 import { wgtsScript } from '../../helpers/wg.js';
@@ -231,6 +231,41 @@ test('etcd auth: a user with a role on its PREFIX, the password from the environ
     for (const r of [init, none, wrong, other]) assert.not.match(r.stdout + r.stderr, /gw-secret-pw|not-it/);
   } finally {
     etcd.ctl([...root, 'auth', 'disable']);
+  }
+});
+
+test('TLS with client certificates: WGTS_REGISTRY_CA / _CERT / _KEY; without them the member is not reached', async () => {
+  const pki = join(work, 'pki');
+  mkdirSync(pki);
+  const ssl = (sub: string, args: string[]): string => sh('openssl', [sub, ...args], { timeoutMs: 20_000 });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ssl('req', ['-x509', ...ec, '-keyout', join(pki, 'ca.key'), '-out', join(pki, 'ca.pem'), '-days', '1', '-subj', '/CN=wgts-test-ca']);
+  writeFileSync(join(pki, 'ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+  for (const name of ['etcd', 'gw']) {
+    ssl('req', [...ec, '-keyout', join(pki, `${name}.key`), '-out', join(pki, `${name}.csr`), '-subj', `/CN=${name}`]);
+    ssl('x509', ['-req', '-in', join(pki, `${name}.csr`), '-CA', join(pki, 'ca.pem'), '-CAkey', join(pki, 'ca.key'), '-CAcreateserial',
+      '-out', join(pki, `${name}.pem`), '-days', '1', '-extfile', join(pki, 'ext')]);
+  }
+  const secure = await startEtcd(ns, '127.0.0.1', 23797, { tls: { cert: join(pki, 'etcd.pem'), key: join(pki, 'etcd.key'), ca: join(pki, 'ca.pem'), clientCertAuth: true } });
+  try {
+    const url = secure.url('wgts/tls');
+    const as = (env: NodeJS.ProcessEnv, args: string[]): { status: number; stdout: string; stderr: string } =>
+      ns.tryExec(process.execPath, [wgtsScript, ...args], { env: { ...process.env, ...env }, timeoutMs: 20_000 });
+    const full = { WGTS_REGISTRY_CA: join(pki, 'ca.pem'), WGTS_REGISTRY_CERT: join(pki, 'gw.pem'), WGTS_REGISTRY_KEY: join(pki, 'gw.key') };
+    const init = as(full, ['gateway', 'init', url, ...INIT]);
+    assert.is(init.status, 0, init.stderr);
+    assert.is(as(full, ['peer', 'add', url, 'alice']).status, 0);
+    assert.match(as(full, ['peer', 'list', url]).stdout, /^alice\s+10\.123\.0\.2\s/m);
+    assert.match(secure.ctl(['get', '/wgts/tls/peers/alice', '--print-value-only']), /^\[Peer\]\nName = alice\n/);
+    const plain = as({}, ['peer', 'list', url]);
+    assert.is(plain.status, 1, 'plain text to a TLS member');
+    assert.match(plain.stderr, /^wgts: etcd:\/\/127\.0\.0\.1:23797\/wgts\/tls: /);
+    const noCert = as({ WGTS_REGISTRY_CA: join(pki, 'ca.pem') }, ['peer', 'list', url]);
+    assert.is(noCert.status, 1, 'no client certificate where the member asks for one');
+    const halfPair = as({ WGTS_REGISTRY_CA: join(pki, 'ca.pem'), WGTS_REGISTRY_CERT: join(pki, 'gw.pem') }, ['peer', 'list', url]);
+    assert.match(halfPair.stderr, /WGTS_REGISTRY_CERT and WGTS_REGISTRY_KEY go together/);
+  } finally {
+    await secure.remove();
   }
 });
 
