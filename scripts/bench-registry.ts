@@ -17,28 +17,19 @@ import { setPeerFlags } from '../src/gateway/peer-ops.js';
 import { RegistrySource } from '../src/gateway/registry/source.js';
 import { Netns } from '../src/io/netns.js';
 import { startEtcd } from '../test/helpers/etcd.js';
+import { median, medianCallMs } from '../test/helpers/measure.js';
 
 const PEERS = 250;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-async function time(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn(i);
-    out.push(performance.now() - t);
-  }
-  return median(out);
-}
 
 /** The store benchmark on one location (a file or a registry URL). */
 async function storeCosts(loc: string): Promise<number[]> {
   await initGateway(loc, { address: '10.123.0.1/22', networks: ['10.124.0.0/24'], endpoint: 'vpn.example.com:51820', name: 'bench' });
-  const firstAdds = await time(10, (i) => addPeer(loc, `a${i}`));
+  const firstAdds = await medianCallMs(10, (i) => addPeer(loc, `a${i}`));
   for (let i = 10; i < PEERS - 10; i++) await addPeer(loc, `a${i}`);
-  const lastAdds = await time(10, (i) => addPeer(loc, `b${i}`));
-  const list = await time(10, () => listGatewayPeers(loc));
-  const disable = await time(10, (i) => setPeerFlags(loc, `a${100 + i}`, { disabled: true }));
-  const set = await time(5, (i) => setGateway(loc, { endpoint: `vpn${i}.example.com:51820` }));
+  const lastAdds = await medianCallMs(10, (i) => addPeer(loc, `b${i}`));
+  const list = await medianCallMs(10, () => listGatewayPeers(loc));
+  const disable = await medianCallMs(10, (i) => setPeerFlags(loc, `a${100 + i}`, { disabled: true }));
+  const set = await medianCallMs(5, (i) => setGateway(loc, { endpoint: `vpn${i}.example.com:51820` }));
   return [firstAdds, lastAdds, list, disable, set];
 }
 

@@ -69,6 +69,8 @@ export const PACKAGES = Object.freeze({
   // namespace, and its CLI (the tests read and edit keys directly, compact the history)
   etcd: 'etcd-server',
   etcdctl: 'etcd-client',
+  // certificates for the registry's TLS test (a CA, the member's and a client's)
+  openssl: 'openssl',
   // always there on Debian (essential packages), listed so a scan of the tests finds them
   getent: 'libc-bin',
   tar: 'tar',
@@ -86,7 +88,7 @@ const BUILD = ['make', 'g++', 'python3'];
 export const NEEDS = Object.freeze({
   test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'nft', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'printenv', 'sh', 'bash',
     'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query', 'ethtool', 'nstat', 'tmux', 'stty',
-    'systemd-analyze', 'systemctl', 'systemd', 'keepalived', 'etcd', 'etcdctl'],
+    'systemd-analyze', 'systemctl', 'systemd', 'keepalived', 'etcd', 'etcdctl', 'openssl'],
   lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq', 'keepalived', 'etcd', 'etcdctl'],
   bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3', 'pidstat', 'etcd', 'etcdctl'],
   fuzz: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3', 'tcpdump'],

@@ -8,6 +8,7 @@ import { APPLY_TIMEOUT_MS, runningFor, waitForVersion, type ApplyOutcome } from 
 import { addHosts, removeHosts, setGateway, type SettingsResult } from '../gateway/gateway-ops.js';
 import { DEFAULT_LISTEN_PORT, initGateway } from '../gateway/onboard.js';
 import { projectConfName } from '../gateway/project.js';
+import { isRegistryLocation } from '../gateway/registry/location.js';
 import { migrateToRegistry } from '../gateway/registry/migrate.js';
 
 /** Commander option parser for repeatable options: appends each value (the first call gets no list). */
@@ -39,7 +40,7 @@ export async function reportApplied(file: string, version: string, since: number
   wait: (s: Parameters<typeof waitForVersion>[0]) => Promise<ApplyOutcome> = (s) => waitForVersion(s, version, since)): Promise<ApplyOutcome[]> {
   const running = runningFor(file);
   if (running.length === 0) {
-    process.stdout.write(`no running gateway uses ${file}: \`wgts up ${file}\` starts with it\n`);
+    process.stdout.write(`no running gateway uses ${file}: \`wgts up ${file}\` starts with it${elsewhere(file)}\n`);
     return [];
   }
   const outcomes = await Promise.all(running.map(wait));
@@ -50,6 +51,14 @@ export async function reportApplied(file: string, version: string, since: number
   }
   if (outcomes.some((o) => o.kind !== 'applied')) process.exitCode = 1;
   return outcomes;
+}
+
+/**
+ * For a registry: status files are per host, so gateways of the registry elsewhere are not seen
+ * here; they apply the change from their watch (`wgts show` there gives the revision).
+ */
+export function elsewhere(location: string): string {
+  return isRegistryLocation(location) ? ' (on this host; gateways on other hosts apply it from their etcd watch)' : '';
 }
 
 /** Prints what a settings change did: the change, laptops now holding outdated configs, rule warnings. */

@@ -34,18 +34,31 @@ process.on('exit', () => {
   }
 });
 
+/** TLS of the client port: the member's certificate and key, and the CA clients must present certificates of (client-cert-auth). */
+export interface EtcdTls {
+  cert: string;
+  key: string;
+  ca: string;
+  clientCertAuth?: boolean;
+}
+
 /**
  * Starts etcd in `ns` on `host` (an address of `ns`: 127.0.0.1 or a veth address), client port
- * `port` and peer port `port + 1`; resolves once it answers `etcdctl endpoint health`.
+ * `port` and peer port `port + 1`; resolves once it answers `etcdctl endpoint health`. With `tls`
+ * the client port speaks TLS (etcdctl is given the CA, and with client-cert-auth the member's
+ * certificate as its own).
  */
-export async function startEtcd(ns: Netns, host = '127.0.0.1', port = 2379): Promise<TestEtcd> {
+export async function startEtcd(ns: Netns, host = '127.0.0.1', port = 2379, opts: { tls?: EtcdTls } = {}): Promise<TestEtcd> {
   const dir = mkdtempSync(join(tmpdir(), 'wgts-etcd-'));
-  const client = `http://${host}:${port}`;
+  const tls = opts.tls;
+  const client = `${tls ? 'https' : 'http'}://${host}:${port}`;
+  const tlsArgs = tls ? ['--cert-file', tls.cert, '--key-file', tls.key, '--trusted-ca-file', tls.ca, ...(tls.clientCertAuth ? ['--client-cert-auth'] : [])] : [];
+  const ctlTls = tls ? ['--cacert', tls.ca, ...(tls.clientCertAuth ? ['--cert', tls.cert, '--key', tls.key] : [])] : [];
   const peer = `http://${host}:${port + 1}`;
   let child: ChildProcess | null = null;
   let exited = true;
   let out = '';
-  const ctl = (args: string[]): string => ns.exec('etcdctl', ['--endpoints', client, '--dial-timeout', '2s', '--command-timeout', '5s', ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+  const ctl = (args: string[]): string => ns.exec('etcdctl', ['--endpoints', client, ...ctlTls, '--dial-timeout', '2s', '--command-timeout', '5s', ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
   const e: TestEtcd = {
     ns,
     endpoint: `${host}:${port}`,
@@ -62,7 +75,7 @@ export async function startEtcd(ns: Netns, host = '127.0.0.1', port = 2379): Pro
         '--listen-client-urls', client, '--advertise-client-urls', client,
         '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
         '--initial-cluster', `wgts-test=${peer}`, '--initial-cluster-state', 'new',
-        '--log-level', 'warn', '--logger', 'zap',
+        '--log-level', 'warn', '--logger', 'zap', ...tlsArgs,
       ]);
       child = c;
       c.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
@@ -70,7 +83,7 @@ export async function startEtcd(ns: Netns, host = '127.0.0.1', port = 2379): Pro
       c.on('exit', () => { exited = true; });
       await waitFor(() => {
         if (exited) throw new Error(`etcd exited:\n${out}`);
-        return ns.tryExec('etcdctl', ['--endpoints', client, '--dial-timeout', '1s', 'endpoint', 'health'], { env: { ...process.env, ETCDCTL_API: '3' }, timeoutMs: 5000 }).status === 0;
+        return ns.tryExec('etcdctl', ['--endpoints', client, ...ctlTls, '--dial-timeout', '1s', 'endpoint', 'health'], { env: { ...process.env, ETCDCTL_API: '3' }, timeoutMs: 5000 }).status === 0;
       }, 20_000, 100, `etcd on ${client}`);
     },
     async stop(): Promise<void> {

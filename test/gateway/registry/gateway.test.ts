@@ -151,8 +151,15 @@ test('cut off from etcd (connection gone) while peers change and the history is 
 test('teardown', async () => {
   if (process.env.WGTS_TEST_DEBUG) { await new Promise((r) => setTimeout(r, 500)); console.log(gateway.out()); }
   for (const l of laptops) { try { l.down(); } catch { /* gone */ } }
+  const key = etcd.ctl(['get', `/wgts/${gwIf}/identity`, '--print-value-only']).trim();
+  assert.match(key, /^[A-Za-z0-9+/]{43}=$/);
+  const status = JSON.stringify(readStatus(gwIf));
+  const metrics = gw.tryExec('curl', ['-s', '--max-time', '3', `http://${METRICS}/metrics`]).stdout;
   await stopUps(procs);
-  assert.not.match(gateway.out(), /[A-Za-z0-9+/]{43}=.*private|PrivateKey/i, 'the log never holds the private key');
+  assert.ok(status.length > 100 && metrics.includes('wgts_registry_connected'));
+  for (const [what, text] of [['log', gateway.out()], ['status file', status], ['metrics', metrics]] as const) {
+    assert.not.ok(text.includes(key), `the ${what} never holds the private key`);
+  }
   await etcd.remove();
   for (const ns of [lapA, lapB, proj, gw, reg]) ns.delete();
   rmSync(work, { recursive: true, force: true });
