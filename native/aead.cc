@@ -28,8 +28,16 @@
 //
 // Each thread that loads the addon (main thread, workers) gets its own cipher contexts, created
 // once at load and freed by an environment cleanup hook; a call only re-keys them.
+//
+//   dataForget() -> undefined
+//     re-keys this thread's contexts with an all-zero key and cleanses the open scratch, so no
+//     session key or plaintext stays in the addon once the sessions that used them are erased
+//     (the engine calls it whenever it wipes a keypair). Freeing the contexts cleanses them too.
 #include "aead.h"
 
+#include "napi_util.h"
+
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,10 +67,21 @@ struct AeadState {
 thread_local AeadState* tls_state = nullptr;
 
 void FreeState(AeadState* s) {
-  EVP_CIPHER_CTX_free(s->seal);
+  EVP_CIPHER_CTX_free(s->seal);  // OpenSSL cleanses the key material it held
   EVP_CIPHER_CTX_free(s->open);
+  if (s->scratch != nullptr) OPENSSL_cleanse(s->scratch, s->scratch_len);
   free(s->scratch);
   delete s;
+}
+
+constexpr uint8_t kZeroKey[kKeyLen] = {0};
+constexpr uint8_t kZeroIv[kIvLen] = {0};
+
+// Overwrites the last key in both contexts and the last plaintext in the scratch.
+void Forget(AeadState* s) {
+  EVP_EncryptInit_ex(s->seal, nullptr, nullptr, kZeroKey, kZeroIv);
+  EVP_DecryptInit_ex(s->open, nullptr, nullptr, kZeroKey, kZeroIv);
+  OPENSSL_cleanse(s->scratch, s->scratch_len);
 }
 
 AeadState* NewState() {
@@ -347,10 +366,9 @@ napi_value DataOpen(napi_env env, napi_callback_info info) {
   return Result(env, Open(s, c));
 }
 
-bool SetFunction(napi_env env, napi_value exports, const char* name, napi_callback cb) {
-  napi_value fn;
-  return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn) == napi_ok &&
-         napi_set_named_property(env, exports, name, fn) == napi_ok;
+napi_value DataForget(napi_env env, napi_callback_info info) {
+  if (tls_state != nullptr) Forget(tls_state);
+  return nullptr;
 }
 
 }  // namespace
@@ -371,7 +389,8 @@ bool RegisterAead(napi_env env, napi_value exports) {
     return false;
   }
   return SetFunction(env, exports, "dataSeal", DataSeal) && SetFunction(env, exports, "dataOpen", DataOpen) &&
-         SetFunction(env, exports, "dataSealBatch", DataSealBatch) && SetFunction(env, exports, "dataOpenBatch", DataOpenBatch);
+         SetFunction(env, exports, "dataForget", DataForget) && SetFunction(env, exports, "dataSealBatch", DataSealBatch) &&
+         SetFunction(env, exports, "dataOpenBatch", DataOpenBatch);
 }
 
 }  // namespace wgts

@@ -6,7 +6,7 @@
 
 namespace wgts {
 
-// Adds `dataSeal` and `dataOpen` (see aead.cc) to `exports` and creates this thread's cipher
+// Adds `dataSeal`, `dataOpen` and `dataForget` (see aead.cc) to `exports` and creates this thread's cipher
 // contexts, freed again when `env` is torn down. False with a JS exception pending on failure.
 bool RegisterAead(napi_env env, napi_value exports);
 

@@ -1,5 +1,5 @@
 // Small N-API helpers shared by the TUN and UDP handles: errno errors with a symbolic `code`,
-// argument checks, raw typed-array views.
+// argument checks, raw typed-array views; and exporting a plain function (aead.cc, hs_crypto.cc).
 #pragma once
 
 #include <napi.h>
@@ -41,6 +41,13 @@ bool TypedView(napi_env env, napi_value value, napi_typedarray_type want, T** da
 
 inline bool Uint32Arg(napi_env env, napi_value value, uint32_t* out) {
   return napi_get_value_uint32(env, value, out) == napi_ok;
+}
+
+// exports[name] = a plain N-API function calling `cb`.
+inline bool SetFunction(napi_env env, napi_value exports, const char* name, napi_callback cb) {
+  napi_value fn;
+  return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, nullptr, &fn) == napi_ok &&
+         napi_set_named_property(env, exports, name, fn) == napi_ok;
 }
 
 // Packets in one buffer, the way the batch calls take them: (buf: Uint8Array, offsets:

@@ -1,5 +1,7 @@
 #include "notify.h"
 
+#include "napi_util.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -67,9 +69,7 @@ napi_value SdNotify(napi_env env, napi_callback_info info) {
 }  // namespace
 
 bool RegisterNotify(napi_env env, napi_value exports) {
-  napi_value fn;
-  if (napi_create_function(env, "sdNotify", NAPI_AUTO_LENGTH, SdNotify, nullptr, &fn) != napi_ok) return false;
-  return napi_set_named_property(env, exports, "sdNotify", fn) == napi_ok;
+  return SetFunction(env, exports, "sdNotify", SdNotify);
 }
 
 }  // namespace wgts

@@ -1,6 +1,7 @@
 // Tunnel benchmark: ping RTT, one-stream TCP throughput both ways, UDP loss at a fixed offered rate
 // and the CPU seconds each side spends per GB, through a WireGuard tunnel between two network
-// namespaces, for every pair of implementations in one run so the numbers compare. Needs root.
+// namespaces, for every pair of implementations in one run so the numbers compare (wgts also on its
+// pure TypeScript crypto, WGTS_CRYPTO=pure). Needs root.
 //
 // Usage: node dist/scripts/bench-tunnel.js [seconds per iperf3 run, default 5]
 //   WGTS_BENCH_WIREGUARD_GO=/path/to/wireguard-go   a second (e.g. current upstream) wireguard-go:
@@ -34,6 +35,7 @@ const debian: Side = { impl: 'wireguard-go', label: `wg-go ${goVersion('wireguar
 const current: Side | undefined = currentGo ? { impl: 'wireguard-go', label: `wg-go ${goVersion(currentGo)}`, binary: currentGo } : undefined;
 const wgts: Side = { impl: 'wgts', label: 'wgts' };
 const wgtsOff: Side = { impl: 'wgts', label: 'wgts WGTS_OFFLOAD=0', env: { WGTS_OFFLOAD: '0' } };
+const wgtsPure: Side = { impl: 'wgts', label: 'wgts WGTS_CRYPTO=pure', env: { WGTS_CRYPTO: 'pure' } };
 
 const PAIRS: [string, Side, Side | undefined][] = [
   ['deb-deb', debian, debian],
@@ -42,6 +44,7 @@ const PAIRS: [string, Side, Side | undefined][] = [
   ['wgts-cur', wgts, current],
   ['wgts-deb', wgts, debian],
   ['off-off', wgtsOff, wgtsOff],
+  ['pure-pure', wgtsPure, wgtsPure],
 ];
 const only = process.env.WGTS_BENCH_PAIRS?.split(',').map((s) => s.trim()).filter(Boolean);
 
@@ -189,6 +192,8 @@ ratio('wgts-wgts', 'cur-cur', 'TCP wgts<->wgts / current wg-go<->current wg-go')
 ratio('wgts-cur', 'cur-cur', 'TCP wgts<->current wg-go / current wg-go<->current wg-go');
 ratio('wgts-wgts', 'deb-deb', 'TCP wgts<->wgts / Debian wg-go<->Debian wg-go');
 ratio('off-off', 'wgts-wgts', 'TCP WGTS_OFFLOAD=0 / offloads on');
+ratio('pure-pure', 'cur-cur', 'TCP wgts WGTS_CRYPTO=pure / current wg-go<->current wg-go');
+ratio('pure-pure', 'deb-deb', 'TCP wgts WGTS_CRYPTO=pure / Debian wg-go<->Debian wg-go');
 const rtt = (name: string): number | undefined => results.get(name)?.rttMs;
 const w = rtt('wgts-wgts'), c = rtt('cur-cur');
 if (w !== undefined && c !== undefined) console.log(`ping RTT wgts<->wgts / current wg-go<->current wg-go: ${(w / c).toFixed(2)}`);

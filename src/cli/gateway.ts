@@ -8,7 +8,8 @@ import { APPLY_TIMEOUT_MS, runningFor, waitForVersion, type ApplyOutcome } from 
 import { addHosts, removeHosts, setGateway, type SettingsResult } from '../gateway/gateway-ops.js';
 import { DEFAULT_LISTEN_PORT, initGateway } from '../gateway/onboard.js';
 import { projectConfName } from '../gateway/project.js';
-import { isRegistryLocation } from '../gateway/registry/location.js';
+import { exposureWarning } from '../gateway/registry/connect.js';
+import { isRegistryLocation, parseRegistryLocation } from '../gateway/registry/location.js';
 import { migrateToRegistry } from '../gateway/registry/migrate.js';
 
 /** Commander option parser for repeatable options: appends each value (the first call gets no list). */
@@ -59,6 +60,13 @@ export async function reportApplied(file: string, version: string, since: number
  */
 export function elsewhere(location: string): string {
   return isRegistryLocation(location) ? ' (on this host; gateways on other hosts apply it from their etcd watch)' : '';
+}
+
+/** A warning on stderr when a registry is reached without TLS over a network (the key crossed it). */
+function warnExposed(location: string): void {
+  if (!isRegistryLocation(location)) return;
+  const w = exposureWarning(parseRegistryLocation(location));
+  if (w !== null) process.stderr.write(`wgts: warning: ${w}\n`);
 }
 
 /** Prints what a settings change did: the change, laptops now holding outdated configs, rule warnings. */
@@ -127,6 +135,7 @@ export function registerGatewayCommands(program: Command): void {
         upstream: flags.upstream ?? [],
         force: flags.force === true,
       });
+      warnExposed(file);
       process.stdout.write(`wrote ${file}: project ${r.name} (domain ${r.domain}), gateway ${r.addresses.join(', ')}, public key ${r.publicKey}\n`
         + `add laptops with: wgts peer add ${file} NAME (their configs: ${projectConfName(r.name)})\n`);
     }));
@@ -139,6 +148,7 @@ export function registerGatewayCommands(program: Command): void {
     .option('--force', 'replace what PREFIX holds (a gateway there loses its key and peers)')
     .action((file: string, url: string, flags: { force?: boolean }) => runCommand(async () => {
       const r = await migrateToRegistry(file, url, { force: flags.force === true });
+      warnExposed(url);
       for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
       process.stdout.write(`migrated ${file} to ${url}: project ${r.project}, ${r.peers} peer(s), public key ${r.publicKey}\n`
         + `run it with: wgts up ${url} (stop \`wgts up ${file}\` first; ${file} is no longer read)\n`);

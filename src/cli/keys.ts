@@ -89,5 +89,6 @@ export function registerKeyCommands(program: Command): void {
         return;
       }
       printKey(publicKey(input.key));
+      input.key.fill(0);
     });
 }

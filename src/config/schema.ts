@@ -9,6 +9,7 @@
 import {
   canonicalIP, DNS_PORT, isHostname, parseCidr, parseDnsServer, parseHostPort, parseIPv4, parseIPv6, parsePort, type Parsed,
 } from './ip.js';
+import { keyFromBase64 } from '../crypto/keys.js';
 import { parseIssued } from './issued.js';
 import type { EnvConfig, GatewayConfig, InterfaceConfig, PeerConfig, SectionKind } from './model.js';
 import { parseTimestamp } from './time.js';
@@ -41,9 +42,12 @@ export interface KeySpec<T> extends KeyInfo {
 
 /** Checks a WireGuard key: exactly 44 base64 characters decoding to 32 bytes, canonically encoded. */
 export function parseKey(text: string): Parsed<string> {
-  if (/^[A-Za-z0-9+/]{43}=$/.test(text)) {
-    const bytes = Buffer.from(text, 'base64');
-    if (bytes.length === 32 && bytes.toString('base64') === text) return { ok: true, value: text };
+  // keyFromBase64 checks without a RegExp (which would keep the text reachable) and decodes into
+  // a buffer of its own (not Buffer's shared pool), zeroed at once: only validity matters here.
+  const bytes = keyFromBase64(text);
+  if (bytes !== null) {
+    bytes.fill(0);
+    return { ok: true, value: text };
   }
   // The text is not echoed: a near-miss private or preshared key must not end up in logs.
   return { ok: false, error: `not a key (44 base64 characters encoding 32 bytes; got ${text.length} characters)` };

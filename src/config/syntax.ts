@@ -4,18 +4,31 @@
 // ends at the first `=`, so a value may itself contain `=`.
 import type { ConfigDocument, DocLine, SectionKind } from './model.js';
 
-/** Splits text into lines, each keeping its own ending; a final newline opens no extra line. */
+/**
+ * A copy of `s` that shares no memory with the string it was cut from. V8 represents a slice of
+ * 13 or more characters as a view that keeps the whole original alive: one retained value of a
+ * parsed config (a peer's public key) would keep the entire file text, PrivateKey line included,
+ * for as long as the value lives. Joining the characters builds a fresh flat string.
+ */
+export function ownString(s: string): string {
+  return s.length < 13 ? s : s.split('').join('');
+}
+
+/**
+ * Splits text into lines, each keeping its own ending; a final newline opens no extra line. Each
+ * line is its own string (ownString): whatever is kept of one line keeps no other line alive.
+ */
 export function splitLines(text: string): DocLine[] {
   const lines: DocLine[] = [];
   let start = 0;
   while (start < text.length) {
     const nl = text.indexOf('\n', start);
     if (nl < 0) {
-      lines.push({ text: text.slice(start), eol: '' });
+      lines.push({ text: ownString(text.slice(start)), eol: '' });
       break;
     }
     const crlf = nl > start && text[nl - 1] === '\r';
-    lines.push({ text: text.slice(start, crlf ? nl - 1 : nl), eol: crlf ? '\r\n' : '\n' });
+    lines.push({ text: ownString(text.slice(start, crlf ? nl - 1 : nl)), eol: crlf ? '\r\n' : '\n' });
     start = nl + 1;
   }
   return lines;

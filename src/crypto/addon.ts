@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fromHex } from './kat.js';
 
 /** Name of the environment variable choosing the data-message AEAD of the native backend. */
 export const AEAD_ENV = 'WGTS_AEAD';
@@ -27,6 +28,8 @@ export interface DataAead {
   readonly dataOpen: DataAeadFn;
   readonly dataSealBatch: DataSealBatchFn;
   readonly dataOpenBatch: DataOpenBatchFn;
+  /** Erases the key and plaintext the addon's cipher contexts keep from the last call. */
+  readonly dataForget: () => void;
 }
 
 /** Outcome of loading and self-testing the addon's AEAD: usable, or why not. */
@@ -44,7 +47,7 @@ function packageRoot(): string | null {
   }
 }
 
-const h = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+const h = fromHex;
 
 /**
  * ChaCha20-Poly1305 vector 5 of WireGuard's zinc self-test (shared/vectors): one byte, empty AAD
@@ -117,19 +120,37 @@ function isDataAead(v: unknown): v is DataAead {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
   return typeof o.dataSeal === 'function' && typeof o.dataOpen === 'function' && typeof o.dataSealBatch === 'function' &&
-    typeof o.dataOpenBatch === 'function';
+    typeof o.dataOpenBatch === 'function' && typeof o.dataForget === 'function';
 }
 
-/** Loads the addon (if built) and self-tests its dataSeal / dataOpen; never throws. */
-export function probeAddonAead(): AddonAeadProbe {
+/** The addon's exports (loaded once; require() caches by path), or why it cannot be loaded. */
+export type AddonModule = { readonly ok: true; readonly exports: Record<string, unknown>; readonly path: string } | { readonly ok: false; readonly reason: string };
+
+/** Loads the addon if it is built; never throws. */
+export function loadAddonModule(): AddonModule {
   try {
     const root = packageRoot();
     if (root === null) return { ok: false, reason: 'no package.json above the crypto layer' };
     const path = join(root, ...ADDON_PATH);
     if (!existsSync(path)) return { ok: false, reason: `native addon not built (${path})` };
     const loaded: unknown = createRequire(import.meta.url)(path);
-    if (!isDataAead(loaded)) return { ok: false, reason: `native addon at ${path} has no dataSeal/dataOpen/dataSealBatch/dataOpenBatch (stale build?)` };
-    const aead: DataAead = { dataSeal: loaded.dataSeal, dataOpen: loaded.dataOpen, dataSealBatch: loaded.dataSealBatch, dataOpenBatch: loaded.dataOpenBatch };
+    if (typeof loaded !== 'object' || loaded === null) return { ok: false, reason: `native addon at ${path} exports nothing` };
+    return { ok: true, exports: loaded as Record<string, unknown>, path };
+  } catch (err: unknown) {
+    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Loads the addon (if built) and self-tests its dataSeal / dataOpen; never throws. */
+export function probeAddonAead(): AddonAeadProbe {
+  const m = loadAddonModule();
+  if (!m.ok) return m;
+  try {
+    if (!isDataAead(m.exports)) return { ok: false, reason: `native addon at ${m.path} has no dataSeal/dataOpen/dataSealBatch/dataOpenBatch/dataForget (stale build?)` };
+    const aead: DataAead = {
+      dataSeal: m.exports.dataSeal, dataOpen: m.exports.dataOpen, dataSealBatch: m.exports.dataSealBatch, dataOpenBatch: m.exports.dataOpenBatch,
+      dataForget: m.exports.dataForget,
+    };
     const failure = selfTest(aead);
     return failure === null ? { ok: true, aead } : { ok: false, reason: `self-test: ${failure}` };
   } catch (err: unknown) {

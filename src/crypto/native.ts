@@ -1,11 +1,11 @@
-// The native backend: node:crypto (OpenSSL) for ChaCha20-Poly1305, X25519, BLAKE2s-256 and
-// HMAC-BLAKE2s; @noble for keyed BLAKE2s-128 and XChaCha20-Poly1305, which OpenSSL does not expose.
-// node:crypto AEAD objects are single-use (one nonce each) and update()/getAuthTag() return fresh
-// Buffers, so one cipher object and its output buffers per packet are the floor of this API; the
-// per-packet code adds nothing on top (shared options object, no copies besides writing into dst).
-// For WireGuard data messages the backend also carries dataSeal / dataOpen from the project's
-// addon (src/crypto/addon.ts: OpenSSL's EVP on the caller's buffer, nothing allocated) when the
-// addon is built and passes its self-test; WGTS_AEAD=addon|node forces either path.
+// The native backend: OpenSSL, through the project's addon where it can and node:crypto where it
+// must. With the addon built (the normal case) every handshake primitive works on raw bytes in
+// caller-owned buffers (src/crypto/addon-handshake.ts: X25519 without key objects, BLAKE2s, KDF,
+// ChaCha20-Poly1305 with AAD) and data messages are sealed in place (src/crypto/addon.ts). Without
+// it, node:crypto does ChaCha20-Poly1305 (a cipher object and fresh Buffers per call), X25519
+// (keys imported through JWK) and BLAKE2s-256 / HMAC, and the project's TypeScript BLAKE2s the
+// KDF and keyed MAC. @noble does XChaCha20-Poly1305 (cookie replies) in both cases.
+// WGTS_AEAD=node keeps all ChaCha20-Poly1305 on node:crypto (data and handshake messages).
 
 import {
   createCipheriv,
@@ -16,10 +16,12 @@ import {
   createPublicKey,
   diffieHellman,
   randomBytes,
+  randomFillSync,
   type KeyObject,
 } from 'node:crypto';
 import { AEAD_ENV, probeAddonAead, selectDataAead } from './addon.js';
-import { blake2sMac16 } from './blake2s.js';
+import { probeAddonHandshake, type HandshakeNative } from './addon-handshake.js';
+import { blake2sMac16, hashInto as tsHashInto, kdfInto as tsKdfInto, macInto as tsMacInto } from './blake2s.js';
 import { isAllZero, requireLength } from './bytes.js';
 import type { CryptoBackend } from './types.js';
 import { xaeadOpen, xaeadSeal } from './xchacha.js';
@@ -30,18 +32,18 @@ const AEAD = 'chacha20-poly1305';
 const AEAD_OPTIONS = { authTagLength: TAG_LEN } as const;
 
 /**
- * Raw 32-byte X25519 keys enter OpenSSL through JWK (RFC 8037), which Node imports with
- * EVP_PKEY_new_raw_*_key: about 10x cheaper than DER (PKCS#8 / SPKI) through OpenSSL 3's decoder
- * framework (measured here: 40 us vs 400 us for a private key). For a private key Node requires
- * the `x` member to be a string but derives the public key from `d` itself; the probe's
- * known-answer test would catch a Node that behaved otherwise.
- */
-/**
  * Buffer results are returned as plain Uint8Array views (no copy): Buffer#slice makes a view where
  * Uint8Array#slice copies, and callers must see the same semantics from both backends.
  */
 const asUint8Array = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
 
+// ---- node:crypto fallbacks ------------------------------------------------------------------------
+
+/**
+ * Without the addon, raw 32-byte X25519 keys enter OpenSSL through JWK (RFC 8037), which Node
+ * imports with EVP_PKEY_new_raw_*_key: about 10x cheaper than DER through OpenSSL 3's decoder
+ * framework. The key then exists for a moment as a base64url string; the addon path has none.
+ */
 const b64url = (raw: Uint8Array): string => Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('base64url');
 
 function privateKeyObject(raw: Uint8Array): KeyObject {
@@ -54,7 +56,7 @@ function publicKeyObject(raw: Uint8Array): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(raw) }, format: 'jwk' });
 }
 
-function aeadSeal(key: Uint8Array, nonce: Uint8Array, src: Uint8Array, aad: Uint8Array | null, dst: Uint8Array, dstOffset: number): number {
+function nodeAeadSeal(key: Uint8Array, nonce: Uint8Array, src: Uint8Array, aad: Uint8Array | null, dst: Uint8Array, dstOffset: number): number {
   const cipher = createCipheriv(AEAD, key, nonce, AEAD_OPTIONS);
   const n = src.length;
   if (aad !== null && aad.length > 0) cipher.setAAD(aad, { plaintextLength: n });
@@ -65,7 +67,7 @@ function aeadSeal(key: Uint8Array, nonce: Uint8Array, src: Uint8Array, aad: Uint
   return n + TAG_LEN;
 }
 
-function aeadOpen(key: Uint8Array, nonce: Uint8Array, src: Uint8Array, aad: Uint8Array | null, dst: Uint8Array, dstOffset: number): number {
+function nodeAeadOpen(key: Uint8Array, nonce: Uint8Array, src: Uint8Array, aad: Uint8Array | null, dst: Uint8Array, dstOffset: number): number {
   const n = src.length - TAG_LEN;
   if (n < 0) return -1;
   const decipher = createDecipheriv(AEAD, key, nonce, AEAD_OPTIONS);
@@ -75,62 +77,141 @@ function aeadOpen(key: Uint8Array, nonce: Uint8Array, src: Uint8Array, aad: Uint
   try {
     decipher.final();
   } catch {
+    plain?.fill(0);
     return -1; // authentication failed; dst untouched
   }
-  if (plain !== null) dst.set(plain, dstOffset);
+  if (plain !== null) {
+    dst.set(plain, dstOffset);
+    plain.fill(0);
+  }
   return n;
 }
 
-function x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {
+function nodeX25519Into(out: Uint8Array, privateKey: Uint8Array, publicKey: Uint8Array): boolean {
+  requireLength(out, 32, 'X25519 output');
   const priv = privateKeyObject(privateKey);
   const pub = publicKeyObject(publicKey);
   let shared: Buffer;
   try {
     shared = diffieHellman({ privateKey: priv, publicKey: pub });
   } catch {
-    return null; // OpenSSL refuses an all-zero shared secret (low-order point)
+    out.fill(0);
+    return false; // OpenSSL refuses an all-zero shared secret (low-order point)
   }
-  return isAllZero(shared) ? null : asUint8Array(shared);
+  out.set(shared);
+  shared.fill(0);
+  return !isAllZero(out);
 }
 
-function x25519Public(privateKey: Uint8Array): Uint8Array {
+function nodeX25519PublicInto(out: Uint8Array, privateKey: Uint8Array): void {
+  requireLength(out, 32, 'X25519 output');
   const jwk = createPublicKey(privateKeyObject(privateKey)).export({ format: 'jwk' });
   if (typeof jwk.x !== 'string') throw new Error('node:crypto exported an X25519 public key without x');
-  return new Uint8Array(Buffer.from(jwk.x, 'base64url')); // copy: small Buffer.from results live in the shared pool
+  const pub = Buffer.from(jwk.x, 'base64url'); // public: the shared pool is fine
+  out.set(pub);
 }
 
-function hash(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('blake2s256');
-  for (const p of parts) h.update(p);
-  return asUint8Array(h.digest());
+/** node:crypto's ChaCha20-Poly1305 as the generic AEAD (the WGTS_AEAD=node path; benchmarks compare it). */
+export const nodeCryptoAead: Pick<CryptoBackend, 'aeadSeal' | 'aeadOpen'> = Object.freeze({ aeadSeal: nodeAeadSeal, aeadOpen: nodeAeadOpen });
+
+// ---- the addon ------------------------------------------------------------------------------------
+
+/** The addon's handshake primitives wrapped to the CryptoBackend contract (sizes throw). */
+function addonPrimitives(n: HandshakeNative): Pick<CryptoBackend, 'hashInto' | 'kdfInto' | 'macInto' | 'x25519Into' | 'x25519PublicInto' | 'randomFill'> {
+  return {
+    randomFill: (buf) => {
+      if (n.randomFill(buf) < 0) throw new Error('OpenSSL RAND_priv_bytes failed');
+    },
+    hashInto: (out, a, b) => {
+      if (n.blake2sHash(out, a, b) < 0) throw new RangeError('BLAKE2s: the output must hold 32 bytes and the inputs be Uint8Arrays');
+    },
+    kdfInto: (ck, input, t1, t2, t3) => {
+      if (n.wgKdf(ck, input, t1, t2, t3) < 0) throw new RangeError('KDF: the chaining key must be at most 64 bytes and each output hold 32');
+    },
+    macInto: (key, buf, off, len, out, outOff) => {
+      if (n.blake2sMac(key, buf, off, len, out, outOff) < 0) throw new RangeError('BLAKE2s MAC: key must be 1..32 bytes and the ranges in bounds');
+    },
+    x25519Into: (out, privateKey, publicKey) => {
+      const r = n.x25519(out, privateKey, publicKey);
+      if (r < 0) throw new RangeError('X25519: output, private and public key must be 32 bytes each');
+      return r === 1;
+    },
+    x25519PublicInto: (out, privateKey) => {
+      if (n.x25519Base(out, privateKey) < 0) throw new RangeError('X25519: output and private key must be 32 bytes each');
+    },
+  };
 }
 
-function hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
-  const h = createHmac('blake2s256', key);
-  for (const p of parts) h.update(p);
-  return asUint8Array(h.digest());
+function addonAead(n: HandshakeNative): Pick<CryptoBackend, 'aeadSeal' | 'aeadOpen'> {
+  return {
+    aeadSeal: (key, nonce, src, aad, dst, dstOffset) => {
+      requireLength(key, 32, 'ChaCha20-Poly1305 key');
+      requireLength(nonce, 12, 'ChaCha20-Poly1305 nonce');
+      const r = n.aeadSeal(key, nonce, src, aad, dst, dstOffset);
+      if (r < 0) throw new RangeError('ChaCha20-Poly1305 output does not fit');
+      return r;
+    },
+    aeadOpen: (key, nonce, src, aad, dst, dstOffset) => {
+      requireLength(key, 32, 'ChaCha20-Poly1305 key');
+      requireLength(nonce, 12, 'ChaCha20-Poly1305 nonce');
+      if (src.length < TAG_LEN) return -1;
+      if (dstOffset < 0 || dstOffset + src.length - TAG_LEN > dst.length) throw new RangeError('ChaCha20-Poly1305 output does not fit');
+      return n.aeadOpen(key, nonce, src, aad, dst, dstOffset);
+    },
+  };
 }
 
 /** The addon's data-message AEAD, decided once at load (throws on an invalid WGTS_AEAD). */
 const dataAead = selectDataAead(process.env[AEAD_ENV], probeAddonAead);
+const handshakeProbe = probeAddonHandshake();
+/** The addon's handshake primitives, or why node:crypto is used instead. */
+export const nativeHandshake: { readonly inUse: boolean; readonly detail: string } = handshakeProbe.ok
+  ? { inUse: true, detail: `addon, X25519 via ${handshakeProbe.fns.x25519Impl}` }
+  : { inUse: false, detail: handshakeProbe.reason };
+
+const primitives = handshakeProbe.ok
+  ? addonPrimitives(handshakeProbe.fns)
+  : {
+    hashInto: tsHashInto, kdfInto: tsKdfInto, macInto: tsMacInto, x25519Into: nodeX25519Into, x25519PublicInto: nodeX25519PublicInto,
+    randomFill: (buf: Uint8Array): void => void randomFillSync(buf),
+  };
+// All ChaCha20-Poly1305 through the addon, or all through node:crypto (WGTS_AEAD=node).
+const aead = handshakeProbe.ok && dataAead !== undefined ? addonAead(handshakeProbe.fns) : nodeCryptoAead;
 
 /**
- * CryptoBackend on node:crypto; see the module comment for which primitive comes from where.
- * dataSeal / dataOpen are present only when the addon's ChaCha20-Poly1305 is in use.
+ * CryptoBackend on OpenSSL; see the module comment for which primitive comes from where.
+ * dataSeal / dataOpen, their batch forms and forgetKeys are present only when the addon's
+ * ChaCha20-Poly1305 is in use.
  */
 export const nativeBackend: CryptoBackend = Object.freeze({
   name: 'native',
   ...(dataAead === undefined ? {} : {
     dataSeal: dataAead.dataSeal, dataOpen: dataAead.dataOpen, dataSealBatch: dataAead.dataSealBatch, dataOpenBatch: dataAead.dataOpenBatch,
+    forgetKeys: dataAead.dataForget,
   }),
-  aeadSeal,
-  aeadOpen,
+  ...aead,
+  ...primitives,
   xaeadSeal,
   xaeadOpen,
-  x25519,
-  x25519Public,
-  hash,
-  hmac,
+  x25519: (privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null => {
+    const out = new Uint8Array(32);
+    return primitives.x25519Into(out, privateKey, publicKey) ? out : null;
+  },
+  x25519Public: (privateKey: Uint8Array): Uint8Array => {
+    const out = new Uint8Array(32);
+    primitives.x25519PublicInto(out, privateKey);
+    return out;
+  },
+  hash: (...parts: Uint8Array[]): Uint8Array => {
+    const h = createHash('blake2s256');
+    for (const p of parts) h.update(p);
+    return asUint8Array(h.digest());
+  },
+  hmac: (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array => {
+    const h = createHmac('blake2s256', key);
+    for (const p of parts) h.update(p);
+    return asUint8Array(h.digest());
+  },
   mac: blake2sMac16,
   randomBytes: (n: number): Uint8Array => asUint8Array(randomBytes(n)),
 });

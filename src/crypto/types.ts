@@ -1,5 +1,6 @@
 // The crypto backend interface: every primitive WireGuard needs, behind one small surface so the
-// protocol layer never knows whether node:crypto (native) or tweetnacl + @noble (pure) does the work.
+// protocol layer never knows whether OpenSSL (native: the addon, node:crypto as fallback) or
+// TypeScript (pure: the project's own ChaCha20-Poly1305 and BLAKE2s, tweetnacl X25519) does the work.
 // All byte strings are Uint8Array (Buffer is a Uint8Array too). Functions never throw on bad
 // *data* (authentication failure, low-order points): they report it through the return value.
 
@@ -25,8 +26,8 @@ export interface CryptoBackend {
   aeadOpen(key: Uint8Array, nonce: Uint8Array, src: Uint8Array, aad: Uint8Array | null, dst: Uint8Array, dstOffset: number): number;
 
   /**
-   * Optional in-place fast path for WireGuard data messages (present on the native backend when
-   * its addon passed its self-test; see WGTS_AEAD in src/crypto/native.ts): ChaCha20-Poly1305 with
+   * Optional in-place fast path for WireGuard data messages (present on the pure backend, and on
+   * the native backend when its addon passed its self-test; see WGTS_AEAD in src/crypto/native.ts): ChaCha20-Poly1305 with
    * nonce = 4 zero bytes || LE64 (counterHi << 32 | counterLo) and no AAD. Seals
    * buf[srcOff, srcOff + len) and writes ciphertext || 16-byte tag at buf[dstOff..]; returns
    * len + 16. The two ranges may overlap in any way (identical = in place). Returns -1 on bad
@@ -43,6 +44,12 @@ export interface CryptoBackend {
    * On -1 nothing in buf has been written. The ranges may overlap in any way.
    */
   dataOpen?(key: Uint8Array, counterLo: number, counterHi: number, buf: Uint8Array, srcOff: number, len: number, dstOff: number): number;
+
+  /**
+   * Optional: erase whatever copies of session keys (and plaintext) the backend keeps between
+   * calls (the addon's cipher contexts). The engine calls it whenever it erases a keypair.
+   */
+  forgetKeys?(): void;
 
   /**
    * Optional batch form of dataSeal for a train of messages under one key (present with
@@ -85,4 +92,29 @@ export interface CryptoBackend {
 
   /** Cryptographically secure random bytes. */
   randomBytes(n: number): Uint8Array;
+
+  // ---- the handshake's primitives on caller-owned buffers: nothing allocated, no copies left ----
+  // Sizes are caller bugs, not data: a wrong size throws RangeError.
+
+  /** BLAKE2s-256(a || b) into out[0, 32). out may be a or b: the inputs are absorbed first. */
+  hashInto(out: Uint8Array, a: Uint8Array, b?: Uint8Array): void;
+
+  /**
+   * WireGuard's KDF (HKDF over HMAC-BLAKE2s, whitepaper section 5.4): T1 of `input` under the
+   * chaining key `ck` (the HMAC key: at most 64 bytes, WireGuard's are 32) into t1, T2 into t2 and T3 into t3 when given (32 bytes each). The
+   * outputs may alias ck or input.
+   */
+  kdfInto(ck: Uint8Array, input: Uint8Array, t1: Uint8Array, t2?: Uint8Array, t3?: Uint8Array): void;
+
+  /** Keyed BLAKE2s-128 (WireGuard's MAC) of buf[off, off + len) under key into out[outOff, outOff + 16). */
+  macInto(key: Uint8Array, buf: Uint8Array, off: number, len: number, out: Uint8Array, outOff: number): void;
+
+  /** X25519(privateKey, publicKey) into out (32 bytes). False, with out zeroed, for an all-zero result. */
+  x25519Into(out: Uint8Array, privateKey: Uint8Array, publicKey: Uint8Array): boolean;
+
+  /** The public key of privateKey into out (32 bytes). */
+  x25519PublicInto(out: Uint8Array, privateKey: Uint8Array): void;
+
+  /** Fill buf with cryptographically secure random bytes, in place (no other copy is made). */
+  randomFill(buf: Uint8Array): void;
 }

@@ -54,10 +54,12 @@ export function gatewayView(config: WgtsConfig, file: string): GatewayView {
   const facts = gatewayFacts(config, file);
   const key = keyFromBase64(facts.privateKey);
   if (!key) throw new OnboardError('not-gateway', `${file}: the [Interface] PrivateKey is not a valid key`);
+  const gatewayPublicKey = keyToBase64(publicKey(key));
+  key.fill(0);
   const dns = clientDnsServer(config, facts, file);
   return {
     dns: [dns, ...(facts.gateway.domain === undefined ? [] : [facts.gateway.domain])],
-    key: keyToBase64(publicKey(key)),
+    key: gatewayPublicKey,
     endpoint: formatHostPort(facts.gateway.endpoint),
     allowed: [...facts.gateway.networks, ...gatewayHosts(facts)].map(formatCidr),
   };

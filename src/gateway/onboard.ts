@@ -326,7 +326,11 @@ export async function addPeer(file: string, name: string, opts: AddPeerOptions =
 /** A new laptop key pair and preshared key (base64). */
 export function newLaptopKeys(): { privateKey: string; publicKey: string; presharedKey: string } {
   const key = generatePrivateKey();
-  return { privateKey: keyToBase64(key), publicKey: keyToBase64(publicKey(key)), presharedKey: keyToBase64(generatePresharedKey()) };
+  const psk = generatePresharedKey();
+  const keys = { privateKey: keyToBase64(key), publicKey: keyToBase64(publicKey(key)), presharedKey: keyToBase64(psk) };
+  key.fill(0);
+  psk.fill(0);
+  return keys;
 }
 
 /** checkOutPath with the project's file name as the suggestion. */

@@ -5,9 +5,14 @@
 // for what diffConfigs() found changed (peers added / removed / changed, device keys). Endpoint
 // host names are resolved first (resolveEndpoints), since UAPI only carries IP literals.
 //
+// The running side keeps no key: withoutSecrets() replaces the private and preshared keys of the
+// config it retains (for the next diff) with fingerprints, and the file text is kept as a digest;
+// reloadSetBody() takes the keys from the freshly parsed config.
+//
 // watchConfigFile() notices changes: it watches the file's directory (editors and
 // writeFileAtomic rename a new file over the old one, which a watch on the file itself would
 // lose) and calls back once events for that name have been quiet for the debounce time.
+import { createHash } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -53,8 +58,32 @@ const ZERO_KEY_HEX = '0'.repeat(64);
 /** Hex form of a base64 key the config layer already validated. */
 function hex(base64: string): string {
   const k = keyFromBase64(base64);
-  if (!k) throw new Error(`not a key: ${base64}`);
-  return keyToHex(k);
+  if (!k) throw new Error('not a key (the config layer validated it)');
+  const text = keyToHex(k);
+  k.fill(0);
+  return text;
+}
+
+/** A one-way fingerprint of a secret's text: equal keys give equal fingerprints, and it reveals nothing. */
+export function secretFingerprint(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+/**
+ * `config` with its private key and preshared keys replaced by their fingerprints: what a running
+ * interface keeps to diff the next version of the file against (diffConfigs compares the values,
+ * so a changed key still shows up as changed).
+ */
+export function withoutSecrets(config: WgtsConfig): WgtsConfig {
+  const { privateKey, ...iface } = config.interface;
+  return {
+    ...config,
+    interface: privateKey === undefined ? iface : { ...iface, privateKey: secretFingerprint(privateKey) },
+    peers: config.peers.map((p) => {
+      const { presharedKey, ...rest } = p;
+      return presharedKey === undefined ? rest : { ...rest, presharedKey: secretFingerprint(presharedKey) };
+    }),
+  };
 }
 
 /** The `set=1` lines of one peer: everything when `full` (new peer), else only `fields`. */
@@ -115,14 +144,17 @@ export function deviceSetBody(config: WgtsConfig, endpoints: ResolvedEndpoints):
  */
 export function reloadSetBody(diff: ConfigDiff, after: WgtsConfig, endpoints: ResolvedEndpoints): string {
   const lines: string[] = [];
+  // The diff may come from configs without secrets (withoutSecrets): keys are taken from `after`.
+  const real = new Map(after.peers.map((p) => [p.publicKey, p]));
+  const actual = (p: PeerConfig): PeerConfig => real.get(p.publicKey) ?? p;
   if (diff.device.privateKey) lines.push(`private_key=${after.interface.privateKey ? hex(after.interface.privateKey) : ZERO_KEY_HEX}`);
   if (diff.device.listenPort) lines.push(`listen_port=${after.interface.listenPort ?? 0}`);
   if (diff.device.fwMark) lines.push(`fwmark=${after.interface.fwMark ?? 0}`);
   for (const p of diff.peersRemoved) lines.push(`public_key=${hex(p.publicKey)}`, 'remove=true');
-  for (const p of diff.peersAdded) lines.push(...peerLines(p, endpoints, 'all'));
+  for (const p of diff.peersAdded) lines.push(...peerLines(actual(p), endpoints, 'all'));
   for (const c of diff.peersChanged) {
     const fields = new Set<string>(c.fields.filter((f) => f !== 'name' && f !== 'allow' && f !== 'allowInbound'));
-    if (fields.size > 0) lines.push(...peerLines(c.after, endpoints, fields));
+    if (fields.size > 0) lines.push(...peerLines(actual(c.after), endpoints, fields));
   }
   return lines.length === 0 ? '' : `${lines.join('\n')}\n\n`;
 }

@@ -52,8 +52,8 @@ import {
   hostsOf, interfaceNameOf, loadSource, routesFor, subnetOf, UpError,
 } from './plan.js';
 import {
-  deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, removalSetBody, resolveEndpoints, syncSetBody,
-  type ConfigWatch, type HostLookup,
+  deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, removalSetBody, resolveEndpoints, secretFingerprint, syncSetBody,
+  withoutSecrets, type ConfigWatch, type HostLookup,
 } from './reload.js';
 import { overlapMessage } from './route-owner.js';
 import { readStatus, STATUS_DIR, statusPath, StatusWriter, type AppliedStatus, type InterfaceStatus, type ReloadStatus } from './status.js';
@@ -173,6 +173,13 @@ export class InterfaceRuntime {
   readonly stopped: Promise<string>;
   private resolveStopped: (why: string) => void = () => undefined;
   private stopping: Promise<void> | null = null;
+  /**
+   * The file as last read and accepted (live-applicable part): names and access policies. Kept
+   * without its keys (withoutSecrets), like `applied`: the keys go to the device and nowhere else.
+   */
+  private config: WgtsConfig;
+  /** Fingerprint of the config file's text as last accepted (unchanged text: nothing to do). */
+  private textDigest: string;
   private readonly net: NetConfig;
   /** Access control of a gateway (null for a laptop). */
   private readonly access: PeerAccess | null;
@@ -196,14 +203,14 @@ export class InterfaceRuntime {
   /** Host firewall rules in place, by ruleKey. */
   private rules = new Map<string, FirewallRule>();
   private reloads: Promise<void> = Promise.resolve();
-  /** What the device and the host were last brought to completely (the base of the next diff). */
+  /** What the device and the host were last brought to completely (the base of the next diff; without keys). */
   private applied: WgtsConfig;
   /** A reload failed part-way: the next one re-sends every peer in full. */
   private dirty = false;
   private reloadState: ReloadStatus;
   private retryTimer: NodeJS.Timeout | null = null;
   private retryDelay = RELOAD_RETRY_FIRST_MS;
-  /** The file as last parsed, every peer included (`config` holds the active ones only). */
+  /** The file as last parsed, every peer included (`config` holds the active ones only); without keys. */
   private fileConfig: WgtsConfig;
   /** Fires at the next peer expiry (a reload re-evaluates who is active). */
   private expiryTimer: NodeJS.Timeout | null = null;
@@ -220,20 +227,22 @@ export class InterfaceRuntime {
     readonly ifname: string,
     /** Where the config comes from: a file or a registry (source.ts). */
     private readonly source: ConfigSource,
-    /** The file as last read and accepted (live-applicable part, active peers only): names and access policies. */
-    private config: WgtsConfig,
+    config: WgtsConfig,
     fileConfig: WgtsConfig,
-    private text: string,
+    text: string,
     version: string,
     private readonly iface: RunningInterface,
     private readonly log: RuntimeLog,
     private readonly deviceLog: Logger,
     private readonly opts: UpOptions,
   ) {
+    // Kept for the next reload: the config without its keys, the file text as a digest.
+    this.config = withoutSecrets(config);
+    this.textDigest = secretFingerprint(text);
     this.net = new NetConfig(ifname);
     this.access = config.gateway ? new PeerAccess() : null;
-    this.applied = config;
-    this.fileConfig = fileConfig;
+    this.applied = withoutSecrets(config);
+    this.fileConfig = withoutSecrets(fileConfig);
     this.appliedVersion = { version, at: Date.now() };
     this.reloadState = { ok: true, at: Date.now(), attempts: 0, errors: [] };
     this.stopped = new Promise((r) => { this.resolveStopped = r; });
@@ -266,7 +275,10 @@ export class InterfaceRuntime {
     // Disabled and expired peers stay off the interface (peer-state.ts).
     const config = activeConfig(fileConfig, Date.now());
     let made: InterfaceRuntime | null = null;
-    const names: PeerNames = (key) => (made ? made.peerName(key) : fileConfig.peers.find((p) => p.publicKey === key)?.name);
+    // Names until the runtime exists, from a map of their own: a closure over fileConfig would keep
+    // the file's keys reachable for as long as the logs live.
+    const startNames = new Map(fileConfig.peers.map((p) => [p.publicKey, p.name]));
+    const names: PeerNames = (key) => (made ? made.peerName(key) : startNames.get(key));
     const log = opts.log ?? (opts.logFormat === 'json' ? jsonLog(ifname, names) : consoleLog(ifname));
     for (const w of warnings) log.warn(w, { event: 'warning' });
     const problems = checkUpConfig(fileConfig, path, doc);
@@ -700,7 +712,7 @@ export class InterfaceRuntime {
     // file holds are re-sent in full, peers it does not hold are removed.
     const now = Date.now();
     const sameActive = activeConfig(this.fileConfig, now).peers.length === this.config.peers.length;
-    if (text === this.text && this.reloadState.ok && this.deviceMatches(this.config) && sameActive) {
+    if (secretFingerprint(text) === this.textDigest && this.reloadState.ok && this.deviceMatches(this.config) && sameActive) {
       // Same state at a later registry revision (an edit elsewhere under PREFIX that changed nothing here).
       if (got.version !== this.appliedVersion.version) {
         this.appliedVersion = { version: got.version, at: Date.now() };
@@ -732,9 +744,9 @@ export class InterfaceRuntime {
 
     // 1. In memory, cannot fail: the file's access policies, before any peer or rule changes.
     const previousFile = this.fileConfig;
-    this.text = text;
-    this.config = next;
-    this.fileConfig = parsed.config;
+    this.textDigest = secretFingerprint(text);
+    this.config = withoutSecrets(next);
+    this.fileConfig = withoutSecrets(parsed.config);
     if (this.access && next.gateway) {
       this.access.setPolicies(compiled.rules);
       this.access.setNetworks(next.gateway.networks);
@@ -753,7 +765,7 @@ export class InterfaceRuntime {
     }
 
     // 3. The rest of the device: keys, port, new and changed peers (all of them after a failure).
-    const diff = diffConfigs(this.applied, effective);
+    const diff = diffConfigs(this.applied, withoutSecrets(effective));
     const resolved = await resolveEndpoints(this.dirty ? next.peers : peersNeedingEndpoints(diff), this.opts.lookup);
     if (!resolved.ok) {
       errors.push(...resolved.errors);
@@ -789,7 +801,7 @@ export class InterfaceRuntime {
       this.failed(errors, true);
       return;
     }
-    this.applied = next;
+    this.applied = withoutSecrets(next);
     this.dirty = false;
     this.appliedVersion = { version: got.version, at: Date.now() };
     this.succeeded(diff, effective, wasFailing, previousFile, now);

@@ -137,6 +137,7 @@ export function parseGetReply(name: string, text: string): ShowInterface {
         const k = keyFromHex(value);
         if (!k) throw new Error('bad private key in UAPI reply');
         iface.publicKey = keyToBase64(publicKey(k));
+        k.fill(0);
       } else if (key === 'listen_port') iface.listenPort = num();
       else if (key === 'fwmark') iface.fwmark = num();
       continue;

@@ -193,7 +193,7 @@ class InterfaceTarget implements UapiTarget {
       const ep = this.device.endpointOf(id);
       peers.push({
         publicKey: p.publicKey,
-        presharedKey: p.presharedKey,
+        presharedKey: engine.presharedKey(id),
         endpoint: ep ? toUapiEndpoint(ep) : null,
         lastHandshakeTimeSec: Number(ns / 1_000_000_000n),
         lastHandshakeTimeNsec: Number(ns % 1_000_000_000n),

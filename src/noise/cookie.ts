@@ -3,6 +3,7 @@
 // side (CookieChecker, one per engine) verifies both and builds cookie replies; the initiator side
 // (CookieGenerator, one per peer) writes both macs and consumes cookie replies.
 
+import { secretBytes } from '../crypto/bytes.js';
 import type { CryptoBackend } from '../crypto/types.js';
 import {
   COOKIE_NONCE_SIZE,
@@ -26,10 +27,22 @@ export function constantTimeEqual(a: Uint8Array, aOff: number, b: Uint8Array, bO
 export class CookieChecker {
   private mac1Key: Uint8Array | null = null;
   private cookieKey: Uint8Array | null = null;
-  private readonly secret = new Uint8Array(KEY_SIZE);
+  /** The cookie secret: random, renewed every COOKIE_REFRESH_TIME, zeroed on init. */
+  private readonly secret = secretBytes(KEY_SIZE);
   private secretSetAt = -Infinity;
+  /** Scratch: a MAC computed for comparison, and a cookie (zeroed after each use). */
+  private readonly macOut = secretBytes(MAC_SIZE);
+  private readonly cookie = secretBytes(COOKIE_SIZE);
 
-  constructor(private readonly crypto: CryptoBackend, private readonly random: (n: number) => Uint8Array) {}
+  /**
+   * `random(n)` draws public randomness (the cookie nonce); `fillRandom(buf)` fills a secret in
+   * place (the cookie secret).
+   */
+  constructor(
+    private readonly crypto: CryptoBackend,
+    private readonly random: (n: number) => Uint8Array,
+    private readonly fillRandom: (buf: Uint8Array) => void,
+  ) {}
 
   /** Derive the keys from our static public key (null: no identity, every mac1 check fails). */
   init(publicKey: Uint8Array | null): void {
@@ -43,8 +56,8 @@ export class CookieChecker {
   checkMac1(m: Uint8Array): boolean {
     if (this.mac1Key === null) return false;
     const at = mac1Offset(m[0]!);
-    const mac1 = this.crypto.mac(this.mac1Key, m.subarray(0, at));
-    return constantTimeEqual(mac1, 0, m, at, MAC_SIZE);
+    this.crypto.macInto(this.mac1Key, m, 0, at, this.macOut, 0);
+    return constantTimeEqual(this.macOut, 0, m, at, MAC_SIZE);
   }
 
   /**
@@ -54,9 +67,10 @@ export class CookieChecker {
   checkMac2(m: Uint8Array, source: Uint8Array, now: number): boolean {
     if (now - this.secretSetAt > COOKIE_REFRESH_TIME_MS) return false;
     const at = mac1Offset(m[0]!) + MAC_SIZE;
-    const cookie = this.crypto.mac(this.secret, source);
-    const mac2 = this.crypto.mac(cookie, m.subarray(0, at));
-    return constantTimeEqual(mac2, 0, m, at, MAC_SIZE);
+    this.crypto.macInto(this.secret, source, 0, source.length, this.cookie, 0);
+    this.crypto.macInto(this.cookie, m, 0, at, this.macOut, 0);
+    this.cookie.fill(0);
+    return constantTimeEqual(this.macOut, 0, m, at, MAC_SIZE);
   }
 
   /**
@@ -68,14 +82,14 @@ export class CookieChecker {
   createReply(m: Uint8Array, source: Uint8Array, now: number): Uint8Array | null {
     if (this.cookieKey === null) return null;
     if (now - this.secretSetAt > COOKIE_REFRESH_TIME_MS) {
-      this.secret.set(this.random(KEY_SIZE));
+      this.fillRandom(this.secret);
       this.secretSetAt = now;
     }
     const at = mac1Offset(m[0]!);
-    const cookie = this.crypto.mac(this.secret, source);
+    this.crypto.macInto(this.secret, source, 0, source.length, this.cookie, 0);
     const nonce = this.random(COOKIE_NONCE_SIZE);
-    const sealed = this.crypto.xaeadSeal(this.cookieKey, nonce, cookie, m.subarray(at, at + MAC_SIZE));
-    cookie.fill(0);
+    const sealed = this.crypto.xaeadSeal(this.cookieKey, nonce, this.cookie, m.subarray(at, at + MAC_SIZE));
+    this.cookie.fill(0);
     return encodeCookieReply(readU32(m, 4), nonce, sealed);
   }
 }
@@ -84,7 +98,7 @@ export class CookieChecker {
 export class CookieGenerator {
   private readonly mac1Key: Uint8Array;
   private readonly cookieKey: Uint8Array;
-  private readonly cookie = new Uint8Array(COOKIE_SIZE);
+  private readonly cookie = secretBytes(COOKIE_SIZE);
   private cookieSetAt = -Infinity;
   private readonly lastMac1 = new Uint8Array(MAC_SIZE);
   private hasLastMac1 = false;
@@ -101,12 +115,11 @@ export class CookieGenerator {
    */
   addMacs(m: Uint8Array, now: number): void {
     const at = mac1Offset(m[0]!);
-    const mac1 = this.crypto.mac(this.mac1Key, m.subarray(0, at));
-    m.set(mac1, at);
-    this.lastMac1.set(mac1);
+    this.crypto.macInto(this.mac1Key, m, 0, at, m, at);
+    for (let i = 0; i < MAC_SIZE; i++) this.lastMac1[i] = m[at + i]!;
     this.hasLastMac1 = true;
     if (now - this.cookieSetAt < COOKIE_REFRESH_TIME_MS) {
-      m.set(this.crypto.mac(this.cookie, m.subarray(0, at + MAC_SIZE)), at + MAC_SIZE);
+      this.crypto.macInto(this.cookie, m, 0, at + MAC_SIZE, m, at + MAC_SIZE);
     } else {
       m.fill(0, at + MAC_SIZE, at + 2 * MAC_SIZE);
     }

@@ -4,6 +4,7 @@
 // the outbox. Wall-clock time is only read (through an injectable function) for TAI64N timestamps
 // and the last-handshake time shown by `wg show`.
 
+import { secretBytes } from '../crypto/bytes.js';
 import type { CryptoBackend } from '../crypto/types.js';
 import {
   DECAP_HANDLED,
@@ -106,12 +107,12 @@ export interface WgEngineOptions {
   readonly stagedQueueSize?: number;
 }
 
-/** Configuration and statistics of one peer (a snapshot; copies of the keys). */
+/** Configuration and statistics of one peer (a snapshot; a copy of the public key, no secret). */
 export interface PeerInfo {
   readonly id: number;
   readonly publicKey: Uint8Array;
-  /** null when no preshared key is set. */
-  readonly presharedKey: Uint8Array | null;
+  /** A preshared key is set (WgEngine.presharedKey gives a copy). */
+  readonly hasPresharedKey: boolean;
   /** Seconds, 0 = off. */
   readonly persistentKeepalive: number;
   /** Wall-clock ns of the last completed handshake, 0n = never. */
@@ -142,6 +143,13 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** A copy of a secret in a buffer of its own (see secretBytes), for a caller that zeroes it. */
+function secretCopy(key: Uint8Array): Uint8Array {
+  const copy = secretBytes(key.length);
+  copy.set(key);
+  return copy;
 }
 
 function keyString(key: Uint8Array): string {
@@ -175,6 +183,8 @@ export class WgEngine {
 
   private readonly crypto: CryptoBackend;
   private readonly random: (n: number) => Uint8Array;
+  /** Fills a (secret) buffer with randomness in place; whatever `random` returned is zeroed. */
+  private readonly fillRandom: (buf: Uint8Array) => void;
   private readonly wallClockNs: () => bigint;
   private readonly stagedLimit: number;
   private identity: StaticKeys | null = null;
@@ -211,10 +221,24 @@ export class WgEngine {
 
   constructor(opts: WgEngineOptions) {
     this.crypto = opts.crypto;
-    this.random = opts.random ?? ((n: number): Uint8Array => opts.crypto.randomBytes(n));
+    const scripted = opts.random;
+    // randomFill: the addon's RAND_priv_bytes on the native backend, several µs cheaper per draw
+    // than node:crypto's randomBytes (indices and jitter are drawn on every handshake).
+    this.random = scripted ?? ((n: number): Uint8Array => {
+      const out = new Uint8Array(n);
+      opts.crypto.randomFill(out);
+      return out;
+    });
+    this.fillRandom = scripted === undefined
+      ? (buf: Uint8Array): void => opts.crypto.randomFill(buf)
+      : (buf: Uint8Array): void => {
+        const r = scripted(buf.length);
+        buf.set(r);
+        r.fill(0);
+      };
     this.wallClockNs = opts.wallClockNs ?? ((): bigint => BigInt(Date.now()) * 1_000_000n);
     this.stagedLimit = opts.stagedQueueSize ?? STAGED_QUEUE_SIZE;
-    this.checker = new CookieChecker(this.crypto, this.random);
+    this.checker = new CookieChecker(this.crypto, this.random, this.fillRandom);
   }
 
   // ---- configuration -------------------------------------------------------------------------
@@ -224,9 +248,9 @@ export class WgEngine {
     return this.identity === null ? null : this.identity.publicKey.slice();
   }
 
-  /** A copy of our static private key (for UAPI get), or null when none is set. */
+  /** A copy of our static private key (for UAPI get; the caller zeroes it), or null when none is set. */
   get privateKey(): Uint8Array | null {
-    return this.identity === null ? null : this.identity.privateKey.slice();
+    return this.identity === null ? null : secretCopy(this.identity.privateKey);
   }
 
   /**
@@ -243,20 +267,23 @@ export class WgEngine {
     if (key === null) {
       this.identity = null;
     } else {
-      const publicKey = this.crypto.x25519Public(key);
+      const publicKey = secretBytes(KEY_SIZE);
+      this.crypto.x25519PublicInto(publicKey, key);
       const self = this.byKey.get(keyString(publicKey));
       if (self !== undefined) {
         this.removePeer(self);
         removed.push(self);
       }
-      this.identity = { privateKey: key.slice(), publicKey };
+      const privateKey = secretBytes(KEY_SIZE);
+      privateKey.set(key);
+      this.identity = { privateKey, publicKey };
     }
     old?.privateKey.fill(0);
     this.checker.init(this.identity === null ? null : this.identity.publicKey);
     for (const p of this.peers) {
       if (p === undefined) continue;
       p.precomputedSS?.fill(0);
-      p.precomputedSS = this.identity === null ? null : this.crypto.x25519(this.identity.privateKey, p.publicKey);
+      p.precomputedSS = this.identity === null ? null : this.staticDh(this.identity.privateKey, p.publicKey);
       this.expireCurrentKeypairs(p);
       if (this.identity === null) p.timers.stopAll();
     }
@@ -271,11 +298,22 @@ export class WgEngine {
     if (this.identity !== null && bytesEqual(this.identity.publicKey, publicKey)) return -1;
     let id = this.peers.indexOf(undefined);
     if (id < 0) id = this.peers.length;
-    const p = new PeerState(this.crypto, id, publicKey.slice());
-    if (this.identity !== null) p.precomputedSS = this.crypto.x25519(this.identity.privateKey, p.publicKey);
+    const pub = secretBytes(KEY_SIZE);
+    pub.set(publicKey);
+    const p = new PeerState(this.crypto, id, pub);
+    if (this.identity !== null) p.precomputedSS = this.staticDh(this.identity.privateKey, p.publicKey);
     this.peers[id] = p;
     this.byKey.set(keyString(publicKey), id);
     return id;
+  }
+
+  /**
+   * DH(our static private key, a peer's static public key), precomputed once per peer as
+   * wireguard-go does: the handshake then spends no DH on ss. null when the result is all zero.
+   */
+  private staticDh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {
+    const ss = secretBytes(KEY_SIZE);
+    return this.crypto.x25519Into(ss, privateKey, publicKey) ? ss : null;
   }
 
   /** Remove a peer: wipes its sessions and handshake, frees its indices, drops staged packets. */
@@ -324,7 +362,17 @@ export class WgEngine {
     if (p.persistentKeepalive === 0) p.timers.persistentKeepaliveOff();
   }
 
-  /** Snapshot of a peer's configuration and counters, or null for an unknown id. */
+  /**
+   * A copy of the peer's preshared key (for UAPI get; the caller zeroes it), or null when none is
+   * set or the peer is unknown. Not part of peerInfo, which logs and metrics call often: every copy
+   * of a key is one more to erase.
+   */
+  presharedKey(id: number): Uint8Array | null {
+    const p = this.peers[id];
+    return p === undefined || !p.hasPresharedKey ? null : secretCopy(p.presharedKey);
+  }
+
+  /** Snapshot of a peer's configuration and counters (no keys but the public one), or null for an unknown id. */
   peerInfo(id: number): PeerInfo | null {
     const p = this.peers[id];
     if (p === undefined) return null;
@@ -332,7 +380,7 @@ export class WgEngine {
     return {
       id,
       publicKey: p.publicKey.slice(),
-      presharedKey: p.hasPresharedKey ? p.presharedKey.slice() : null,
+      hasPresharedKey: p.hasPresharedKey,
       persistentKeepalive: p.persistentKeepalive,
       lastHandshakeWallNs: p.lastHandshakeWallNs,
       rxBytes: p.rxBytes,
@@ -755,7 +803,8 @@ export class WgEngine {
     this.clearHandshake(p);
     const index = this.newIndex(p, null);
     if (index < 0) return;
-    const ephemeral = this.random(KEY_SIZE).slice();
+    const ephemeral = secretBytes(KEY_SIZE);
+    this.fillRandom(ephemeral);
     const built = createInitiation(this.crypto, identity, p.publicKey, p.precomputedSS, ephemeral, index, tai64n(this.wallClockNs()));
     if (built === null) {
       this.index.delete(index);
@@ -907,7 +956,8 @@ export class WgEngine {
       return;
     }
     p.hsLocalIndex = index;
-    const ephemeral = this.random(KEY_SIZE).slice();
+    const ephemeral = secretBytes(KEY_SIZE);
+    this.fillRandom(ephemeral);
     const built = createResponse(this.crypto, { ck: p.hsCk!, h: p.hsH! }, p.hsRemoteEphemeral!, p.publicKey, p.presharedKey, ephemeral, index, p.hsRemoteIndex);
     ephemeral.fill(0);
     if (built === null) {
@@ -916,6 +966,7 @@ export class WgEngine {
     }
     p.cookies.addMacs(built.message, now);
     this.beginSession(p, built.ck, false, now);
+    built.h.fill(0);
     p.timers.sessionDerived(now);
     p.timers.anyAuthenticatedPacketTraversal(now, p.persistentKeepalive);
     p.timers.anyAuthenticatedPacketSent();
@@ -975,11 +1026,12 @@ export class WgEngine {
     }
   }
 
-  /** Retire a keypair: free its index and erase its keys. */
+  /** Retire a keypair: free its index and erase its keys (and the copies the crypto backend keeps). */
   private rotateOut(kp: Keypair | null): void {
     if (kp === null) return;
     if (this.index.get(kp.localIndex)?.keypair === kp) this.index.delete(kp.localIndex);
     kp.wipe();
+    this.crypto.forgetKeys?.();
   }
 
   // ---- internals: expiry -------------------------------------------------------------------

@@ -5,7 +5,7 @@
 // indices). All functions are pure: keys, ephemerals, indices and timestamps come in as arguments.
 // Every step can be reported to an optional trace callback numbered like the whitepaper's steps.
 
-import { kdf } from '../crypto/kdf.js';
+import { secretBytes } from '../crypto/bytes.js';
 import type { CryptoBackend } from '../crypto/types.js';
 import { DROP_HANDSHAKE_INVALID, DROP_UNKNOWN_PEER_KEY } from './codes.js';
 import { AEAD_TAG_SIZE, CONSTRUCTION, IDENTIFIER, KEY_SIZE, TAI64N_SIZE } from './constants.js';
@@ -29,6 +29,34 @@ export interface NoiseState {
 const ZERO_NONCE = new Uint8Array(12);
 const EMPTY = new Uint8Array(0);
 
+// Scratch for the secrets of one step (an AEAD key, a DH result, tau). Off-heap from the start
+// (secretBytes), written by the crypto backend in place and zeroed before each function returns:
+// no copy of them outlives the step. The chaining key and hash of a handshake are updated in place
+// in their own two buffers, so no older value of them stays behind either.
+const STEP_K = secretBytes(KEY_SIZE);
+const STEP_DH = secretBytes(KEY_SIZE);
+const STEP_TAU = secretBytes(KEY_SIZE);
+
+function wipeSteps(): void {
+  STEP_K.fill(0);
+  STEP_DH.fill(0);
+  STEP_TAU.fill(0);
+}
+
+/** Hands a copy to the trace (tests): the buffers themselves keep changing in place. */
+function emit(trace: HandshakeTrace | undefined, step: number, name: string, value: Uint8Array): void {
+  if (trace !== undefined) trace(step, name, value.slice());
+}
+
+/** A fresh state holding a copy of `from` (the caller's state stays as it was). */
+function copyState(from: NoiseState): { ck: Uint8Array; h: Uint8Array } {
+  const ck = secretBytes(KEY_SIZE);
+  const h = secretBytes(KEY_SIZE);
+  ck.set(from.ck);
+  h.set(from.h);
+  return { ck, h };
+}
+
 function seal(crypto: CryptoBackend, key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
   const out = new Uint8Array(plaintext.length + AEAD_TAG_SIZE);
   crypto.aeadSeal(key, ZERO_NONCE, plaintext, aad, out, 0);
@@ -42,13 +70,15 @@ function open(crypto: CryptoBackend, key: Uint8Array, ciphertext: Uint8Array, aa
 }
 
 /** Steps 1-3: C = HASH(CONSTRUCTION), H = HASH(C || prologue), H = HASH(H || responder static). */
-function initialState(crypto: CryptoBackend, prologue: Uint8Array, responderStatic: Uint8Array, trace?: HandshakeTrace): NoiseState {
-  const ck = crypto.hash(CONSTRUCTION);
-  trace?.(1, 'C', ck);
-  let h = crypto.hash(ck, prologue);
-  trace?.(2, 'H', h);
-  h = crypto.hash(h, responderStatic);
-  trace?.(3, 'H', h);
+function initialState(crypto: CryptoBackend, prologue: Uint8Array, responderStatic: Uint8Array, trace?: HandshakeTrace): { ck: Uint8Array; h: Uint8Array } {
+  const ck = secretBytes(KEY_SIZE);
+  const h = secretBytes(KEY_SIZE);
+  crypto.hashInto(ck, CONSTRUCTION);
+  emit(trace, 1, 'C', ck);
+  crypto.hashInto(h, ck, prologue);
+  emit(trace, 2, 'H', h);
+  crypto.hashInto(h, h, responderStatic);
+  emit(trace, 3, 'H', h);
   return { ck, h };
 }
 
@@ -59,32 +89,41 @@ export interface Message1 extends NoiseState {
   readonly encryptedPayload: Uint8Array;
 }
 
-/** Steps 4-5 / 12-13: C = KDF1(C, e); H = HASH(H || e) for an ephemeral public key e. */
-function mixEphemeral(crypto: CryptoBackend, ck: Uint8Array, h: Uint8Array, e: Uint8Array, step: number, trace?: HandshakeTrace): NoiseState {
-  const [next] = kdf(crypto, 1, ck, e) as [Uint8Array];
-  trace?.(step, 'C', next);
-  const hash = crypto.hash(h, e);
-  trace?.(step + 1, 'H', hash);
-  return { ck: next, h: hash };
+/** Steps 4-5 / 12-13: C = KDF1(C, e); H = HASH(H || e) for an ephemeral public key e (in place). */
+function mixEphemeral(crypto: CryptoBackend, st: NoiseState, e: Uint8Array, step: number, trace?: HandshakeTrace): void {
+  crypto.kdfInto(st.ck, e, st.ck);
+  emit(trace, step, 'C', st.ck);
+  crypto.hashInto(st.h, st.h, e);
+  emit(trace, step + 1, 'H', st.h);
+}
+
+/** H = HASH(H || data), in place. */
+function mixHash(crypto: CryptoBackend, st: NoiseState, data: Uint8Array, step: number, trace?: HandshakeTrace): void {
+  crypto.hashInto(st.h, st.h, data);
+  emit(trace, step, 'H', st.h);
 }
 
 /**
- * A DH mixed into the chaining key: dh = DH(priv, pub) (null when all zero), then KDF1 (C) or
- * KDF2 (C, k) of it (k is empty for KDF1); the DH result is wiped. `dh` given = a precomputed
- * static-static DH, kept.
+ * A DH mixed into the chaining key in place: dh = DH(priv, pub), then C = KDF1(C, dh), or
+ * (C, k) = KDF2(C, dh) when `k` is given. `dh` given = a precomputed static-static DH. False (C
+ * unchanged) when the DH result is all zero. The DH result in scratch is wiped.
  */
 function mixDh(
-  crypto: CryptoBackend, n: 1 | 2, ck: Uint8Array, priv: Uint8Array, pub: Uint8Array, step: number,
+  crypto: CryptoBackend, ck: Uint8Array, k: Uint8Array | null, priv: Uint8Array, pub: Uint8Array, step: number,
   trace?: HandshakeTrace, dh?: Uint8Array,
-): { ck: Uint8Array; k: Uint8Array } | null {
-  const shared = dh ?? crypto.x25519(priv, pub);
-  if (shared === null) return null;
-  trace?.(step, 'dh', shared);
-  const [next, k] = kdf(crypto, n, ck, shared) as [Uint8Array, Uint8Array | undefined];
-  if (dh === undefined) shared.fill(0);
-  trace?.(step, 'C', next);
-  if (k !== undefined) trace?.(step, 'k', k);
-  return { ck: next, k: k ?? EMPTY };
+): boolean {
+  let shared = dh;
+  if (shared === undefined) {
+    if (!crypto.x25519Into(STEP_DH, priv, pub)) return false;
+    shared = STEP_DH;
+  }
+  emit(trace, step, 'dh', shared);
+  if (k === null) crypto.kdfInto(ck, shared, ck);
+  else crypto.kdfInto(ck, shared, ck, k);
+  STEP_DH.fill(0);
+  emit(trace, step, 'C', ck);
+  if (k !== null) emit(trace, step, 'k', k);
+  return true;
 }
 
 /**
@@ -95,25 +134,30 @@ export function writeMessage1(
   crypto: CryptoBackend, prologue: Uint8Array, s: StaticKeys, rs: Uint8Array, ss: Uint8Array | null,
   ephemeralPrivate: Uint8Array, payload: Uint8Array, trace?: HandshakeTrace,
 ): Message1 | null {
-  let { ck, h } = initialState(crypto, prologue, rs, trace);
-  const ephemeralPublic = crypto.x25519Public(ephemeralPrivate);
-  ({ ck, h } = mixEphemeral(crypto, ck, h, ephemeralPublic, 4, trace));
-  const es = mixDh(crypto, 2, ck, ephemeralPrivate, rs, 6, trace);
-  if (es === null) return null;
-  const encryptedStatic = seal(crypto, es.k, s.publicKey, h);
-  trace?.(7, 'ciphertext', encryptedStatic);
-  h = crypto.hash(h, encryptedStatic);
-  trace?.(8, 'H', h);
-  const st = mixDh(crypto, 2, es.ck, s.privateKey, rs, 9, trace, ss ?? undefined);
-  if (st === null) return null;
-  ck = st.ck;
-  const k = st.k;
-  const encryptedPayload = seal(crypto, k, payload, h);
-  k.fill(0);
-  trace?.(10, 'ciphertext', encryptedPayload);
-  h = crypto.hash(h, encryptedPayload);
-  trace?.(11, 'H', h);
-  return { ck, h, ephemeralPublic, encryptedStatic, encryptedPayload };
+  try {
+    const st = initialState(crypto, prologue, rs, trace);
+    const ephemeralPublic = new Uint8Array(KEY_SIZE);
+    crypto.x25519PublicInto(ephemeralPublic, ephemeralPrivate);
+    mixEphemeral(crypto, st, ephemeralPublic, 4, trace);
+    if (!mixDh(crypto, st.ck, STEP_K, ephemeralPrivate, rs, 6, trace)) return wipeState(st);
+    const encryptedStatic = seal(crypto, STEP_K, s.publicKey, st.h);
+    emit(trace, 7, 'ciphertext', encryptedStatic);
+    mixHash(crypto, st, encryptedStatic, 8, trace);
+    if (!mixDh(crypto, st.ck, STEP_K, s.privateKey, rs, 9, trace, ss ?? undefined)) return wipeState(st);
+    const encryptedPayload = seal(crypto, STEP_K, payload, st.h);
+    emit(trace, 10, 'ciphertext', encryptedPayload);
+    mixHash(crypto, st, encryptedPayload, 11, trace);
+    return { ck: st.ck, h: st.h, ephemeralPublic, encryptedStatic, encryptedPayload };
+  } finally {
+    wipeSteps();
+  }
+}
+
+/** Zero a state that is being abandoned; returns null for the caller's convenience. */
+function wipeState(st: NoiseState): null {
+  st.ck.fill(0);
+  st.h.fill(0);
+  return null;
 }
 
 /** Result of reading the first handshake message. */
@@ -133,28 +177,27 @@ export function readMessage1(
   encryptedStatic: Uint8Array, encryptedPayload: Uint8Array,
   ssFor: (remoteStatic: Uint8Array) => Uint8Array | null, trace?: HandshakeTrace,
 ): ReadMessage1 | number {
-  let { ck, h } = initialState(crypto, prologue, s.publicKey, trace);
-  const remoteEphemeral = ephemeral.slice();
-  ({ ck, h } = mixEphemeral(crypto, ck, h, remoteEphemeral, 4, trace));
-  const es = mixDh(crypto, 2, ck, s.privateKey, remoteEphemeral, 6, trace);
-  if (es === null) return DROP_HANDSHAKE_INVALID;
-  const remoteStatic = open(crypto, es.k, encryptedStatic, h);
-  if (remoteStatic === null || remoteStatic.length !== KEY_SIZE) return DROP_HANDSHAKE_INVALID;
-  trace?.(7, 'ciphertext', encryptedStatic);
-  h = crypto.hash(h, encryptedStatic);
-  trace?.(8, 'H', h);
-  const ss = ssFor(remoteStatic);
-  if (ss === null) return DROP_UNKNOWN_PEER_KEY;
-  const st = mixDh(crypto, 2, es.ck, s.privateKey, remoteStatic, 9, trace, ss) as { ck: Uint8Array; k: Uint8Array };
-  ck = st.ck;
-  const k = st.k;
-  const payload = open(crypto, k, encryptedPayload, h);
-  k.fill(0);
-  if (payload === null) return DROP_HANDSHAKE_INVALID;
-  trace?.(10, 'ciphertext', encryptedPayload);
-  h = crypto.hash(h, encryptedPayload);
-  trace?.(11, 'H', h);
-  return { ck, h, remoteStatic, remoteEphemeral, payload };
+  try {
+    const st = initialState(crypto, prologue, s.publicKey, trace);
+    const remoteEphemeral = secretBytes(KEY_SIZE);
+    remoteEphemeral.set(ephemeral);
+    mixEphemeral(crypto, st, remoteEphemeral, 4, trace);
+    if (!mixDh(crypto, st.ck, STEP_K, s.privateKey, remoteEphemeral, 6, trace)) return (wipeState(st), DROP_HANDSHAKE_INVALID);
+    const remoteStatic = open(crypto, STEP_K, encryptedStatic, st.h);
+    if (remoteStatic === null || remoteStatic.length !== KEY_SIZE) return (wipeState(st), DROP_HANDSHAKE_INVALID);
+    emit(trace, 7, 'ciphertext', encryptedStatic);
+    mixHash(crypto, st, encryptedStatic, 8, trace);
+    const ss = ssFor(remoteStatic);
+    if (ss === null) return (wipeState(st), DROP_UNKNOWN_PEER_KEY);
+    mixDh(crypto, st.ck, STEP_K, s.privateKey, remoteStatic, 9, trace, ss);
+    const payload = open(crypto, STEP_K, encryptedPayload, st.h);
+    if (payload === null) return (wipeState(st), DROP_HANDSHAKE_INVALID);
+    emit(trace, 10, 'ciphertext', encryptedPayload);
+    mixHash(crypto, st, encryptedPayload, 11, trace);
+    return { ck: st.ck, h: st.h, remoteStatic, remoteEphemeral, payload };
+  } finally {
+    wipeSteps();
+  }
 }
 
 /** Result of writing the second handshake message. */
@@ -163,42 +206,40 @@ export interface Message2 extends NoiseState {
   readonly encryptedPayload: Uint8Array;
 }
 
-/** Steps 16-19: (C, tau, k) = KDF3(C, psk); H = HASH(H || tau); payload AEAD; H = HASH(H || ct). */
-function pskAndPayload(
-  crypto: CryptoBackend, ck: Uint8Array, h: Uint8Array, psk: Uint8Array, trace?: HandshakeTrace,
-): { ck: Uint8Array; h: Uint8Array; k: Uint8Array } {
-  const [ck2, tau, k] = kdf(crypto, 3, ck, psk) as [Uint8Array, Uint8Array, Uint8Array];
-  trace?.(16, 'C', ck2);
-  trace?.(16, 'tau', tau);
-  trace?.(16, 'k', k);
-  const h2 = crypto.hash(h, tau);
-  tau.fill(0);
-  trace?.(17, 'H', h2);
-  return { ck: ck2, h: h2, k };
+/** Steps 16-17: (C, tau, k) = KDF3(C, psk) with k into STEP_K; H = HASH(H || tau), in place. */
+function mixPsk(crypto: CryptoBackend, st: NoiseState, psk: Uint8Array, trace?: HandshakeTrace): void {
+  crypto.kdfInto(st.ck, psk, st.ck, STEP_TAU, STEP_K);
+  emit(trace, 16, 'C', st.ck);
+  emit(trace, 16, 'tau', STEP_TAU);
+  emit(trace, 16, 'k', STEP_K);
+  crypto.hashInto(st.h, st.h, STEP_TAU);
+  STEP_TAU.fill(0);
+  emit(trace, 17, 'H', st.h);
 }
 
 /**
  * Responder, message 2 (<- e, ee, se, psk) after readMessage1. `psk` is 32 bytes (zeros when none).
- * Returns null when a DH result is all zero.
+ * Returns null when a DH result is all zero. `state` is not modified.
  */
 export function writeMessage2(
   crypto: CryptoBackend, state: NoiseState, remoteEphemeral: Uint8Array, remoteStatic: Uint8Array,
   psk: Uint8Array, ephemeralPrivate: Uint8Array, payload: Uint8Array, trace?: HandshakeTrace,
 ): Message2 | null {
-  const ephemeralPublic = crypto.x25519Public(ephemeralPrivate);
-  const { ck: ck0, h } = mixEphemeral(crypto, state.ck, state.h, ephemeralPublic, 12, trace);
-  const ee = mixDh(crypto, 1, ck0, ephemeralPrivate, remoteEphemeral, 14, trace);
-  if (ee === null) return null;
-  const se = mixDh(crypto, 1, ee.ck, ephemeralPrivate, remoteStatic, 15, trace);
-  if (se === null) return null;
-  const ck = se.ck;
-  const p = pskAndPayload(crypto, ck, h, psk, trace);
-  const encryptedPayload = seal(crypto, p.k, payload, p.h);
-  p.k.fill(0);
-  trace?.(18, 'ciphertext', encryptedPayload);
-  const hash = crypto.hash(p.h, encryptedPayload);
-  trace?.(19, 'H', hash);
-  return { ck: p.ck, h: hash, ephemeralPublic, encryptedPayload };
+  try {
+    const st = copyState(state);
+    const ephemeralPublic = new Uint8Array(KEY_SIZE);
+    crypto.x25519PublicInto(ephemeralPublic, ephemeralPrivate);
+    mixEphemeral(crypto, st, ephemeralPublic, 12, trace);
+    if (!mixDh(crypto, st.ck, null, ephemeralPrivate, remoteEphemeral, 14, trace)) return wipeState(st);
+    if (!mixDh(crypto, st.ck, null, ephemeralPrivate, remoteStatic, 15, trace)) return wipeState(st);
+    mixPsk(crypto, st, psk, trace);
+    const encryptedPayload = seal(crypto, STEP_K, payload, st.h);
+    emit(trace, 18, 'ciphertext', encryptedPayload);
+    mixHash(crypto, st, encryptedPayload, 19, trace);
+    return { ck: st.ck, h: st.h, ephemeralPublic, encryptedPayload };
+  } finally {
+    wipeSteps();
+  }
 }
 
 /** Result of reading the second handshake message. */
@@ -206,30 +247,36 @@ export interface ReadMessage2 extends NoiseState {
   readonly payload: Uint8Array;
 }
 
-/** Initiator, message 2, after writeMessage1. Returns the state or DROP_HANDSHAKE_INVALID. */
+/**
+ * Initiator, message 2, after writeMessage1. Returns the state or DROP_HANDSHAKE_INVALID.
+ * `state` is not modified.
+ */
 export function readMessage2(
   crypto: CryptoBackend, state: NoiseState, s: StaticKeys, ephemeralPrivate: Uint8Array, psk: Uint8Array,
   ephemeral: Uint8Array, encryptedPayload: Uint8Array, trace?: HandshakeTrace,
 ): ReadMessage2 | number {
-  const { ck: ck0, h } = mixEphemeral(crypto, state.ck, state.h, ephemeral, 12, trace);
-  const ee = mixDh(crypto, 1, ck0, ephemeralPrivate, ephemeral, 14, trace);
-  if (ee === null) return DROP_HANDSHAKE_INVALID;
-  const se = mixDh(crypto, 1, ee.ck, s.privateKey, ephemeral, 15, trace);
-  if (se === null) return DROP_HANDSHAKE_INVALID;
-  const ck = se.ck;
-  const p = pskAndPayload(crypto, ck, h, psk, trace);
-  const payload = open(crypto, p.k, encryptedPayload, p.h);
-  p.k.fill(0);
-  if (payload === null) return DROP_HANDSHAKE_INVALID;
-  trace?.(18, 'ciphertext', encryptedPayload);
-  const hash = crypto.hash(p.h, encryptedPayload);
-  trace?.(19, 'H', hash);
-  return { ck: p.ck, h: hash, payload };
+  try {
+    const st = copyState(state);
+    mixEphemeral(crypto, st, ephemeral, 12, trace);
+    if (!mixDh(crypto, st.ck, null, ephemeralPrivate, ephemeral, 14, trace)) return (wipeState(st), DROP_HANDSHAKE_INVALID);
+    if (!mixDh(crypto, st.ck, null, s.privateKey, ephemeral, 15, trace)) return (wipeState(st), DROP_HANDSHAKE_INVALID);
+    mixPsk(crypto, st, psk, trace);
+    const payload = open(crypto, STEP_K, encryptedPayload, st.h);
+    if (payload === null) return (wipeState(st), DROP_HANDSHAKE_INVALID);
+    emit(trace, 18, 'ciphertext', encryptedPayload);
+    mixHash(crypto, st, encryptedPayload, 19, trace);
+    return { ck: st.ck, h: st.h, payload };
+  } finally {
+    wipeSteps();
+  }
 }
 
 /** Transport keys (T1, T2) = KDF2(C, empty): the initiator sends with T1, the responder with T2. */
 export function transportKeys(crypto: CryptoBackend, ck: Uint8Array): [Uint8Array, Uint8Array] {
-  return kdf(crypto, 2, ck, EMPTY) as [Uint8Array, Uint8Array];
+  const t1 = secretBytes(KEY_SIZE);
+  const t2 = secretBytes(KEY_SIZE);
+  crypto.kdfInto(ck, EMPTY, t1, t2);
+  return [t1, t2];
 }
 
 // ---- WireGuard messages ---------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Everything the engine keeps about one peer: configuration, the in-progress handshake, the three
 // session slots (current / previous / next), timers, cookie state, staged packets and counters.
 
+import { secretBytes } from '../crypto/bytes.js';
 import type { CryptoBackend } from '../crypto/types.js';
 import { KEY_SIZE, TAI64N_SIZE } from './constants.js';
 import { CookieGenerator } from './cookie.js';
@@ -15,7 +16,7 @@ export const HS_INITIATION_CONSUMED = 2;
 /** State of one peer inside the engine. */
 export class PeerState {
   /** 32 bytes; all zero when no preshared key is set (Noise then mixes zeros, as WireGuard does). */
-  readonly presharedKey = new Uint8Array(KEY_SIZE);
+  readonly presharedKey = secretBytes(KEY_SIZE);
   hasPresharedKey = false;
   /** Persistent keepalive interval in seconds, 0 = off. */
   persistentKeepalive = 0;

@@ -92,6 +92,36 @@ for (const backend of Object.values(backends)) {
     }
   });
 
+  t('hashInto: every unkeyed KAT vector in two parts, into a buffer that is also an input', () => {
+    const out = new Uint8Array(32);
+    for (const v of unkeyed) {
+      const input = hex(str(v, 'in'));
+      const half = input.length >> 1;
+      backend.hashInto(out, input.subarray(0, half), input.subarray(half));
+      assert.is(toHex(out), str(v, 'out'));
+    }
+    const h = Uint8Array.from({ length: 32 }, (_, i) => i);
+    const expect = toHex(backend.hash(h, h));
+    backend.hashInto(h, h, h);
+    assert.is(toHex(h), expect, 'out aliasing both inputs');
+    assert.throws(() => backend.hashInto(new Uint8Array(31), h), RangeError);
+  });
+
+  t('macInto: every 16-byte-output keyed variable-length vector, at offsets, and over its own output', () => {
+    const cases = variable.filter((v) => num(v, 'outlen') === 16 && num(v, 'keylen') > 0);
+    for (const v of cases) {
+      const input = hex(str(v, 'input'));
+      const buf = new Uint8Array(3 + input.length + 16 + 5);
+      buf.set(input, 3);
+      backend.macInto(hex(str(v, 'key')), buf, 3, input.length, buf, 3 + input.length);
+      assert.is(toHex(buf.subarray(3 + input.length, 3 + input.length + 16)), str(v, 'out'), `i=${num(v, 'i')}`);
+      assert.ok(buf.subarray(0, 3).every((x) => x === 0) && buf.subarray(buf.length - 5).every((x) => x === 0), 'nothing else written');
+    }
+    assert.throws(() => backend.macInto(new Uint8Array(33), new Uint8Array(4), 0, 4, new Uint8Array(16), 0), RangeError);
+    assert.throws(() => backend.macInto(new Uint8Array(16), new Uint8Array(4), 2, 4, new Uint8Array(16), 0), RangeError);
+    assert.throws(() => backend.macInto(new Uint8Array(16), new Uint8Array(4), 0, 4, new Uint8Array(16), 1), RangeError);
+  });
+
   t('hmac: every HMAC-BLAKE2s vector, whole and split', () => {
     assert.is(hmacVectors.length, 2);
     for (const v of hmacVectors) {

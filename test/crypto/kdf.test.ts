@@ -32,5 +32,25 @@ for (const backend of Object.values(backends)) {
     assert.is(toHex(input), str(v, 'input'));
   });
 
+  t('kdfInto: outputs may be the chaining key and the input themselves', () => {
+    for (const v of vectors) {
+      const want = [str(v, 't0'), str(v, 't1'), str(v, 't2')];
+      const ck = new Uint8Array(32);
+      const key = hex(str(v, 'key'));
+      // WireGuard's chaining keys are 32 bytes: pad the vector's key the way HMAC does (zeros).
+      ck.set(key);
+      const expect = kdf(backend, 3, ck, hex(str(v, 'input'))).map(toHex);
+      const input = new Uint8Array(32);
+      input.set(hex(str(v, 'input')).subarray(0, 32));
+      const inputLen = hex(str(v, 'input')).length;
+      const inp = input.subarray(0, inputLen);
+      const t2 = new Uint8Array(32);
+      backend.kdfInto(ck, inp, ck, input, t2); // T1 over the key, T2 over the input
+      assert.equal([toHex(ck), toHex(input), toHex(t2)], expect);
+      assert.equal(expect, want, 'a key zero-padded to 32 bytes is the same HMAC key');
+    }
+    assert.throws(() => backend.kdfInto(new Uint8Array(65), new Uint8Array(0), new Uint8Array(32)), RangeError);
+  });
+
   t.run();
 }

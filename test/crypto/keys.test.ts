@@ -70,6 +70,25 @@ test('hex: lowercase out, either case in, exact length', () => {
   assert.is(keyFromHex(' ' + h.slice(1)), null);
 });
 
+test('decoders: the same bytes as Buffer decoding for random keys, each in a buffer of its own (not the Buffer pool)', () => {
+  for (let i = 0; i < 500; i++) {
+    const key = backends.native.randomBytes(32);
+    const b64 = Buffer.from(key).toString('base64');
+    const fromB64 = keyFromBase64(b64);
+    const fromHex = keyFromHex(i % 2 === 0 ? Buffer.from(key).toString('hex') : Buffer.from(key).toString('hex').toUpperCase());
+    assert.ok(fromB64 !== null && fromHex !== null);
+    assert.is(toHex(fromB64), toHex(key));
+    assert.is(toHex(fromHex), toHex(key));
+    for (const k of [fromB64, fromHex]) {
+      assert.is(k.byteOffset, 0);
+      assert.is(k.buffer.byteLength, 32, 'its own 32-byte ArrayBuffer, so zeroing it erases the only copy');
+    }
+  }
+  // Every character class in every position of a hex key is checked.
+  const h = keyToHex(alicePriv);
+  for (let i = 0; i < 64; i++) assert.is(keyFromHex(h.slice(0, i) + 'x' + h.slice(i + 1)), null, `x at ${i}`);
+});
+
 test('encoders reject wrong key sizes', () => {
   assert.throws(() => keyToBase64(new Uint8Array(31)), RangeError);
   assert.throws(() => keyToHex(new Uint8Array(33)), RangeError);

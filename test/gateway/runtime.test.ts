@@ -20,7 +20,7 @@ import type { WgtsConfig } from '../../src/config/model.js';
 import { cidrsOverlap, currentNetnsName, NetConfig, parseRoutes, resolvConf, UndoStack } from '../../src/gateway/netcfg.js';
 import { forwardBlockers, parseTag, ruleArgs, ruleTag, splitRule } from '../../src/gateway/iptables.js';
 import { parseLocalAddresses } from '../../src/gateway/localaddr.js';
-import { deviceSetBody, liveApplicable, reloadSetBody, removalSetBody, syncSetBody } from '../../src/gateway/reload.js';
+import { deviceSetBody, liveApplicable, reloadSetBody, removalSetBody, syncSetBody, withoutSecrets } from '../../src/gateway/reload.js';
 import {
   checkUpConfig, covers, coversAddressSpace, dnsExemptionsOf, dnsTargetOf, endpointLoops, firewallRulesFor, masqueradeRulesFor, routesFor, subnetOf,
 } from '../../src/gateway/plan.js';
@@ -156,6 +156,25 @@ test('UAPI bodies: whole config at start; only the difference on reload (remove 
   assert.is(removalSetBody([KEY_A, KEY_B]), `public_key=${hexA}\nremove=true\npublic_key=${hexB}\nremove=true\n\n`);
   assert.is(removalSetBody([]), '');
   assert.is(syncSetBody(b, new Map([[KEY_B, '10.200.0.12:4000']])), `private_key=${Buffer.from(PRIV, 'base64').toString('hex')}\nlisten_port=51820\nfwmark=0\npublic_key=${hexB}\npreshared_key=${'0'.repeat(64)}\nendpoint=10.200.0.12:4000\nreplace_allowed_ips=true\nallowed_ip=10.123.0.3/32\npersistent_keepalive_interval=0\n\n`, 'no replace_peers: sessions stay');
+});
+
+test('the running side keeps no key: withoutSecrets fingerprints them, diffs still see changes, bodies carry the real keys', () => {
+  const PSK = 'LH0C3A0fMKlIgfVcKS6vR1u4LwDmYWqOD2iD6EY4ZsI=';
+  const PRIV2 = 'uN0ijmpq3sVXF85P57MSQVPbE7eGNvVz8Ed4+PT/uHk=';
+  const hex = (b64: string): string => Buffer.from(b64, 'base64').toString('hex');
+  const a = parsed(`[Interface]\nPrivateKey = ${PRIV}\n\n[Peer]\nPublicKey = ${KEY_A}\nAllowedIPs = 10.123.0.2/32\n`);
+  const b = parsed(`[Interface]\nPrivateKey = ${PRIV2}\n\n[Peer]\nPublicKey = ${KEY_A}\nPresharedKey = ${PSK}\nAllowedIPs = 10.123.0.2/32\n\n` +
+    `[Peer]\nPublicKey = ${KEY_B}\nPresharedKey = ${PSK}\nAllowedIPs = 10.123.0.3/32\n`);
+  const kept = JSON.stringify(withoutSecrets(b));
+  for (const secret of [PRIV2, PSK, hex(PRIV2), hex(PSK)]) assert.not.ok(kept.includes(secret), 'no key text in what the runtime keeps');
+  assert.equal(withoutSecrets(b).peers.map((p) => p.publicKey), [KEY_A, KEY_B], 'public keys stay');
+  const diff = diffConfigs(withoutSecrets(a), withoutSecrets(b));
+  assert.ok(diff.device.privateKey, 'a changed private key is still seen');
+  assert.equal(diff.peersChanged.map((c) => c.fields), [['presharedKey']], 'a changed preshared key is still seen');
+  const body = reloadSetBody(diff, b, new Map());
+  assert.ok(body.startsWith(`private_key=${hex(PRIV2)}\n`), 'the new private key comes from the parsed config');
+  assert.is(body.split(`preshared_key=${hex(PSK)}`).length - 1, 2, 'both preshared keys are the real ones');
+  assert.is(diffConfigs(withoutSecrets(b), withoutSecrets(b)).empty, true);
 });
 
 test('liveApplicable: peers and device keys apply live; [Interface] wg-quick keys and [Gateway] presence wait for a restart', () => {

@@ -106,7 +106,7 @@ export interface UapiEndpoint {
 
 /** One peer as the target exposes it to a set operation (valid until the peer is removed). */
 export interface UapiPeer {
-  /** Sets the preshared key; null means none (the all-zero key). */
+  /** Sets the preshared key; null means none (the all-zero key). `key` is zeroed after the call: copy it. */
   setPresharedKey(key: Uint8Array | null): void;
   setEndpoint(endpoint: UapiEndpoint): void;
   /** Sets the persistent keepalive interval in seconds (0 = off) and returns the previous one. */
@@ -127,7 +127,8 @@ export interface UapiPeer {
 export interface UapiTarget {
   /**
    * Sets the static private key (32 bytes, already clamped) or clears it (null). wireguard-go also
-   * removes a peer whose public key equals the new public key.
+   * removes a peer whose public key equals the new public key. `key` is zeroed after the call:
+   * the target keeps its own copy.
    */
   setPrivateKey(key: Uint8Array | null): void;
   /**
@@ -159,7 +160,10 @@ export interface UapiTarget {
    * configuration as a whole (packets staged before a private key was set).
    */
   setDone?(): void;
-  /** A snapshot of the configuration and counters for a get operation. */
+  /**
+   * A snapshot of the configuration and counters for a get operation. Its keys are copies, which
+   * getReply zeroes once the reply is formatted.
+   */
   getState(): UapiState;
 }
 
@@ -354,7 +358,11 @@ class SetOperation {
       case 'private_key': {
         const k = keyFromHex(value);
         if (k === null) throw new UapiError(UapiErrno.INVAL, 'failed to set private_key: invalid hex key');
-        call(UapiErrno.IO, 'failed to set private_key', () => t.setPrivateKey(isAllZero(k) ? null : clampPrivateKey(k)));
+        try {
+          call(UapiErrno.IO, 'failed to set private_key', () => t.setPrivateKey(isAllZero(k) ? null : clampPrivateKey(k)));
+        } finally {
+          k.fill(0); // the target keeps its own copy
+        }
         return;
       }
       case 'listen_port': {
@@ -390,7 +398,11 @@ class SetOperation {
       case 'preshared_key': {
         const k = keyFromHex(value);
         if (k === null) throw new UapiError(UapiErrno.INVAL, 'failed to set preshared key: invalid hex key');
-        if (peer !== null) call(UapiErrno.IO, 'failed to set preshared key', () => peer.setPresharedKey(isAllZero(k) ? null : k));
+        try {
+          if (peer !== null) call(UapiErrno.IO, 'failed to set preshared key', () => peer.setPresharedKey(isAllZero(k) ? null : k));
+        } finally {
+          k.fill(0); // the peer keeps its own copy
+        }
         return;
       }
       case 'endpoint': {
@@ -499,6 +511,21 @@ export function formatErrno(errno: number): string {
 function hexKey(key: Uint8Array, what: string): string {
   if (key.length !== KEY_LEN) throw new RangeError(`${what} must be ${KEY_LEN} bytes, got ${key.length}`);
   return keyToHex(key);
+}
+
+/**
+ * The get=1 reply of `target`: its state formatted by formatGet, after which the key copies the
+ * state carried (private key, preshared keys) are zeroed. The reply text itself necessarily holds
+ * the private key in hex, as the protocol demands; nothing else does.
+ */
+export function getReply(target: UapiTarget): string {
+  const state = target.getState();
+  try {
+    return formatGet(state);
+  } finally {
+    state.privateKey?.fill(0);
+    for (const p of state.peers) p.presharedKey?.fill(0);
+  }
 }
 
 /** The complete get=1 reply for a state snapshot, byte-for-byte as wireguard-go writes it. */

@@ -41,7 +41,7 @@ import { lstatSync, mkdirSync, unlinkSync, watch, type FSWatcher, type Stats } f
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { applySetLines, formatErrno, formatGet, stripCR, UapiErrno, type UapiResult, type UapiTarget } from './protocol.js';
+import { applySetLines, formatErrno, getReply, stripCR, UapiErrno, type UapiResult, type UapiTarget } from './protocol.js';
 
 /** Where wg(8) looks for userspace interfaces on Linux. */
 export const DEFAULT_SOCKET_DIR = '/var/run/wireguard';
@@ -454,7 +454,7 @@ class UapiConnection {
     this.serialize(() => {
       let text: string;
       try {
-        text = formatGet(this.target.getState());
+        text = getReply(this.target);
       } catch (e) {
         this.reply({ errno: UapiErrno.IO, message: `failed to read device state: ${e instanceof Error ? e.message : String(e)}` });
         return;

@@ -53,7 +53,7 @@ export class FakePeer implements UapiPeer {
   state(): UapiPeerState {
     return {
       publicKey: this.publicKey,
-      presharedKey: this.presharedKey,
+      presharedKey: this.presharedKey?.slice() ?? null,
       endpoint: this.endpoint,
       lastHandshakeTimeSec: this.lastHandshakeTimeSec,
       lastHandshakeTimeNsec: this.lastHandshakeTimeNsec,
@@ -115,9 +115,10 @@ export class FakeDevice implements UapiTarget {
   peerConfigured(peer: UapiPeer, info: { created: boolean; keepaliveTurnedOn: boolean }): void {
     this.configured.push({ publicKey: hex((peer as FakePeer).publicKey), ...info });
   }
+  /** Key copies, as the contract asks (getReply zeroes them after formatting). */
   getState(): UapiState {
     return {
-      privateKey: this.privateKey,
+      privateKey: this.privateKey?.slice() ?? null,
       listenPort: this.listenPort,
       fwmark: this.fwmark,
       peers: [...this.peers.values()].map((p) => p.state()),

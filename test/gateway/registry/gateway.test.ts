@@ -65,7 +65,9 @@ test('setup: etcd in its own namespace, a registry gateway, a stock laptop reach
   await startServers(proj, 'app', [3000]);
   etcd = await startEtcd(reg, '10.210.0.2', 2379);
   url = etcd.url(`wgts/${gwIf}`);
-  wgtsOk(['gateway', 'init', url, '--name', 'shop', '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820', '--host', 'app=10.124.0.10', '--upstream', 'none'], reg);
+  const init = wgts(['gateway', 'init', url, '--name', 'shop', '--address', '10.123.0.1/24', '--network', '10.124.0.0/24', '--endpoint', '10.200.0.1:51820', '--host', 'app=10.124.0.10', '--upstream', 'none'], reg);
+  assert.is(init.status, 0, init.stderr);
+  assert.match(init.stderr, /^wgts: warning: etcd:\/\/10\.210\.0\.2:2379\/\S+ is reached without TLS: the gateway's private key and the peers' preshared keys cross the network in the clear/);
   // An edit straight in etcd (no command sets Metrics): the gateway serves metrics on the gw namespace's loopback.
   const settings = etcd.ctl(['get', `/wgts/${gwIf}/settings`, '--print-value-only']).replace(/\n+$/, '');
   etcd.ctl(['put', `/wgts/${gwIf}/settings`, `${settings}\nMetrics = ${METRICS}\n`]);
