@@ -9,29 +9,20 @@ import { join } from 'node:path';
 import { setGateway } from '../src/gateway/gateway-ops.js';
 import { addPeer, initGateway, listGatewayPeers } from '../src/gateway/onboard.js';
 import { setPeerFlags } from '../src/gateway/peer-ops.js';
+import { medianCallMs } from '../test/helpers/measure.js';
 
 const PEERS = 250;
 const dir = mkdtempSync(join(tmpdir(), 'wgts-bench-store-'));
 const file = join(dir, 'gw.conf');
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-async function time(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn(i);
-    out.push(performance.now() - t);
-  }
-  return median(out);
-}
 
 try {
   await initGateway(file, { address: '10.123.0.1/22', networks: ['10.124.0.0/24'], endpoint: 'vpn.example.com:51820' });
-  const firstAdds = await time(10, (i) => addPeer(file, `a${i}`));
+  const firstAdds = await medianCallMs(10, (i) => addPeer(file, `a${i}`));
   for (let i = 10; i < PEERS - 10; i++) await addPeer(file, `a${i}`);
-  const lastAdds = await time(10, (i) => addPeer(file, `b${i}`));
-  const list = await time(20, () => listGatewayPeers(file));
-  const disable = await time(10, (i) => setPeerFlags(file, `a${100 + i}`, { disabled: true }));
-  const set = await time(10, (i) => setGateway(file, { endpoint: `vpn${i}.example.com:51820` }));
+  const lastAdds = await medianCallMs(10, (i) => addPeer(file, `b${i}`));
+  const list = await medianCallMs(20, () => listGatewayPeers(file));
+  const disable = await medianCallMs(10, (i) => setPeerFlags(file, `a${100 + i}`, { disabled: true }));
+  const set = await medianCallMs(10, (i) => setGateway(file, { endpoint: `vpn${i}.example.com:51820` }));
   console.log(`gateway file with ${PEERS} peers (median ms per call, in process)`);
   console.log('| operation | ms |\n|---|---|');
   console.log(`| peer add (10 peers in the file) | ${firstAdds.toFixed(1)} |`);

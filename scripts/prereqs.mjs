@@ -50,6 +50,9 @@ export const PACKAGES = Object.freeze({
   // systemd-resolved laptop test, whose daemon is unpacked from Debian's package (never installed:
   // the package would take over the host's /etc/resolv.conf)
   dnsmasq: 'dnsmasq-base',
+  // VRRP for the failover pair (test and `lab --ha`), run inside their namespaces with their own
+  // configs; Debian's keepalived.service starts only when /etc/keepalived/keepalived.conf exists
+  keepalived: 'keepalived',
   'dbus-daemon': 'dbus-daemon',
   unshare: 'util-linux',
   nsenter: 'util-linux',
@@ -62,6 +65,12 @@ export const PACKAGES = Object.freeze({
   'systemd-analyze': 'systemd',
   systemctl: 'systemd',
   systemd: 'systemd',
+  // the registry (issue 12): a one-member etcd the tests and `npm run bench -- registry` start in a
+  // namespace, and its CLI (the tests read and edit keys directly, compact the history)
+  etcd: 'etcd-server',
+  etcdctl: 'etcd-client',
+  // certificates for the registry's TLS test (a CA, the member's and a client's)
+  openssl: 'openssl',
   // always there on Debian (essential packages), listed so a scan of the tests finds them
   getent: 'libc-bin',
   tar: 'tar',
@@ -80,9 +89,9 @@ const BUILD = ['make', 'g++', 'python3'];
 export const NEEDS = Object.freeze({
   test: [...BUILD, 'ip', 'ss', 'sysctl', 'ps', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'nft', 'ping', 'iperf3', 'ncat', 'curl', 'dig', 'getent', 'tar', 'cat', 'mkdir', 'printenv', 'sh', 'bash',
     'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query', 'ethtool', 'nstat', 'tmux', 'stty',
-    'systemd-analyze', 'systemctl', 'systemd', 'nice'],
-  lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq'],
-  bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3', 'pidstat', 'nice'],
+    'systemd-analyze', 'systemctl', 'systemd', 'nice', 'keepalived', 'etcd', 'etcdctl', 'openssl'],
+  lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq', 'keepalived', 'etcd', 'etcdctl'],
+  bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3', 'pidstat', 'nice', 'etcd', 'etcdctl'],
   fuzz: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3', 'tcpdump'],
   soak: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3'],
 });

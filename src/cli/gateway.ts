@@ -8,6 +8,9 @@ import { APPLY_TIMEOUT_MS, runningFor, waitForVersion, type ApplyOutcome } from 
 import { addHosts, removeHosts, setGateway, type SettingsResult } from '../gateway/gateway-ops.js';
 import { DEFAULT_LISTEN_PORT, initGateway } from '../gateway/onboard.js';
 import { projectConfName } from '../gateway/project.js';
+import { exposureWarning } from '../gateway/registry/connect.js';
+import { isRegistryLocation, parseRegistryLocation } from '../gateway/registry/location.js';
+import { migrateToRegistry } from '../gateway/registry/migrate.js';
 
 /** Commander option parser for repeatable options: appends each value (the first call gets no list). */
 export function collect(value: string, previous: readonly string[] = []): string[] {
@@ -38,7 +41,7 @@ export async function reportApplied(file: string, version: string, since: number
   wait: (s: Parameters<typeof waitForVersion>[0]) => Promise<ApplyOutcome> = (s) => waitForVersion(s, version, since)): Promise<ApplyOutcome[]> {
   const running = runningFor(file);
   if (running.length === 0) {
-    process.stdout.write(`no running gateway uses ${file}: \`wgts up ${file}\` starts with it\n`);
+    process.stdout.write(`no running gateway uses ${file}: \`wgts up ${file}\` starts with it${elsewhere(file)}\n`);
     return [];
   }
   const outcomes = await Promise.all(running.map(wait));
@@ -49,6 +52,21 @@ export async function reportApplied(file: string, version: string, since: number
   }
   if (outcomes.some((o) => o.kind !== 'applied')) process.exitCode = 1;
   return outcomes;
+}
+
+/**
+ * For a registry: status files are per host, so gateways of the registry elsewhere are not seen
+ * here; they apply the change from their watch (`wgts show` there gives the revision).
+ */
+export function elsewhere(location: string): string {
+  return isRegistryLocation(location) ? ' (on this host; gateways on other hosts apply it from their etcd watch)' : '';
+}
+
+/** A warning on stderr when a registry is reached without TLS over a network (the key crossed it). */
+function warnExposed(location: string): void {
+  if (!isRegistryLocation(location)) return;
+  const w = exposureWarning(parseRegistryLocation(location));
+  if (w !== null) process.stderr.write(`wgts: warning: ${w}\n`);
 }
 
 /** Prints what a settings change did: the change, laptops now holding outdated configs, rule warnings. */
@@ -83,6 +101,7 @@ interface InitFlags {
   host?: string[];
   upstream?: string[];
   force?: boolean;
+  registry?: string;
 }
 
 /** Registers `wgts gateway init`. */
@@ -90,8 +109,9 @@ export function registerGatewayCommands(program: Command): void {
   const gateway = program.command('gateway').description('create and manage a project-network gateway config');
   gateway
     .command('init')
-    .description('write a new gateway config FILE (fresh private key, mode 0600)')
-    .argument('<file>', 'config file to create, e.g. /etc/wireguard/wg0.conf')
+    .description('write a new gateway config FILE (fresh private key, mode 0600), or create the gateway in a registry (etcd://HOST:PORT/PREFIX)')
+    .argument('[file]', 'config file to create, e.g. /etc/wireguard/wg0.conf, or a registry URL etcd://10.0.0.5:2379/wgts/shop')
+    .option('--registry <url>', 'create the gateway in this registry instead of a file: etcd://HOST:PORT[,HOST:PORT...]/PREFIX')
     .requiredOption('--address <cidr>', "gateway tunnel address with the peers' subnet, e.g. 10.123.0.1/24; repeat to add an IPv6 one", collect)
     .requiredOption('--network <cidr>', 'project network behind the gateway, e.g. 10.124.0.0/24; repeatable', collect)
     .requiredOption('--endpoint <host:port>', 'public HOST:PORT laptops connect to, e.g. vpn.example.com:51820')
@@ -100,8 +120,10 @@ export function registerGatewayCommands(program: Command): void {
     .option('--domain <name>', 'DNS domain of the project network (default: the project name)')
     .option('--host <name=ip>', 'a DNS name for a service in the networks, e.g. app=10.124.0.10; repeatable', collect)
     .option('--upstream <addr|none>', "resolver for names the gateway does not hold: IP, IP:PORT or [IPv6]:PORT, repeatable, tried in order; 'none' refuses them (default: the gateway host's own resolvers, from its resolv.conf)", collect)
-    .option('--force', 'replace FILE if it exists (its key and peers are lost)')
-    .action((file: string, flags: InitFlags) => runCommand(async () => {
+    .option('--force', 'replace FILE (or what PREFIX holds) if it exists (its key and peers are lost)')
+    .action((fileArg: string | undefined, flags: InitFlags) => runCommand(async () => {
+      if ((fileArg === undefined) === (flags.registry === undefined)) throw new Error('give either FILE or --registry etcd://HOST:PORT/PREFIX');
+      const file = fileArg ?? flags.registry ?? '';
       const r = await initGateway(file, {
         address: flags.address,
         networks: flags.network,
@@ -113,8 +135,23 @@ export function registerGatewayCommands(program: Command): void {
         upstream: flags.upstream ?? [],
         force: flags.force === true,
       });
+      warnExposed(file);
       process.stdout.write(`wrote ${file}: project ${r.name} (domain ${r.domain}), gateway ${r.addresses.join(', ')}, public key ${r.publicKey}\n`
         + `add laptops with: wgts peer add ${file} NAME (their configs: ${projectConfName(r.name)})\n`);
+    }));
+
+  gateway
+    .command('migrate')
+    .description('copy the whole state of the gateway config FILE (key, settings, peers) into a registry; FILE is left as it was')
+    .argument('<file>', 'gateway config file')
+    .argument('<registry>', 'etcd://HOST:PORT[,HOST:PORT...]/PREFIX (PREFIX must be empty)')
+    .option('--force', 'replace what PREFIX holds (a gateway there loses its key and peers)')
+    .action((file: string, url: string, flags: { force?: boolean }) => runCommand(async () => {
+      const r = await migrateToRegistry(file, url, { force: flags.force === true });
+      warnExposed(url);
+      for (const n of r.notes) process.stdout.write(`note: ${n}\n`);
+      process.stdout.write(`migrated ${file} to ${url}: project ${r.project}, ${r.peers} peer(s), public key ${r.publicKey}\n`
+        + `run it with: wgts up ${url} (stop \`wgts up ${file}\` first; ${file} is no longer read)\n`);
     }));
 
   gateway

@@ -21,6 +21,7 @@ interface LabFlags {
   clean?: boolean;
   peer: LabPeer;
   seconds: number;
+  ha?: boolean;
 }
 
 /** Registers `wgts lab`. */
@@ -31,6 +32,7 @@ export function registerLabCommand(program: Command): void {
     .option('--keep', 'leave the lab running afterwards (remove it with --clean)')
     .addOption(new Option('--peer <impl>', 'WireGuard of the laptop: wgts up, or wg-quick with wireguard-go').choices(['wgts', 'wireguard-go']).default('wgts'))
     .option('--seconds <n>', 'length of the iperf3 throughput run', secondsOption, 3)
+    .option('--ha', 'the failover pair instead: two gateways with one config behind one address (keepalived), kill -9 of the active one, the interruption measured')
     .option('--clean', 'only remove a lab left running (wgts-lab-* namespaces, their processes, the lab files)')
     .action(async (flags: LabFlags) => {
       const write = (text: string): void => { process.stdout.write(text); };
@@ -43,6 +45,7 @@ export function registerLabCommand(program: Command): void {
         keep: flags.keep === true,
         peer: flags.peer,
         seconds: flags.seconds,
+        ha: flags.ha === true,
         wgtsScript,
         wgtsCommand: which('wgts') !== null ? 'wgts' : `node ${wgtsScript}`,
         write,

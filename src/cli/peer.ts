@@ -11,7 +11,7 @@ import { addPeer, listGatewayPeers, removePeer, type GatewayAccess, type PeerInf
 import { parseExpiresOption } from '../gateway/peer-state.js';
 import { reissueConfig, rekeyPeer, setPeerFlags, type PeerChangeResult } from '../gateway/peer-ops.js';
 import { prettyBytes, prettyDuration } from '../gateway/show.js';
-import { collect, reportApplied, runCommand } from './gateway.js';
+import { collect, elsewhere, reportApplied, runCommand } from './gateway.js';
 
 const APPLY_TIMEOUT_S = APPLY_TIMEOUT_MS / 1000;
 
@@ -201,7 +201,7 @@ export function registerPeerCommands(program: Command): void {
       process.stdout.write(`removed peer ${who} from ${file} (${p.address ?? p.allowedIPs.join(', ')}, public key ${p.publicKey})\n`);
       const running = runningFor(file);
       if (running.length === 0) {
-        process.stdout.write(`no running gateway uses ${file}: nothing to cut off (\`wgts up ${file}\` starts without ${who})\n`);
+        process.stdout.write(`no running gateway uses ${file}: nothing to cut off (\`wgts up ${file}\` starts without ${who})${elsewhere(file)}\n`);
         return;
       }
       const outcomes = await Promise.all(running.map((s) => waitForPeerGone(s, p.publicKey)));

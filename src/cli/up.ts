@@ -70,10 +70,12 @@ function countOption(value: string): number {
 export function registerUpCommands(program: Command): void {
   program
     .command('up')
-    .description('run the interface of a config file (gateway or laptop) in the foreground; the name is the file name without .conf')
-    .argument('<file>', 'config file, e.g. /etc/wgts/gw0.conf')
+    .description('run the interface of a config file (gateway or laptop) in the foreground; the name is the file name without .conf. A gateway in a registry (etcd://HOST:PORT[,HOST:PORT...]/PREFIX) is applied live from an etcd watch')
+    .argument('<file>', 'config file, e.g. /etc/wgts/gw0.conf, or a registry URL etcd://10.0.0.5:2379/wgts/shop')
+    .option('--ifname <name>', "with a registry: the interface name (default: PREFIX's last segment)")
     .addOption(new Option('--log-format <format>', `log lines as text or one JSON object per line (default: $${LOG_FORMAT_ENV} or text)`).choices(LOG_FORMATS))
-    .action(async (file: string, opts: { logFormat?: LogFormat }) => {
+    .option('--endpoints-file <file>', 'failover pair: keep FILE current with where each peer was last seen (merged, 0600), for `wgts ha kick --endpoints FILE` on the gateway that takes over')
+    .action(async (file: string, opts: { logFormat?: LogFormat; ifname?: string; endpointsFile?: string }) => {
       let logFormat: LogFormat;
       try {
         logFormat = opts.logFormat ?? logFormatFromEnv();
@@ -81,7 +83,11 @@ export function registerUpCommands(program: Command): void {
         process.stderr.write(`wgts: ${e instanceof Error ? e.message : String(e)}\n`);
         process.exit(1);
       }
-      process.exit(await runUp(file, { logFormat }));
+      process.exit(await runUp(file, {
+        logFormat,
+        ...(opts.ifname === undefined ? {} : { ifname: opts.ifname }),
+        ...(opts.endpointsFile === undefined ? {} : { endpointsFile: opts.endpointsFile }),
+      }));
     });
 
   program

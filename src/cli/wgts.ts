@@ -10,6 +10,7 @@ import { registerDaemonCommand } from './daemon.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerEnvCommands } from './env.js';
 import { registerGatewayCommands } from './gateway.js';
+import { registerHaCommands } from './ha.js';
 import { registerKeyCommands } from './keys.js';
 import { registerLabCommand } from './lab.js';
 import { registerPeerCommands } from './peer.js';
@@ -21,7 +22,7 @@ import { VERSION } from './version.js';
 export type RegisterCommands = (program: Command) => void;
 
 /** Every command group, in the order they appear in `wgts --help`. */
-const COMMAND_GROUPS: readonly RegisterCommands[] = [registerKeyCommands, registerDaemonCommand, registerGatewayCommands, registerPeerCommands, registerUpCommands, registerEnvCommands, registerServiceCommands, registerDoctorCommand, registerLabCommand];
+const COMMAND_GROUPS: readonly RegisterCommands[] = [registerKeyCommands, registerDaemonCommand, registerGatewayCommands, registerHaCommands, registerPeerCommands, registerUpCommands, registerEnvCommands, registerServiceCommands, registerDoctorCommand, registerLabCommand];
 
 /** The `wgts` program with every command group registered (not yet parsed). */
 export function buildProgram(): Command {

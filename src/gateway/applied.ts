@@ -8,13 +8,27 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { processAlive } from '../config/lock.js';
 import { parseGetReply, uapiRequest } from './show.js';
 import { readStatus, STATUS_DIR, type InterfaceStatus } from './status.js';
+import { isRegistryLocation, parseRegistryLocation } from './registry/location.js';
 import { textVersion } from './store.js';
 
 /** How long `peer remove` waits for a running gateway to drop the peer (ms). */
 export const APPLY_TIMEOUT_MS = 10_000;
 const POLL_MS = 50;
 
-/** The status of every live `wgts up` running the config file `file`. */
+/** What a status file records as the config of a location: a registry's canonical URL, a file's absolute path. */
+export function locationId(location: string): string {
+  if (!isRegistryLocation(location)) return resolve(location);
+  try {
+    return parseRegistryLocation(location).url;
+  } catch {
+    return location;
+  }
+}
+
+/**
+ * The status of every live `wgts up` running the config file `file` (or the registry at that URL;
+ * gateways of the registry on other hosts have their own status files there: see the README).
+ */
 export function runningFor(file: string, statusDir = STATUS_DIR): InterfaceStatus[] {
   let names: string[];
   try {
@@ -22,7 +36,7 @@ export function runningFor(file: string, statusDir = STATUS_DIR): InterfaceStatu
   } catch {
     return [];
   }
-  const path = resolve(file);
+  const path = locationId(file);
   return names.flatMap((n) => {
     const s = readStatus(n.slice(0, -5), statusDir);
     return s !== null && s.config === path && processAlive(s.pid) ? [s] : [];
@@ -35,13 +49,23 @@ export type ApplyOutcome =
   | { kind: 'failed'; ifname: string; pid: number; why: string }
   | { kind: 'timeout'; ifname: string; pid: number; why: string };
 
-/** The version of the config file as it is now ('' when unreadable). */
+/** The version of the config file as it is now ('' when unreadable, or a registry). */
 function currentVersion(path: string): string {
+  if (isRegistryLocation(path)) return '';
   try {
     return textVersion(readFileSync(path, 'utf8'));
   } catch {
     return '';
   }
+}
+
+/**
+ * Whether a gateway that applied `applied` has the state `wanted` of `location`: the same version
+ * or the file's current one; for a registry (versions are revisions), that revision or a later one.
+ */
+export function versionReached(applied: string, wanted: string, location: string): boolean {
+  if (isRegistryLocation(location)) return /^[0-9]+$/.test(applied) && /^[0-9]+$/.test(wanted) && BigInt(applied) >= BigInt(wanted);
+  return applied === wanted || applied === currentVersion(location);
 }
 
 /**
@@ -55,7 +79,7 @@ export async function waitForVersion(s: InterfaceStatus, version: string, since:
   let last: InterfaceStatus | null = null;
   while (Date.now() - t0 < timeoutMs) {
     last = readStatus(s.interface, statusDir);
-    if (last?.applied && (last.applied.version === version || last.applied.version === currentVersion(s.config))) {
+    if (last?.applied && versionReached(last.applied.version, version, s.config)) {
       return { kind: 'applied', ifname: s.interface, pid: s.pid, ms: Date.now() - t0 };
     }
     const r = last?.reload;

@@ -27,7 +27,6 @@
 // runs the same removal on whatever wgts-lab-* namespaces exist.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_SOCKET_DIR } from '../device/uapi/server.js';
 import {
   createNamespace, deleteNamespace, GUARD_RESOLV_CONF, namespacesWithPrefix, NETNS_ETC_DIR, runIn, runInOk,
@@ -36,6 +35,9 @@ import {
 import { writeLabFiles, type LabFiles } from './lab-files.js';
 import { addPeer, initGateway } from './onboard.js';
 import { showInterface, type ShowPeer } from './show.js';
+import { HaLabRun, LAB_HA_IF } from './ha/lab-ha.js';
+import { HaPair } from './ha/pair.js';
+import { poll, Report, secondsSince } from './lab-report.js';
 import { readStatus, statusPath } from './status.js';
 
 /** Every lab namespace name starts with this; `wgts lab --clean` removes exactly those. */
@@ -90,57 +92,13 @@ export interface LabOptions {
   peer: LabPeer;
   /** Length of the iperf3 run. */
   seconds: number;
+  /** The failover pair (two gateways, keepalived, kill -9 of the active one) instead of the tour. */
+  ha?: boolean;
   /** The wgts CLI script, run with this Node (`wgts up`, `wgts down` inside the namespaces). */
   wgtsScript: string;
   /** How the user runs wgts, for the printed hints (e.g. `wgts` or `node /x/dist/src/cli/wgts.js`). */
   wgtsCommand: string;
   write: (text: string) => void;
-}
-
-type Mark = 'pass' | 'fail' | 'skip';
-const SYMBOL: Record<Mark, string> = { pass: '✔', fail: '✘', skip: '-' };
-
-/** Numbered steps with ✔ / ✘ lines; counts what passed, failed and was skipped. */
-class Report {
-  private step = 0;
-  readonly counts: Record<Mark, number> = { pass: 0, fail: 0, skip: 0 };
-  constructor(private readonly write: (text: string) => void) {}
-
-  line(text = ''): void {
-    this.write(`${text}\n`);
-  }
-
-  /** A numbered step with its result and optional indented detail lines. */
-  result(mark: Mark, text: string, details: readonly string[] = []): boolean {
-    this.counts[mark]++;
-    this.line(`${String(++this.step).padStart(2)}. ${SYMBOL[mark]} ${text}`);
-    for (const d of details) this.line(d === '' ? '' : `       ${d}`);
-    return mark !== 'fail';
-  }
-
-  /** A numbered step made of several checks (see check). */
-  heading(text: string): void {
-    this.line(`${String(++this.step).padStart(2)}. ${text}`);
-  }
-
-  check(mark: Mark, text: string): boolean {
-    this.counts[mark]++;
-    this.line(`      ${SYMBOL[mark]} ${text}`);
-    return mark !== 'fail';
-  }
-}
-
-/** Seconds since `t0`, one decimal. */
-const secondsSince = (t0: number): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
-
-/** Polls `check` every 50 ms until it returns a value other than null (bounded); null at the deadline. */
-async function poll<T>(check: () => T | null | Promise<T | null>, timeoutMs: number): Promise<T | null> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== null || Date.now() >= deadline) return v;
-    await sleep(50);
-  }
 }
 
 /** The client config as the lab prints it: secrets replaced by `(hidden)`. */
@@ -166,7 +124,7 @@ export function iperfResult(json: string): { bitsPerSecond: number; error?: stri
 
 /** Socket and status file paths of the lab's interfaces. */
 function labInterfaceFiles(): string[] {
-  return Object.values(LAB_IF).flatMap((i) => [join(DEFAULT_SOCKET_DIR, `${i}.sock`), statusPath(i)]);
+  return [...Object.values(LAB_IF), ...Object.values(LAB_HA_IF)].flatMap((i) => [join(DEFAULT_SOCKET_DIR, `${i}.sock`), statusPath(i)]);
 }
 
 /** /etc/netns directories of lab namespaces. */
@@ -268,6 +226,39 @@ async function debianPackages(programs: string[]): Promise<string | null> {
 
 /** Thrown by a setup step that failed (already reported): the lab cannot go on. */
 class SetupFailed extends Error {}
+
+/** The last line of a lab run: how many checks passed or failed, and how long it took. */
+function summaryOf(r: Report, t0: number): { failed: number; text: string } {
+  const { pass, fail, skip } = r.counts;
+  const total = pass + fail + skip;
+  const text = fail === 0
+    ? `all ${pass} checks passed${skip ? ` (${skip} skipped)` : ''} in ${secondsSince(t0)}`
+    : `${fail} of ${total} checks failed in ${secondsSince(t0)}`;
+  return { failed: fail, text };
+}
+
+/** `wgts lab --ha`: the failover pair's steps (ha/lab-ha.ts) with the lab's teardown. */
+class HaRun {
+  private readonly r: Report;
+  private readonly ha: HaLabRun;
+  private removed = false;
+
+  constructor(o: LabOptions) {
+    this.r = new Report(o.write);
+    this.ha = new HaLabRun(this.r, { prefix: LAB_PREFIX, dir: LAB_DIR, wgtsScript: o.wgtsScript, wgtsCommand: o.wgtsCommand });
+  }
+
+  header(): void { this.ha.header(); }
+  steps(): Promise<boolean> { return this.ha.steps(); }
+  keepHints(): void { this.ha.keepHints(); }
+  summary(t0: number): { failed: number; text: string } { return summaryOf(this.r, t0); }
+
+  remove(): { stopped: number; killed: number } | null {
+    if (this.removed) return null;
+    this.removed = true;
+    return removeLab(this.ha.pair.namespaces());
+  }
+}
 
 /** One lab run: what it created (for teardown) and the steps. */
 class LabRun {
@@ -640,12 +631,7 @@ class LabRun {
   }
 
   summary(t0: number): { failed: number; text: string } {
-    const { pass, fail, skip } = this.r.counts;
-    const total = pass + fail + skip;
-    const text = fail === 0
-      ? `all ${pass} checks passed${skip ? ` (${skip} skipped)` : ''} in ${secondsSince(t0)}`
-      : `${fail} of ${total} checks failed in ${secondsSince(t0)}`;
-    return { failed: fail, text };
+    return summaryOf(this.r, t0);
   }
 
   keepHints(): void {
@@ -668,7 +654,9 @@ export async function runLab(o: LabOptions): Promise<number> {
     w('wgts lab: needs root (network namespaces, TUN devices): run it with sudo\n');
     return 1;
   }
-  const { missing, optional } = prerequisites(o.peer);
+  const pre = prerequisites(o.peer);
+  const optional = pre.optional;
+  const missing = o.ha ? [...new Set([...pre.missing, ...HaPair.missing()])] : pre.missing;
   if (missing.length > 0) {
     const pkgs = await debianPackages(missing);
     w(`wgts lab: missing program(s): ${missing.join(', ')}. ${pkgs === null ? 'Install the packages that provide them' : `Install them (Debian/Ubuntu): sudo apt-get install -y ${pkgs}`}\n`
@@ -686,17 +674,23 @@ export async function runLab(o: LabOptions): Promise<number> {
     w(`wgts lab: cannot create ${LAB_DIR}: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
-  let files: LabFiles;
-  try {
-    files = writeLabFiles(LAB_DIR, join(NETNS_ETC_DIR, LAB_NS.laptop, 'resolv.conf'), GUARD_RESOLV_CONF);
-  } catch (e) {
-    rmSync(LAB_DIR, { recursive: true, force: true });
-    w(`wgts lab: cannot write the lab's files: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
+  let lab: LabRun | HaRun;
+  if (o.ha) {
+    if (!existsSync(NETNS_ETC_DIR)) writeFileSync(join(LAB_DIR, ETC_NETNS_MARKER), '');
+    lab = new HaRun(o);
+  } else {
+    let files: LabFiles;
+    try {
+      files = writeLabFiles(LAB_DIR, join(NETNS_ETC_DIR, LAB_NS.laptop, 'resolv.conf'), GUARD_RESOLV_CONF);
+    } catch (e) {
+      rmSync(LAB_DIR, { recursive: true, force: true });
+      w(`wgts lab: cannot write the lab's files: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 1;
+    }
+    lab = new LabRun(o, optional, files);
   }
 
   const t0 = Date.now();
-  const lab = new LabRun(o, optional, files);
   let keepIt = false;
   const onExit = (): void => {
     if (!keepIt) lab.remove();

@@ -18,6 +18,7 @@ import type { PeerInfo, WgEngine } from '../noise/engine.js';
 import { DNS_OUTCOMES, type DnsCounters } from './dns/responder.js';
 import { ENV_REFUSALS, type EnvCounters } from './env/service.js';
 import { boundedServer, closeServer, hasBody, listenExactly, reply, type HttpLimits } from './http.js';
+import type { RegistryHealth } from './source.js';
 
 /** The parts of a Device the metrics read (structural, so tests can hand in a fake). */
 export interface MetricsDevice {
@@ -40,6 +41,8 @@ export interface MetricsSource {
   dns(): Readonly<DnsCounters> | null;
   /** Counters of the project-variables service; null when none runs. */
   env?(): Readonly<EnvCounters> | null;
+  /** The registry the config comes from (null: a file). */
+  registry?(): RegistryHealth | null;
 }
 
 /** The `reason` label of each DNS counter that is not a query outcome (kebab case like the drop reasons). */
@@ -158,6 +161,19 @@ export class InterfaceMetrics {
         if (c !== null) for (const reason of ENV_REFUSALS) this.inc({ interface: src.ifname, reason }, c.refused[reason]);
       },
     });
+    const registryGauge = (name: string, help: string, value: (h: RegistryHealth) => number): void => {
+      new Gauge<'interface'>({
+        name, help, labelNames: ['interface'], registers,
+        collect() {
+          this.reset();
+          const h = src.registry?.() ?? null;
+          if (h !== null) this.set({ interface: src.ifname }, value(h));
+        },
+      });
+    };
+    registryGauge('wgts_registry_connected', 'The registry (etcd) answers: 1; 0 = unreachable, the gateway serves its last state. Absent for a config file.', (h) => (h.connected ? 1 : 0));
+    registryGauge('wgts_registry_revision', 'The registry revision the running state is at.', (h) => Number(h.revision));
+    registryGauge('wgts_registry_resyncs', 'How often the state was read again whole (after a compaction or a canceled watch).', (h) => h.resyncs);
     collectDefaultMetrics({ register: this.registry, prefix: 'wgts_' });
   }
 

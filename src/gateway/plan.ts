@@ -13,6 +13,7 @@ import type { DnsTarget, ServiceTarget } from './access.js';
 import { clientDnsAddress, dnsServiceOf } from './dns/service.js';
 import { ENV_PORT } from './env/service.js';
 import type { FirewallRule } from './iptables.js';
+import type { ConfigSource } from './source.js';
 
 /** Default MTU of a wgts interface (wg-quick computes one from the route; 1420 fits 1500 links). */
 export const DEFAULT_MTU = 1420;
@@ -56,6 +57,21 @@ export async function loadConfig(path: string): Promise<{ config: WgtsConfig; do
   const exposed = r.config.interface.privateKey !== undefined ? await exposedMode(path) : null;
   if (exposed !== null) warnings.push(exposed);
   return { config: r.config, doc: r.doc, text, warnings };
+}
+
+/** Reads and parses the config of a source (a file or a registry); errors as LOCATION:LINE: reason. */
+export async function loadSource(source: ConfigSource): Promise<{ config: WgtsConfig; doc: ConfigDocument; text: string; version: string; warnings: string[] }> {
+  let got;
+  try {
+    got = await source.read();
+  } catch (e) {
+    throw new UpError([`${source.location}: ${e instanceof Error ? e.message : String(e)}`]);
+  }
+  if (!got.ok) throw new UpError(got.errors);
+  const r = parseConfig(got.text, source.location);
+  if (!r.ok) throw new UpError(r.errors.map((e) => e.message));
+  const warnings = [...r.warnings.map((w) => w.message), ...(await source.warnings(r.config.interface.privateKey !== undefined))];
+  return { config: r.config, doc: r.doc, text: got.text, version: got.version, warnings };
 }
 
 /**

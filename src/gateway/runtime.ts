@@ -24,8 +24,8 @@
 // is removed last, so its disappearance tells `wgts down` the cleanup is complete. An uncaught
 // exception stops the same way; whatever is left when the process exits anyway is undone
 // synchronously from its 'exit' handler.
-import { existsSync, promises as fsp, rmSync } from 'node:fs';
-import { basename, resolve as resolvePath } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { basename } from 'node:path';
 import { diffConfigs, type ConfigDiff } from '../config/diff.js';
 import { formatCidr, formatHostPort, parseIP } from '../config/ip.js';
 import type { PeerConfig, WgtsConfig } from '../config/model.js';
@@ -50,18 +50,22 @@ import type { InterfaceMetrics, MetricsServer, MetricsSource } from './metrics.j
 import { NetConfig, runCommand } from './netcfg.js';
 import {
   checkUpConfig, DEFAULT_MTU, DNS_TTL, dnsExemptionsOf, dnsKey, endpointLoops, envTargetsOf, firewallRulesFor, forwardingSysctls,
-  hostsOf, interfaceNameOf, loadConfig, routesFor, subnetOf, UpError,
+  hostsOf, interfaceNameOf, loadSource, routesFor, subnetOf, UpError,
 } from './plan.js';
 import {
   deviceSetBody, liveApplicable, peersNeedingEndpoints, reloadSetBody, removalSetBody, resolveEndpoints, secretFingerprint, syncSetBody,
-  watchConfigFile, withoutSecrets, type ConfigWatch, type HostLookup,
+  withoutSecrets, type ConfigWatch, type HostLookup,
 } from './reload.js';
 import { overlapMessage } from './route-owner.js';
 import { readStatus, STATUS_DIR, statusPath, StatusWriter, type AppliedStatus, type InterfaceStatus, type ReloadStatus } from './status.js';
 import { activeConfig, inactivePeers, nextExpiry } from './peer-state.js';
 import { formatTimestamp } from '../config/time.js';
-import { textVersion } from './store.js';
+import { isRegistryLocation } from './registry/location.js';
+import { RegistrySource } from './registry/source.js';
+import { FileSource, type ConfigSource, type SourceRead } from './source.js';
 import { which } from './lab-ns.js';
+import { formatEndpoint } from '../device/endpoint.js';
+import { EndpointsExport, type EndpointMap } from './ha/endpoints.js';
 
 /** Whether an IP literal is a loopback address (127.0.0.0/8, ::1, IPv4-mapped loopback). */
 export function isLoopback(host: string): boolean {
@@ -114,6 +118,13 @@ export interface UpOptions {
   statusDir?: string;
   /** Resolves Endpoint host names (default dns.lookup). */
   lookup?: HostLookup;
+  /** The interface name of a gateway run from a registry (default: PREFIX's last segment). */
+  ifname?: string;
+  /**
+   * Keep this file current with the peers' learned endpoints (ha/endpoints.ts): the file a gateway
+   * pair shares so that the one taking over can start handshakes at once (`wgts ha kick`).
+   */
+  endpointsFile?: string;
 }
 
 /** The tunnel addresses of a config (IP literals): what the `gateway` alias of Allow rules names. */
@@ -182,6 +193,8 @@ export class InterfaceRuntime {
   /** The variables of the [Env] sources: created with the first service, kept (with its reads) until exit. */
   private envStore: EnvStore | null = null;
   private watch: ConfigWatch | null = null;
+  /** The registry's reachability when last reported (metrics read health() live). */
+  private registryConnected = true;
   private status: StatusWriter | null = null;
   /** Created when Metrics is first configured; kept (with its counters' registry) until exit. */
   private metrics: InterfaceMetrics | null = null;
@@ -206,16 +219,19 @@ export class InterfaceRuntime {
   private appliedVersion: AppliedStatus;
   /** When the last finished reload pass began (ms; 0: none yet). */
   private checkedAt = 0;
+  /** The shared endpoints file (--endpoints-file), refreshed with the status file. */
+  private endpointsExport: EndpointsExport | null = null;
   /** The start is complete (READY=1 sent): reloads may tell the service manager about themselves. */
   ready = false;
 
   private constructor(
     readonly ifname: string,
-    /** The config file as given (in messages); the status file records its absolute path. */
-    readonly path: string,
+    /** Where the config comes from: a file or a registry (source.ts). */
+    private readonly source: ConfigSource,
     config: WgtsConfig,
     fileConfig: WgtsConfig,
     text: string,
+    version: string,
     private readonly iface: RunningInterface,
     private readonly log: RuntimeLog,
     private readonly deviceLog: Logger,
@@ -228,19 +244,35 @@ export class InterfaceRuntime {
     this.access = config.gateway ? new PeerAccess() : null;
     this.applied = withoutSecrets(config);
     this.fileConfig = withoutSecrets(fileConfig);
-    this.appliedVersion = { version: textVersion(text), at: Date.now() };
+    this.appliedVersion = { version, at: Date.now() };
     this.reloadState = { ok: true, at: Date.now(), attempts: 0, errors: [] };
     this.stopped = new Promise((r) => { this.resolveStopped = r; });
   }
 
+  /** The config's location as given (messages): a path or a registry URL. */
+  get path(): string {
+    return this.source.location;
+  }
+
   /**
-   * Starts `wgts up` for the config file at `path`; throws UpError (nothing left changed) on
-   * failure. `created` learns the runtime as soon as it exists, before the host is configured (so
-   * a crash during the start can still undo what was done).
+   * Starts `wgts up` for `source` (a config file or a registry); throws UpError (nothing left
+   * changed) on failure. `created` learns the runtime as soon as it exists, before the host is
+   * configured (so a crash during the start can still undo what was done). The source is closed
+   * when the runtime stops (or its start fails).
    */
-  static async start(path: string, opts: UpOptions = {}, created?: (rt: InterfaceRuntime) => void): Promise<InterfaceRuntime> {
-    const ifname = interfaceNameOf(path);
-    const { config: fileConfig, doc, text, warnings } = await loadConfig(path);
+  static async start(source: ConfigSource, opts: UpOptions = {}, created?: (rt: InterfaceRuntime) => void): Promise<InterfaceRuntime> {
+    try {
+      return await InterfaceRuntime.startFrom(source, opts, created);
+    } catch (e) {
+      await source.close();
+      throw e;
+    }
+  }
+
+  private static async startFrom(source: ConfigSource, opts: UpOptions, created?: (rt: InterfaceRuntime) => void): Promise<InterfaceRuntime> {
+    const path = source.location;
+    const ifname = source.ifname;
+    const { config: fileConfig, doc, text, version, warnings } = await loadSource(source);
     // Disabled and expired peers stay off the interface (peer-state.ts).
     const config = activeConfig(fileConfig, Date.now());
     let made: InterfaceRuntime | null = null;
@@ -265,7 +297,7 @@ export class InterfaceRuntime {
     } catch (e) {
       throw new UpError([`cannot create interface ${ifname}: ${e instanceof Error ? e.message : String(e)}`]);
     }
-    const rt = new InterfaceRuntime(ifname, path, config, fileConfig, text, iface, log, deviceLog, opts);
+    const rt = new InterfaceRuntime(ifname, source, config, fileConfig, text, version, iface, log, deviceLog, opts);
     made = rt;
     created?.(rt);
     try {
@@ -340,9 +372,16 @@ export class InterfaceRuntime {
       else this.log.info(`DNS: ${c.interface.dns.join(', ')}${c.interface.dnsSearch.length ? ` for ${c.interface.dnsSearch.join(', ')}` : ''} via ${how.kind === 'resolvectl' ? 'resolvectl' : how.path}`);
     }
     await this.syncMetrics(c);
+    if (this.opts.endpointsFile !== undefined) {
+      const file = this.opts.endpointsFile;
+      this.endpointsExport = new EndpointsExport(file, (e) => this.log.warn(`endpoints file ${file}: ${e.message}`, { event: 'endpoints-file' }));
+    }
     this.status = new StatusWriter(this.ifname, () => this.snapshot(), (e) => this.log.error(`status file: ${String(e)}`), this.opts.statusDir ?? STATUS_DIR);
     await this.status.start();
-    this.watch = watchConfigFile(this.path, () => this.scheduleReload(), (e) => this.log.error(`watching ${this.path}: ${e.message}`));
+    if (this.source instanceof RegistrySource) {
+      this.source.setLog({ info: (m) => this.log.info(m, { event: 'registry' }), error: (m) => this.log.error(m, { event: 'registry' }) });
+    }
+    this.watch = this.source.watch(() => this.scheduleReload(), (e) => this.log.error(`watching ${this.path}: ${e.message}`));
     const pub = this.iface.target.ownPublicKey();
     this.log.info(`up: ${c.peers.length} peer(s), listening on UDP ${this.iface.udp.port}${pub ? '' : ' (no private key)'}${c.gateway ? ', gateway' : ''}`, { event: 'up' });
   }
@@ -480,7 +519,7 @@ export class InterfaceRuntime {
     }
     if (!this.env || !config.env) return [];
     this.env.setPeers(config.peers);
-    this.envStore?.configure(config.env.sources, this.path);
+    this.envStore?.configure(config.env.sources, this.source.baseFile);
     await this.envStore?.snapshot();
     this.access?.setEnvTargets(targets);
     return targets;
@@ -503,6 +542,18 @@ export class InterfaceRuntime {
     return { ok: true, publicKey };
   }
 
+  /** The device's peers that have an endpoint: base64 public key → HOST:PORT. */
+  private learnedEndpoints(): EndpointMap {
+    const device = this.iface.device;
+    const out: EndpointMap = new Map();
+    for (const id of device.engine.peerIds()) {
+      const info = device.engine.peerInfo(id);
+      const ep = device.endpointOf(id);
+      if (info && ep) out.set(keyToBase64(info.publicKey), formatEndpoint(ep));
+    }
+    return out;
+  }
+
   private snapshot(): InterfaceStatus {
     const denied = this.access?.deniedByPeer() ?? new Map<string, number>();
     const refused = this.access?.refusedByPeer() ?? new Map<string, number>();
@@ -518,6 +569,7 @@ export class InterfaceRuntime {
       const counts = { denied: denied.get(key) ?? 0, refused: refused.get(key) ?? 0, rxPackets: info.rxPackets, txPackets: info.txPackets };
       peers[key] = name !== undefined ? { name, ...counts } : counts;
     }
+    if (this.endpointsExport) void this.endpointsExport.update(this.learnedEndpoints());
     const inactive: NonNullable<InterfaceStatus['inactive']> = {};
     for (const { peer, state } of inactivePeers(this.fileConfig, Date.now())) {
       if (peers[peer.publicKey] !== undefined) continue; // still on the device: a removal that failed shows there
@@ -527,7 +579,7 @@ export class InterfaceRuntime {
       version: 1,
       interface: this.ifname,
       pid: process.pid,
-      config: resolvePath(this.path),
+      config: this.source.id,
       role: this.config.gateway ? 'gateway' : 'client',
       updated: Date.now(),
       peers,
@@ -539,6 +591,8 @@ export class InterfaceRuntime {
       inactive,
       applied: { ...this.appliedVersion },
     };
+    const registry = this.source.health();
+    if (registry) s.registry = registry;
     if (this.dns) s.dns = { ...this.dns.counters };
     return s;
   }
@@ -553,6 +607,7 @@ export class InterfaceRuntime {
       refused: () => this.access?.refusedByPeer() ?? new Map(),
       dns: () => this.dns?.counters ?? null,
       env: () => this.env?.counters ?? null,
+      registry: () => this.source.health(),
     };
   }
 
@@ -637,18 +692,36 @@ export class InterfaceRuntime {
     this.cancelRetry();
     // A reload (SIGHUP, a file event) looks at every env file again, even when the config is unchanged.
     this.envStore?.invalidate();
-    let text: string;
+    let got: SourceRead;
     try {
-      text = await fsp.readFile(this.path, 'utf8');
+      got = await this.source.read();
     } catch (e) {
       this.failed([`cannot read ${this.path}: ${e instanceof Error ? e.message : String(e)}`], true);
       return;
     }
+    const health = this.source.health();
+    if (health && health.connected !== this.registryConnected) {
+      this.registryConnected = health.connected;
+      void this.status?.write().catch(() => undefined);
+    }
+    // A registry state that does not decode is kept out like a file that does not parse.
+    if (!got.ok) {
+      this.failed(got.errors, false);
+      return;
+    }
+    const text = got.text;
     // An unchanged file still brings back a device changed behind its back (`wg set`): peers the
     // file holds are re-sent in full, peers it does not hold are removed.
     const now = Date.now();
     const sameActive = activeConfig(this.fileConfig, now).peers.length === this.config.peers.length;
-    if (secretFingerprint(text) === this.textDigest && this.reloadState.ok && this.deviceMatches(this.config) && sameActive) return;
+    if (secretFingerprint(text) === this.textDigest && this.reloadState.ok && this.deviceMatches(this.config) && sameActive) {
+      // Same state at a later registry revision (an edit elsewhere under PREFIX that changed nothing here).
+      if (got.version !== this.appliedVersion.version) {
+        this.appliedVersion = { version: got.version, at: Date.now() };
+        void this.status?.write().catch(() => undefined);
+      }
+      return;
+    }
     // An expiry cuts off first, whatever becomes of the rest of the reload (a file that does not
     // parse or check keeps the running config, but never an expired peer).
     if (!sameActive) await this.cutOffExpired(now);
@@ -732,7 +805,7 @@ export class InterfaceRuntime {
     }
     this.applied = withoutSecrets(next);
     this.dirty = false;
-    this.appliedVersion = { version: textVersion(text), at: Date.now() };
+    this.appliedVersion = { version: got.version, at: Date.now() };
     this.succeeded(diff, effective, wasFailing, previousFile, now);
   }
 
@@ -830,6 +903,7 @@ export class InterfaceRuntime {
     this.expiryTimer = null;
     this.watch?.close();
     await this.reloads.catch(() => undefined);
+    await this.source.close().catch((e: unknown) => this.log.error(`closing ${this.path}: ${String(e)}`));
     this.cancelRetry();
     const device = this.iface.device;
     device.inboundFilter = null;
@@ -858,7 +932,7 @@ export async function runUp(path: string, opts: UpOptions = {}): Promise<number>
   // not kill the process half-configured.
   let rt: InterfaceRuntime | null = null;
   let label = path;
-  try { label = interfaceNameOf(path); } catch { /* reported by the start */ }
+  try { label = isRegistryLocation(path) ? (opts.ifname ?? path) : interfaceNameOf(path); } catch { /* reported by the start */ }
   const json = opts.logFormat === 'json';
   const log = opts.log ?? (json ? jsonLog(label, (key) => rt?.peerName(key)) : consoleLog(label));
   const notifier = opts.notifier ?? ServiceNotifier.fromEnv((m) => log.warn(m, { event: 'notify' }));
@@ -878,7 +952,9 @@ export async function runUp(path: string, opts: UpOptions = {}): Promise<number>
   process.on('SIGHUP', onHup);
   process.on('exit', onExit);
   try {
-    rt = await InterfaceRuntime.start(path, { ...opts, log, notifier }, (created) => { rt = created; });
+    if (opts.ifname !== undefined && !isRegistryLocation(path)) throw new UpError([`--ifname is for a registry (etcd://...); the interface of ${path} is named after the file`]);
+    const source = isRegistryLocation(path) ? await RegistrySource.open(path, opts.ifname) : new FileSource(path);
+    rt = await InterfaceRuntime.start(source, { ...opts, log, notifier }, (created) => { rt = created; });
     if (stopWhy !== null) void rt.stop(stopWhy);
     await rt.stopped;
     return crashInProgress() ? EXIT_CRASH : 0;

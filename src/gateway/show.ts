@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { keyFromHex, keyToBase64, publicKey } from '../crypto/keys.js';
 import { DEFAULT_SOCKET_DIR } from '../device/uapi/server.js';
+import type { RegistryHealth } from './source.js';
 import { readStatus, STATUS_DIR, type ReloadStatus } from './status.js';
 
 /** One peer as `wgts show` reports it. Keys are base64; times are Unix seconds. */
@@ -58,6 +59,8 @@ export interface ShowInterface {
   dns?: Record<string, number>;
   /** The last reload of the config file (wgts up), null without a status. */
   reload: ReloadStatus | null;
+  /** A gateway run from a registry: its reachability and revision (status file). */
+  registry?: RegistryHealth;
   peers: ShowPeer[];
   /** Peers of the config file kept off the interface (wgts up of a gateway). */
   inactive: InactivePeer[];
@@ -162,6 +165,7 @@ export async function showInterface(ifname: string, dirs: { socketDir?: string; 
     iface.counters = status.counters;
     if (status.dns) iface.dns = status.dns;
     iface.reload = status.reload ?? null;
+    if (status.registry) iface.registry = status.registry;
     iface.statusUpdated = status.updated;
     for (const p of iface.peers) {
       const s = status.peers[p.publicKey];
@@ -220,6 +224,14 @@ function dnsLine(d: Record<string, number>): string {
   return `${n('queries')} queries${up.length ? ` (${up.join(', ')})` : ''}${dropped.length ? `; dropped: ${dropped.join(', ')}` : ''}`;
 }
 
+/** `connected, revision 42 (no TLS, no etcd user)` or `UNREACHABLE for 12 s: ... (serving the state of revision 42)`. */
+export function registryLine(h: RegistryHealth, nowSec: number): string {
+  const resyncs = h.resyncs > 0 ? `, ${h.resyncs} resync${h.resyncs === 1 ? '' : 's'}` : '';
+  if (h.connected) return `connected, revision ${h.revision}${resyncs} (${h.protection})`;
+  const down = Math.max(0, nowSec - Math.floor(h.since / 1000));
+  return `UNREACHABLE for ${down} s${h.error ? `: ${h.error}` : ''} (serving the last state, revision ${h.revision}${resyncs})`;
+}
+
 /** The `wg show`-style text of one interface (peers by latest handshake, newest first). */
 export function formatShow(iface: ShowInterface, nowSec: number = Math.floor(Date.now() / 1000)): string {
   const out: string[] = [`interface: ${iface.name}`];
@@ -227,6 +239,7 @@ export function formatShow(iface: ShowInterface, nowSec: number = Math.floor(Dat
   if (iface.listenPort) out.push(`  listening port: ${iface.listenPort}`);
   if (iface.fwmark) out.push(`  fwmark: 0x${iface.fwmark.toString(16)}`);
   if (iface.config) out.push(`  config: ${iface.config}`);
+  if (iface.registry) out.push(`  registry: ${registryLine(iface.registry, nowSec)}`);
   if (iface.reload && !iface.reload.ok) {
     const next = iface.reload.nextRetry === undefined ? 'when the file changes' : `in ${Math.max(0, Math.ceil((iface.reload.nextRetry - nowSec * 1000) / 1000))} s`;
     out.push(`  reload: FAILED (${iface.reload.attempts} attempt${iface.reload.attempts === 1 ? '' : 's'}; next try ${next}):`);

@@ -5,6 +5,7 @@
 // its shutdown, so `wgts down` can wait for its disappearance to know the cleanup is complete.
 import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RegistryHealth } from './source.js';
 
 /** Where status files live. */
 export const STATUS_DIR = '/var/run/wgts';
@@ -89,6 +90,8 @@ export interface InterfaceStatus {
   inactive?: Record<string, InactivePeerStatus>;
   /** The state version last applied completely (absent before the first success). */
   applied?: AppliedStatus;
+  /** A gateway run from a registry: whether it answers, the revision the state is at. */
+  registry?: RegistryHealth;
 }
 
 /** The status file path of `ifname`. */
@@ -111,7 +114,7 @@ function numbers(v: unknown): Record<string, number> | null {
 /** Checks the shape of parsed JSON; null when it is not a status file. */
 export function toStatus(v: unknown): InterfaceStatus | null {
   if (!isRecord(v) || v.version !== 1) return null;
-  const { interface: name, pid, config, role, updated, peers, counters, dns, reload, drops, udp, handshakes, inactive, applied } = v;
+  const { interface: name, pid, config, role, updated, peers, counters, dns, reload, drops, udp, handshakes, inactive, applied, registry } = v;
   if (typeof name !== 'string' || typeof pid !== 'number' || typeof config !== 'string' || typeof updated !== 'number') return null;
   if (role !== 'gateway' && role !== 'client') return null;
   const c = numbers(counters);
@@ -157,6 +160,19 @@ export function toStatus(v: unknown): InterfaceStatus | null {
     if (!isRecord(applied) || typeof applied.version !== 'string' || typeof applied.at !== 'number') return null;
     out.applied = { version: applied.version, at: applied.at };
   }
+  if (registry !== undefined) {
+    const r = toRegistry(registry);
+    if (r === null) return null;
+    out.registry = r;
+  }
+  return out;
+}
+
+function toRegistry(v: unknown): RegistryHealth | null {
+  if (!isRecord(v) || typeof v.location !== 'string' || typeof v.connected !== 'boolean' || typeof v.since !== 'number'
+    || typeof v.revision !== 'string' || typeof v.resyncs !== 'number' || typeof v.protection !== 'string') return null;
+  const out: RegistryHealth = { location: v.location, connected: v.connected, since: v.since, revision: v.revision, resyncs: v.resyncs, protection: v.protection };
+  if (typeof v.error === 'string') out.error = v.error;
   return out;
 }
 

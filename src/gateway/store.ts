@@ -21,6 +21,8 @@ import { parseConfig } from '../config/parse.js';
 import { syncDocument } from '../config/sync.js';
 import { editConfigFile, formatConfig, formatDocument, writeFileAtomic } from '../config/write.js';
 import { configFailure, OnboardError } from './onboard-errors.js';
+import { isRegistryLocation } from './registry/location.js';
+import { EtcdStore } from './registry/store.js';
 
 /** The state and the version it has. */
 export interface StoreSnapshot {
@@ -133,7 +135,10 @@ export class FileStore implements GatewayStore {
   }
 }
 
-/** The store of a gateway config named on the command line. */
-export function storeFor(file: string): GatewayStore {
-  return new FileStore(file);
+/**
+ * The store a command-line location names: a registry for `etcd://HOST:PORT[,...]/PREFIX`
+ * (registry/store.ts), else the config file at that path.
+ */
+export function storeFor(location: string): GatewayStore {
+  return isRegistryLocation(location) ? new EtcdStore(location) : new FileStore(location);
 }

@@ -96,6 +96,7 @@ export function renderScreen(sample: WatchSample, rates: ReadonlyMap<string, Pee
     if (iface.inactive.length) facts.push(`${iface.inactive.length} off`);
     if (iface.counters) facts.push(`denied ${iface.counters.filtered ?? 0}`, `refused ${iface.counters.outboundFiltered ?? 0}`);
     if (iface.reload && !iface.reload.ok) facts.push('RELOAD FAILED');
+    if (iface.registry && !iface.registry.connected) facts.push('REGISTRY UNREACHABLE');
     lines.push('', `interface ${iface.name}: ${facts.join(', ')}`);
     const rows: string[][] = [['PEER', 'STATE', 'HANDSHAKE', 'ENDPOINT', 'RX', 'TX', 'RX PKT/S', 'TX PKT/S', 'DENIED', 'REFUSED', 'TOTAL RX / TX']];
     const peers = [...iface.peers].sort((a, b) => (a.name ?? a.publicKey).localeCompare(b.name ?? b.publicKey));

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { iperfResult, LAB_DIR, LAB_IF, LAB_NS, LAB_PREFIX, redactConfig } from '../../src/gateway/lab.js';
+import { LAB_HA_IF } from '../../src/gateway/ha/lab-ha.js';
 import { wgtsScript } from '../helpers/wg.js';
 
 interface Run { code: number | null; out: string; ms: number }
@@ -37,7 +38,7 @@ function lab(args: string[], opts: { env?: NodeJS.ProcessEnv; limitMs?: number; 
 
 const labNamespaces = (): string[] => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(LAB_PREFIX));
 const labEtc = (): string[] => (existsSync('/etc/netns') ? readdirSync('/etc/netns').filter((n) => n.startsWith(LAB_PREFIX)) : []);
-const labSockets = (): string[] => Object.values(LAB_IF).filter((i) => existsSync(`/var/run/wireguard/${i}.sock`) || existsSync(`/var/run/wgts/${i}.json`));
+const labSockets = (): string[] => [...Object.values(LAB_IF), ...Object.values(LAB_HA_IF)].filter((i) => existsSync(`/var/run/wireguard/${i}.sock`) || existsSync(`/var/run/wgts/${i}.json`));
 
 /** Nothing of a lab is left on the machine. */
 function assertGone(what: string): void {
@@ -119,6 +120,26 @@ test('wgts lab --peer wireguard-go (stock wg-quick): every step passes, then the
   assertDemo(r, /✔ laptop: wg-quick up wgtslab-laptop\.conf in wgts-lab-laptop/);
   assert.match(r.out, '✔ switch: wg-quick down wgtslab-laptop.conf; wg-quick up wgtslab-limited.conf');
   assertGone('after wgts lab --peer wireguard-go');
+});
+
+test('wgts lab --ha: the failover pair from one registry, kill -9 of A, B serves within the measured interruption, A back as BACKUP; then gone', async () => {
+  const r = await lab(['--ha'], { limitMs: 120_000 });
+  console.log(`  wgts lab --ha: ${(r.ms / 1000).toFixed(1)} s`);
+  assert.is(r.code, 0, r.out);
+  assert.not.match(r.out, '✘');
+  assert.match(r.out, /✔ gateway A: wgts up etcd:\/\/10\.210\.0\.5:2379\/wgts\/shop --ifname wgtslab-ha-a --endpoints-file endpoints in wgts-lab-ha-gwa/);
+  assert.match(r.out, /✔ gateway B: wgts up etcd:\/\/10\.210\.0\.5:2379\/wgts\/shop --ifname wgtslab-ha-b /);
+  assert.match(r.out, /✔ keepalived on A \(wgts ha keepalived-conf --wg wgtslab-ha-a .*\): MASTER after/);
+  assert.match(r.out, '  notify_master "');
+  assert.match(r.out, '✔ laptop: wg-quick up wgtslab-halap.conf (wireguard-go), Endpoint 10.200.0.1:51820');
+  assert.match(r.out, /kill -9 \d+ \(wgts up of gateway A\)[^]*✔ keepalived: A FAULT \(its TUN device vanished\), B MASTER after/);
+  const m = /✔ curl was interrupted for ([\d.]+) s/.exec(r.out);
+  assert.ok(m !== null && Number(m[1]) < 10, 'the interruption is measured and short');
+  assert.match(r.out, '✔ a new connection reaches app from 10.124.0.3 (gateway B\'s masquerade)');
+  assert.match(r.out, 'used again: error ECONNRESET');
+  assert.match(r.out, /✔ 3 s later 10\.200\.0\.1 is still on B \(nopreempt: no second move\); curl failed 0 of \d+ times/);
+  assert.match(r.out, /all \d+ checks passed in [\d.]+ s; lab removed/);
+  assertGone('after wgts lab --ha');
 });
 
 test('--keep leaves a working lab (a second lab is refused), --clean removes it', async () => {

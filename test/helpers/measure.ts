@@ -125,3 +125,14 @@ export function jsonChild<T>(child: ChildProcess, what: string): { result(timeou
     },
   };
 }
+
+/** Calls `fn(0..n-1)` one after another; the median wall time of one call (ms). */
+export async function medianCallMs(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn(i);
+    out.push(performance.now() - t);
+  }
+  return median(out);
+}

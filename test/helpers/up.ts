@@ -23,12 +23,12 @@ export function wgtsOk(args: string[], ns?: Netns): string {
 /**
  * Starts `wgts up FILE` in `ns` (interface `ifname`, the file's basename) and resolves once its
  * status file exists, i.e. once everything it sets up is up. The process is added to `procs`;
- * `env` adds to its environment.
+ * `env` adds to its environment, `args` to its command line (e.g. --ifname for a registry).
  */
-export async function startUp(ns: Netns, file: string, ifname: string, procs: UpProc[], env: NodeJS.ProcessEnv = {}): Promise<UpProc> {
+export async function startUp(ns: Netns, file: string, ifname: string, procs: UpProc[], env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<UpProc> {
   let out = '';
   let exit: number | null = null;
-  const child = ns.spawn(process.execPath, ['--enable-source-maps', wgtsScript, 'up', file], { env: { ...process.env, LOG_LEVEL: 'error', ...env } });
+  const child = ns.spawn(process.execPath, ['--enable-source-maps', wgtsScript, 'up', file, ...args], { env: { ...process.env, LOG_LEVEL: 'error', ...env } });
   child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
   child.on('exit', (code) => { exit = code ?? -1; });
