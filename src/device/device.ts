@@ -9,7 +9,7 @@ import {
 } from '../noise/engine.js';
 import { DECAP_COOKIE_DUE, DROP_BAD_MAC1, MACS_MAC1, MACS_MAC2, MACS_UNCHECKED } from '../noise/codes.js';
 import { INITIATION_SIZE, MSG_INITIATION, MSG_RESPONSE, RESPONSE_SIZE } from '../noise/constants.js';
-import { HANDSHAKE_BUDGET_MS, HANDSHAKE_QUEUE_SIZE, HandshakeLoad } from '../noise/load.js';
+import { HANDSHAKE_BUDGET_MS, HANDSHAKE_QUEUE_SIZE, HANDSHAKE_WORK_MAX_MS, HandshakeLoad } from '../noise/load.js';
 import { HandshakeRing, slotOffset } from './handshakes.js';
 import { AllowedIps } from '../router/allowedips.js';
 import { readDst, readSrc } from '../router/packet.js';
@@ -470,7 +470,7 @@ export class Device {
     const r = this.engine.decapsulate(data, off, len, key, now, data, off + 16);
     if (handshake) {
       const end = this.now();
-      this.load.spent(end - now, end);
+      this.load.spent(Math.min(end - now, HANDSHAKE_WORK_MAX_MS), end);
       this.updateLoad(end);
     }
     const peer = this.engine.lastPeer;
@@ -590,12 +590,14 @@ export class Device {
     this.drainScheduled = false;
     const t0 = this.now();
     let t = t0;
+    let n = 0;
     while (this.hsProven.count + this.hsOthers.count > 0) {
       this.processHandshake(this.hsProven.count > 0 ? this.hsProven : this.hsOthers, t);
+      n++;
       t = this.now();
       if (t - t0 >= HANDSHAKE_BUDGET_MS) break;
     }
-    this.load.spent(t - t0, t);
+    this.load.spent(Math.min(t - t0, n * HANDSHAKE_WORK_MAX_MS), t);
     this.handshakeStats.busyMs += t - t0;
     this.updateLoad(t);
     if (this.hsProven.count + this.hsOthers.count > 0 && !this.drainScheduled) {

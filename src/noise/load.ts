@@ -18,6 +18,13 @@ export const UNDER_LOAD_BUSY_SHARE = 0.25;
 export const LOAD_WINDOW_MS = 200;
 /** How long the state lasts after the last trigger (ms). */
 export const UNDER_LOAD_AFTER_MS = 1000;
+/**
+ * The most one handshake message counts toward the busy share (ms). A message's own work is
+ * 0.1–0.5 ms; wall time beyond that is the host's scheduler running something else, and a loaded
+ * host must not put the interface under load (and make every laptop wait a retry for its
+ * cookie) because of one slow handshake.
+ */
+export const HANDSHAKE_WORK_MAX_MS = 1;
 /** Most time handshake work may take per event-loop turn before data is served again (ms). */
 export const HANDSHAKE_BUDGET_MS = 2;
 

@@ -13,7 +13,7 @@ import { makeEndpoint } from '../../src/device/endpoint.js';
 import { createLogger, LogLevel } from '../../src/device/log.js';
 import { MACS_MAC1, MACS_MAC2 } from '../../src/noise/codes.js';
 import { INITIATION_SIZE } from '../../src/noise/constants.js';
-import { HANDSHAKE_BUDGET_MS, UNDER_LOAD_AFTER_MS } from '../../src/noise/load.js';
+import { HANDSHAKE_BUDGET_MS, LOAD_WINDOW_MS, UNDER_LOAD_AFTER_MS } from '../../src/noise/load.js';
 import { initiationPool } from '../../scripts/flood/attacker.js';
 
 const crypto = getCrypto();
@@ -140,6 +140,28 @@ test('a message with a valid mac2 overtakes the queue; under load one without ge
   dev.tick();
   assert.not.ok(dev.engine.underLoad);
   assert.not.ok(gate.underLoad, 'the gate was told the load is over');
+});
+
+test('one handshake that took 80 ms of wall time (a loaded host) does not put the device under load; 100 in a window, each ~1 ms of work, do', () => {
+  const { dev, gate, clock, deferred, legit } = setup();
+  gate.verdicts[0] = MACS_MAC1;
+  clock.step = 40; // two clock reads around the message: 80 ms of wall time, most of it not ours
+  dev.onDatagramBatch(batch([{ data: legit, from: 2 }]));
+  while (deferred.length > 0) deferred.shift()!();
+  assert.is(dev.handshakeStats.processed, 1);
+  assert.not.ok(dev.engine.underLoad, 'one slow message counts at most HANDSHAKE_WORK_MAX_MS');
+  assert.not.ok(gate.underLoad);
+  // Real handshake work: a window's quarter of busy time from many messages is load.
+  // 100 stays below the backlog trigger (UNDER_LOAD_BACKLOG = 128): only the busy share decides.
+  const pool = initiationPool(dev.engine.publicKey!, 100);
+  const items = [];
+  for (let i = 0; i < 100; i++) items.push({ data: pool.subarray(i * INITIATION_SIZE, (i + 1) * INITIATION_SIZE), from: 7 });
+  gate.verdicts.fill(MACS_MAC1, 0, 100);
+  clock.step = 0.9;
+  dev.onDatagramBatch(batch(items));
+  let turns = 0;
+  while (deferred.length > 0 && turns++ < 1000) deferred.shift()!();
+  assert.ok(dev.engine.underLoad, `100 messages of ~1 ms each within ${LOAD_WINDOW_MS} ms: under load`);
 });
 
 test.run();
