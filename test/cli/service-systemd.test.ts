@@ -40,6 +40,14 @@ function show(...props: string[]): Record<string, string> {
   const r = sd.systemctl(['show', unit, ...props.map((p) => `-p${p}`)]);
   return Object.fromEntries(r.stdout.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
+/** For a failed systemctl: its stderr, then the tails of the service's output and of systemd's log. */
+function why(r: { stderr: string }, manager: PrivateSystemd = sd): string {
+  const tail = (text: string): string => text.split('\n').slice(-40).join('\n');
+  let service = '';
+  try { service = readFileSync(out, 'utf8'); } catch { /* not written yet */ }
+  return `${r.stderr}\n--- service output:\n${tail(service)}\n--- systemd:\n${tail(manager.log())}`;
+}
+
 test('setup: a project, a gateway namespace running a private systemd with the generated unit, a laptop', async () => {
   gw = new Netns('ygw');
   proj = new Netns('yproj');
@@ -61,7 +69,7 @@ test('setup: a project, a gateway namespace running a private systemd with the g
 
 test('systemctl start returns once the gateway is complete; it runs sandboxed and forwards a laptop to the project', async () => {
   const r = sd.systemctl(['start', unit]);
-  assert.is(r.status, 0, `${r.stderr}\n${readFileSync(out, 'utf8')}`);
+  assert.is(r.status, 0, why(r));
   // No waiting: Type=notify made `start` wait for READY=1.
   const rules = gw.exec('iptables', ['-w', '5', '-S']) + gw.exec('iptables', ['-w', '5', '-t', 'nat', '-S']);
   const p = show('MainPID', 'ActiveState', 'SubState', 'StatusText', 'NRestarts');
@@ -92,18 +100,19 @@ test('systemctl start returns once the gateway is complete; it runs sandboxed an
   lapSd = await startSystemd(lap, lapUnits, work);
   const guard = readFileSync(resolvPath(lap), 'utf8');
   const started = lapSd.systemctl(['start', `wgts@${lIf}.service`]);
-  assert.is(started.status, 0, `${started.stderr}\n${readFileSync(out, 'utf8')}`);
+  assert.is(started.status, 0, why(started, lapSd));
   assert.match(readFileSync(resolvPath(lap), 'utf8'), /^nameserver 10\.123\.0\.1$/m, `split DNS in the namespace resolv.conf: ${readFileSync(out, 'utf8')}`);
   assert.is(tcpBanner(lap, '10.124.0.10', 3000), 'app:3000 ::ffff:10.124.0.1', 'through the sandboxed gateway, masqueraded');
   assert.match(lap.exec('getent', ['hosts', 'app']), /^10\.124\.0\.10\s/, 'names through the gateway\'s DNS');
-  assert.is(lapSd.systemctl(['stop', `wgts@${lIf}.service`]).status, 0);
+  const stopped = lapSd.systemctl(['stop', `wgts@${lIf}.service`]);
+  assert.is(stopped.status, 0, why(stopped, lapSd));
   assert.is(readFileSync(resolvPath(lap), 'utf8'), guard, 'restored');
 });
 
 test('systemctl reload: applied before it returns; a broken file fails the reload and the service runs on', () => {
   wgtsOk(['peer', 'add', gwFile, 'bob']);
   const ok = sd.systemctl(['reload', unit]);
-  assert.is(ok.status, 0, ok.stderr);
+  assert.is(ok.status, 0, why(ok));
   assert.match(show('StatusText').StatusText ?? '', 'up: 2 peer(s)');
   const good = readFileSync(gwFile, 'utf8');
   writeFileSync(gwFile, `${good}\nNonsense = 1\n`, { mode: 0o600 });
@@ -113,7 +122,8 @@ test('systemctl reload: applied before it returns; a broken file fails the reloa
   assert.is(p.ActiveState, 'active', 'the interface keeps running');
   assert.match(p.StatusText ?? '', /reload FAILED .*:[0-9]+: unknown key 'Nonsense'/);
   writeFileSync(gwFile, good, { mode: 0o600 });
-  assert.is(sd.systemctl(['reload', unit]).status, 0);
+  const again = sd.systemctl(['reload', unit]);
+  assert.is(again.status, 0, why(again));
 });
 
 test('a crash (exit 70) is restarted; systemctl stop undoes everything', async () => {
@@ -124,7 +134,7 @@ test('a crash (exit 70) is restarted; systemctl stop undoes everything', async (
   // Restart=on-failure restarted it: it exited non-zero (EXIT_CRASH) after logging the exception.
   assert.match(readFileSync(out, 'utf8'), 'deliberate uncaught exception (test hook WGTS_TEST_CRASH_ON=SIGUSR2)');
   const stop = sd.systemctl(['stop', unit]);
-  assert.is(stop.status, 0, stop.stderr);
+  assert.is(stop.status, 0, why(stop));
   const p = show('ActiveState', 'Result', 'ExecMainStatus');
   assert.is(p.ActiveState, 'inactive');
   assert.is(p.Result, 'success');

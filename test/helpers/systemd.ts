@@ -51,6 +51,8 @@ export interface PrivateSystemd {
   readonly pid: number;
   /** `systemctl ARGS` against it. */
   systemctl(args: string[], timeoutMs?: number): { status: number; stdout: string; stderr: string };
+  /** What systemd printed so far (its own log, on the console). */
+  log(): string;
   /** Kills it and everything it started, removes its cgroups. */
   stop(): Promise<void>;
 }
@@ -120,6 +122,7 @@ export async function startSystemd(ns: Netns, unitDir: string, work: string): Pr
   return {
     pid,
     systemctl,
+    log: () => log,
     async stop(): Promise<void> {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
       await waitFor(() => exited, 10_000, 25, 'systemd gone').catch(() => undefined);
