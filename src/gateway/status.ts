@@ -219,12 +219,22 @@ export class StatusWriter {
   async start(): Promise<void> {
     await fsp.mkdir(this.dir, { recursive: true, mode: 0o755 });
     await this.write();
-    this.timer = setInterval(() => { this.writing = this.writing.then(() => this.write()).catch(this.onError); }, this.intervalMs);
+    this.timer = setInterval(() => { this.write().catch(this.onError); }, this.intervalMs);
     this.timer.unref();
   }
 
-  /** Writes a snapshot now. */
-  async write(): Promise<void> {
+  /**
+   * Writes a snapshot as soon as the writes before it are done (resolves once it is on disk).
+   * Writes never overlap: two of them sharing the temp file could rename it while the other is
+   * refilling it, and a reader (`wgts reload`, `wgts show`) would find a truncated file.
+   */
+  write(): Promise<void> {
+    const next = this.writing.then(() => this.writeNow());
+    this.writing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async writeNow(): Promise<void> {
     if (this.stopped) return;
     const tmp = `${this.path}.${process.pid}.tmp`;
     await fsp.writeFile(tmp, `${JSON.stringify(this.snapshot(), null, 2)}\n`, { mode: 0o600 });
