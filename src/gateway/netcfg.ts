@@ -12,6 +12,7 @@
 // Forwarding sysctls are set but not restored (see setSysctl): other things on the host depend on
 // them once they are on.
 import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promises as fsp, chmodSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { formatCidr, parseCidr, type Cidr } from '../config/ip.js';
@@ -373,9 +374,12 @@ export function resolvConfOwner(text: string): { ifname: string; pid: number } |
   return m ? { ifname: m[1] as string, pid: Number(m[2]) } : null;
 }
 
+/** A temp name of its own for each write: two writes in flight never share (and clobber) one. */
+const tempPath = (path: string): string => `${path}.wgts-${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+
 /** Writes a file through a temp file + rename, so readers see the old or the new content. */
 async function writeReplacing(path: string, data: string | Buffer, mode: number): Promise<void> {
-  const tmp = `${path}.wgts-${process.pid}.tmp`;
+  const tmp = tempPath(path);
   await fsp.writeFile(tmp, data, { mode });
   await fsp.chmod(tmp, mode);
   await fsp.rename(tmp, path);
@@ -383,7 +387,7 @@ async function writeReplacing(path: string, data: string | Buffer, mode: number)
 
 /** writeReplacing, synchronously. */
 function writeReplacingSync(path: string, data: string | Buffer, mode: number): void {
-  const tmp = `${path}.wgts-${process.pid}.tmp`;
+  const tmp = tempPath(path);
   writeFileSync(tmp, data, { mode });
   chmodSync(tmp, mode);
   renameSync(tmp, path);
