@@ -6,6 +6,7 @@
 // edited text); they only refuse values that would break the line structure (`#`, line breaks,
 // empty), keys the section does not have, and references to sections that do not exist.
 import { randomBytes } from 'node:crypto';
+import { closeSync, fchmodSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError } from './errors.js';
@@ -278,13 +279,18 @@ export function setKey(doc: ConfigDocument, ref: SectionRef, key: string, value:
 /** Name of writeFileAtomic's temp file for `base` in process `pid`: hidden, in the target directory. */
 const tempName = (base: string, pid: number): string => `.${base}.${pid}.${randomBytes(6).toString('hex')}.tmp`;
 
-/** Removes temp files that a writer of `base` left behind when it died mid-write (kill -9, crash). */
-async function removeDeadWritersTemps(dir: string, base: string): Promise<void> {
+/** Whether `name` (in the directory of `base`) is a temp file of a writer of `base` that died mid-write (kill -9, crash). */
+function deadWritersTemp(name: string, base: string): boolean {
   const prefix = `.${base}.`;
+  if (!name.startsWith(prefix)) return false;
+  const m = /^([0-9]+)\.[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length));
+  return m !== null && !processAlive(Number(m[1]));
+}
+
+/** Removes temp files that a writer of `base` left behind when it died mid-write. */
+async function removeDeadWritersTemps(dir: string, base: string): Promise<void> {
   for (const name of await readdir(dir)) {
-    if (!name.startsWith(prefix)) continue;
-    const m = /^([0-9]+)\.[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length));
-    if (m && !processAlive(Number(m[1]))) await unlink(join(dir, name)).catch(() => undefined);
+    if (deadWritersTemp(name, base)) await unlink(join(dir, name)).catch(() => undefined);
   }
 }
 
@@ -318,6 +324,38 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await dh.sync();
   } finally {
     await dh.close();
+  }
+}
+
+/**
+ * writeFileAtomic, synchronously: for the few writers that cannot wait (an 'exit' handler
+ * restoring a file). The same temp name, steps and guarantees.
+ */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode: number): void {
+  const dir = dirname(path);
+  for (const name of readdirSync(dir)) {
+    if (deadWritersTemp(name, basename(path))) rmSync(join(dir, name), { force: true });
+  }
+  const tmp = join(dir, tempName(basename(path), process.pid));
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    try {
+      fchmodSync(fd, mode);
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  const dfd = openSync(dir, 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
   }
 }
 

@@ -12,11 +12,11 @@
 // Forwarding sysctls are set but not restored (see setSysctl): other things on the host depend on
 // them once they are on.
 import { execFile, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { promises as fsp, chmodSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { promises as fsp, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { formatCidr, parseCidr, type Cidr } from '../config/ip.js';
 import { processAlive } from '../config/lock.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../config/write.js';
 import { iptablesCommand, ruleArgs, ruleKey, ruleTag, type FirewallRule } from './iptables.js';
 
 /** Runs a program with arguments and resolves with its stdout; rejects with a message holding stderr. */
@@ -336,11 +336,11 @@ export class NetConfig {
     }
     // The first directory mkdir created (e.g. /etc/netns when it did not exist), if any.
     const created = await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-    await writeReplacing(path, content, 0o644);
+    await writeFileAtomic(path, content, 0o644);
     // Synchronous: it runs from the 'exit' handler too, and then the async unwind has nothing to wait for.
     const restore = (): void => {
       if (backup) {
-        writeReplacingSync(path, backup.content, backup.mode);
+        writeFileAtomicSync(path, backup.content, backup.mode);
         return;
       }
       rmSync(path, { force: true });
@@ -372,25 +372,6 @@ export function resolvConf(servers: readonly string[], domains: readonly string[
 export function resolvConfOwner(text: string): { ifname: string; pid: number } | null {
   const m = /^# written by wgts up of (\S+) \(pid ([0-9]+)\);/.exec(text);
   return m ? { ifname: m[1] as string, pid: Number(m[2]) } : null;
-}
-
-/** A temp name of its own for each write: two writes in flight never share (and clobber) one. */
-const tempPath = (path: string): string => `${path}.wgts-${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-
-/** Writes a file through a temp file + rename, so readers see the old or the new content. */
-async function writeReplacing(path: string, data: string | Buffer, mode: number): Promise<void> {
-  const tmp = tempPath(path);
-  await fsp.writeFile(tmp, data, { mode });
-  await fsp.chmod(tmp, mode);
-  await fsp.rename(tmp, path);
-}
-
-/** writeReplacing, synchronously. */
-function writeReplacingSync(path: string, data: string | Buffer, mode: number): void {
-  const tmp = tempPath(path);
-  writeFileSync(tmp, data, { mode });
-  chmodSync(tmp, mode);
-  renameSync(tmp, path);
 }
 
 /** A route of `ip -j route show`: its destination prefix and its text for messages. */

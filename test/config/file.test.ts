@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../../src/config/parse.js';
-import { addPeer, editConfigFile, setKey, writeFileAtomic } from '../../src/config/write.js';
+import { addPeer, editConfigFile, setKey, writeFileAtomic, writeFileAtomicSync } from '../../src/config/write.js';
 import { withFileLock } from '../../src/config/lock.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { bigConfig, indexedKey, key } from './helpers/fixtures.js';
@@ -118,6 +118,28 @@ test('writeFileAtomic applies the mode whatever the umask', async () => {
   } finally {
     process.umask(old);
   }
+});
+
+test('writeFileAtomicSync: the mode whatever the umask, and dead writers\' temp files removed (live ones kept)', () => {
+  const path = join(dir, 'sync.conf');
+  const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+  const leftover = join(dir, `.sync.conf.${dead}.0a1b2c3d4e5f.tmp`);
+  const live = join(dir, `.sync.conf.${process.pid}.ffffffffffff.tmp`);
+  writeFileSync(leftover, 'x');
+  writeFileSync(live, 'x');
+  const old = process.umask(0o077);
+  try {
+    writeFileAtomicSync(path, 'a', 0o644);
+    assert.is(statSync(path).mode & 0o777, 0o644);
+    writeFileAtomicSync(path, Buffer.from('b'), 0o600);
+    assert.is(statSync(path).mode & 0o777, 0o600);
+    assert.is(readFileSync(path, 'utf8'), 'b');
+  } finally {
+    process.umask(old);
+  }
+  assert.not.ok(existsSync(leftover), 'the dead writer\'s temp file is gone');
+  assert.ok(existsSync(live), 'a live writer\'s temp file stays');
+  rmSync(live);
 });
 
 /** Runs two adders at once over one file and returns how many of their peers survived. */
