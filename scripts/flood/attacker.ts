@@ -10,6 +10,7 @@ import { getCrypto } from '../../src/crypto/index.js';
 import { makeEndpoint, parseIp } from '../../src/device/endpoint.js';
 import { UdpSocket } from '../../src/io/udp.js';
 import { INITIATION_SIZE, INIT_OFF_MAC1, LABEL_MAC1 } from '../../src/noise/constants.js';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 
 export interface FloodSpec {
   host: string;
@@ -51,8 +52,6 @@ export function initiationPool(targetPublicKey: Uint8Array, count = POOL): Uint8
   return pool;
 }
 
-const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function flood(spec: FloodSpec): Promise<AttackStats> {
   const addr = parseIp(spec.host);

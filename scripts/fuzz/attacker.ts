@@ -8,6 +8,7 @@ import { getCrypto } from '../../src/crypto/index.js';
 import { makeEndpoint, parseIp } from '../../src/device/endpoint.js';
 import { UdpSocket } from '../../src/io/udp.js';
 import { CATEGORY_NAMES, Corpus, type Category } from './corpus.js';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 
 export interface AttackSpec {
   mode: 'flood' | 'replay';
@@ -46,8 +47,6 @@ export interface AttackResult {
 const BATCH = 63; // below the addon's 64-datagram queue, so flush() sends each batch as one
 
 const b64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
-const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function attack(spec: AttackSpec): Promise<AttackResult> {
   const addr = parseIp(spec.host);

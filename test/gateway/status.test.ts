@@ -6,6 +6,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readStatus, StatusWriter, type InterfaceStatus } from '../../src/gateway/status.js';
@@ -36,7 +37,7 @@ test('overlapping writes: a reader never finds a missing or truncated file, and 
     for (let i = 0; i < 200 && !done; i++) {
       if (readStatus('wst0', dir) === null) bad++;
       reads++;
-      await new Promise((r) => setImmediate(r));
+      await setImmediate();
     }
     await all;
     // The last write of the round is what the file holds.
