@@ -11,33 +11,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setGateway } from '../src/gateway/gateway-ops.js';
-import { addPeer, initGateway, listGatewayPeers } from '../src/gateway/onboard.js';
-import { setPeerFlags } from '../src/gateway/peer-ops.js';
+import { addPeer, initGateway } from '../src/gateway/onboard.js';
 import { RegistrySource } from '../src/gateway/registry/source.js';
 import { Netns } from '../src/io/netns.js';
 import { startEtcd } from '../test/helpers/etcd.js';
-import { median, medianCallMs } from '../test/helpers/measure.js';
-
-const PEERS = 250;
-
-/** The store benchmark on one location (a file or a registry URL). */
-async function storeCosts(loc: string): Promise<number[]> {
-  await initGateway(loc, { address: '10.123.0.1/22', networks: ['10.124.0.0/24'], endpoint: 'vpn.example.com:51820', name: 'bench' });
-  const firstAdds = await medianCallMs(10, (i) => addPeer(loc, `a${i}`));
-  for (let i = 10; i < PEERS - 10; i++) await addPeer(loc, `a${i}`);
-  const lastAdds = await medianCallMs(10, (i) => addPeer(loc, `b${i}`));
-  const list = await medianCallMs(10, () => listGatewayPeers(loc));
-  const disable = await medianCallMs(10, (i) => setPeerFlags(loc, `a${100 + i}`, { disabled: true }));
-  const set = await medianCallMs(5, (i) => setGateway(loc, { endpoint: `vpn${i}.example.com:51820` }));
-  return [firstAdds, lastAdds, list, disable, set];
-}
+import { median } from '../test/helpers/measure.js';
+import { STORE_PEERS as PEERS, storeCosts } from './store-costs.js';
 
 async function inner(base: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'wgts-bench-registry-'));
   try {
-    const file = await storeCosts(join(dir, 'bench.conf'));
-    const reg = await storeCosts(`${base}/bench`);
+    const file = await storeCosts(join(dir, 'bench.conf'), { list: 10, set: 5 }, 'bench');
+    const reg = await storeCosts(`${base}/bench`, { list: 10, set: 5 }, 'bench');
     const rows = ['peer add (10 peers)', `peer add (${PEERS - 10} peers)`, `peer list (${PEERS})`, 'peer disable', 'gateway set --endpoint'];
     console.log(`gateway with ${PEERS} peers: median ms per call, in process (a CLI call adds node's start-up and, for etcd, loading the client: ~0.3 s)`);
     console.log('| operation | file | etcd |\n|---|---|---|');
