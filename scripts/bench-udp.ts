@@ -39,6 +39,21 @@ function endpoint(port: number): Endpoint {
   return ep;
 }
 
+/** A native socket on an ephemeral loopback port that counts the datagrams it receives. */
+function countingReceiver(): { rx: UdpSocket; ep: Endpoint; count: () => number } {
+  const rx = new UdpSocket();
+  let n = 0;
+  rx.onReceive(() => { n++; });
+  return { rx, ep: endpoint(rx.open(0)), count: () => n };
+}
+
+/** A native socket on an ephemeral port, for sending. */
+function sender(opts: { offload?: boolean } = {}): UdpSocket {
+  const tx = new UdpSocket(opts);
+  tx.open(0);
+  return tx;
+}
+
 /** A bound socket that never reads: sends to it cost the sender only. */
 function blackhole(): { port: number; close(): void } {
   const h = new (loadAddon().UdpHandle)(0, new Float64Array(loadAddon().udpCounterNames.length));
@@ -61,14 +76,12 @@ async function sendOnly(seconds: number): Promise<Result[]> {
   const ep = endpoint(sink.port);
   const out: Result[] = [];
 
-  const native = new UdpSocket();
-  native.open(0);
+  const native = sender();
   let t = await timed(seconds, () => { for (let i = 0; i < BURST; i++) native.send(payload, 0, SIZE, ep); });
   out.push({ name: 'native send (sendto)', sent: native.stats.txDatagrams, received: 0, seconds: t });
   native.close();
 
-  const queued = new UdpSocket();
-  queued.open(0);
+  const queued = sender();
   t = await timed(seconds, () => { for (let i = 0; i < BURST; i++) queued.queue(payload, 0, SIZE, ep); queued.flush(); });
   out.push({ name: 'native queue+flush (sendmmsg)', sent: queued.stats.txDatagrams, received: 0, seconds: t });
   queued.close();
@@ -87,8 +100,7 @@ async function sendOnly(seconds: number): Promise<Result[]> {
 /** Sender thread: native sendmmsg to workerData.port until told to stop; reports how many went out. */
 async function floodWorker(): Promise<void> {
   const { port } = workerData as { port: number };
-  const sock = new UdpSocket();
-  sock.open(0);
+  const sock = sender();
   const ep = endpoint(port);
   let stop = false;
   parentPort?.once('message', () => { stop = true; });
@@ -121,11 +133,8 @@ async function flood(port: number, seconds: number, received: () => number): Pro
 
 async function receiveOnly(seconds: number): Promise<Result[]> {
   const out: Result[] = [];
-  const native = new UdpSocket();
-  let count = 0;
-  native.onReceive(() => { count++; });
-  const port = native.open(0);
-  const r = await flood(port, seconds, () => count);
+  const { rx: native, ep, count } = countingReceiver();
+  const r = await flood(ep.port, seconds, count);
   const s = native.stats;
   out.push({ name: 'native receive (recvmmsg)', ...r, batch: s.rxDatagrams / s.rxBatches });
   native.close();
@@ -159,14 +168,11 @@ async function drainRounds(seconds: number, send: () => void, received: () => nu
 }
 
 async function drain(seconds: number): Promise<Result[]> {
-  const tx = new UdpSocket();
-  tx.open(0);
+  const tx = sender();
   const fill = (ep: Endpoint) => (): void => { for (let i = 0; i < DRAIN; i++) tx.queue(payload, 0, SIZE, ep); tx.flush(); };
 
-  const rx = new UdpSocket();
-  let count = 0;
-  rx.onReceive(() => { count++; });
-  const r = await drainRounds(seconds, fill(endpoint(rx.open(0))), () => count);
+  const { rx, ep, count } = countingReceiver();
+  const r = await drainRounds(seconds, fill(ep), count);
   const s = rx.stats;
   rx.close();
 
@@ -185,16 +191,12 @@ async function drain(seconds: number): Promise<Result[]> {
 async function together(seconds: number): Promise<Result[]> {
   const out: Result[] = [];
   for (const mode of ['send', 'queue'] as const) {
-    const rx = new UdpSocket();
-    let received = 0;
-    rx.onReceive(() => { received++; });
-    const ep = endpoint(rx.open(0));
-    const tx = new UdpSocket();
-    tx.open(0);
+    const { rx, ep, count } = countingReceiver();
+    const tx = sender();
     const t = await timed(seconds, mode === 'send'
       ? () => { for (let i = 0; i < BURST; i++) tx.send(payload, 0, SIZE, ep); }
       : () => { for (let i = 0; i < BURST; i++) tx.queue(payload, 0, SIZE, ep); tx.flush(); });
-    out.push({ name: `native ${mode} + receive, one thread`, sent: tx.stats.txDatagrams, received, seconds: t });
+    out.push({ name: `native ${mode} + receive, one thread`, sent: tx.stats.txDatagrams, received: count(), seconds: t });
     tx.close();
     rx.close();
   }
@@ -242,8 +244,7 @@ async function allocation(): Promise<AllocResult[]> {
   for (const sticky of [false, true]) {
     const ep = endpoint(sink.port);
     if (sticky) ep.source.set(parseIp('127.0.0.1') ?? new Uint8Array(16));
-    const tx = new UdpSocket({ offload: false });
-    tx.open(0);
+    const tx = sender({ offload: false });
     const burst = (): void => { for (let i = 0; i < BURST; i++) tx.queue(payload, 0, SIZE, ep); tx.flush(); };
     for (let i = 0; i < 2000; i++) burst(); // warm-up: optimized code, send queue allocated
     const r = await minorGcs(() => { for (let n = 0; n < ALLOC_DATAGRAMS; n += BURST) burst(); });
@@ -251,28 +252,24 @@ async function allocation(): Promise<AllocResult[]> {
     tx.close();
   }
   sink.close();
-  const rx = new UdpSocket();
-  let count = 0;
-  rx.onReceive(() => { count++; });
-  const ep = endpoint(rx.open(0));
-  const tx = new UdpSocket();
-  tx.open(0);
+  const { rx, ep, count } = countingReceiver();
+  const tx = sender();
   const fill = (): void => { for (let i = 0; i < DRAIN; i++) tx.queue(payload, 0, SIZE, ep); tx.flush(); };
   let turns = 0;
   const rounds = async (n: number): Promise<void> => {
     for (let got = 0; got < n;) {
-      const before = count;
+      const before = count();
       fill();
       const start = performance.now();
-      while (count - before < DRAIN && performance.now() - start < DRAIN_WAIT_MS) { await turn(); turns++; }
+      while (count() - before < DRAIN && performance.now() - start < DRAIN_WAIT_MS) { await turn(); turns++; }
       got += DRAIN;
     }
   };
   await rounds(20_000); // warm-up
-  const before = count;
+  const before = count();
   const turnsBefore = turns;
   const r = await minorGcs(() => rounds(ALLOC_RECEIVE));
-  out.push({ name: `drain with recvmmsg (${turns - turnsBefore} loop turns)`, datagrams: count - before, ...r });
+  out.push({ name: `drain with recvmmsg (${turns - turnsBefore} loop turns)`, datagrams: count() - before, ...r });
   tx.close();
   rx.close();
   return out;
