@@ -133,7 +133,7 @@ test('deleting the UAPI socket stops the daemon', async () => {
     rmSync(socketPath(ifname));
     await waitFor(() => d.proc.exitCode !== null, 5000, 50, 'exit after socket deletion');
     assert.is(d.proc.exitCode, 0);
-    await waitFor(() => !linkExists(ns, ifname), 3000, 50, 'TUN gone');
+    await waitFor(() => !linkExists(ns, ifname), 10_000, 50, 'TUN gone');
   } finally {
     ns.delete();
   }

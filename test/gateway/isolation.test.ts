@@ -57,7 +57,7 @@ const refused = (name: string): number => status().peers[keyOf(name)]?.refused ?
 /** Waits until the status file shows `count` more (denied|refused) packets for `name` than `before`. */
 async function counted(what: 'denied' | 'refused', name: string, before: number): Promise<number> {
   const read = what === 'denied' ? denied : refused;
-  return waitFor(() => { const n = read(name); return n > before ? n : 0; }, 3000, 100, `${what} packets of ${name} counted`);
+  return waitFor(() => { const n = read(name); return n > before ? n : 0; }, 10_000, 100, `${what} packets of ${name} counted`);
 }
 
 /** Rewrites the gateway file with `edit` and waits until the running gateway applied it. */
@@ -211,7 +211,7 @@ test('rules belong to the public key: peers removed and re-added through UAPI (r
   await waitFor(() => Number(lapS.exec('wg', ['show', stock?.ifname ?? '', 'latest-handshakes']).trim().split('\t')[1] ?? 0) > 0, 10_000, 100, 'mallory handshakes');
   assert.is(tcp(lapS, '10.124.0.10', 3000), null, 'a key the file does not hold reaches nothing');
   assert.is(lapS.tryExec('getent', ['hosts', 'app'], { timeoutMs: 10_000 }).stdout, '', 'not even DNS');
-  await waitFor(() => (status().peers[m.pub]?.denied ?? 0) > 0, 3000, 100, 'mallory\'s denied packets');
+  await waitFor(() => (status().peers[m.pub]?.denied ?? 0) > 0, 10_000, 100, 'mallory\'s denied packets');
   // A reload (SIGHUP) brings the device back to the file: mallory out, stock back.
   procs[0].kill('SIGHUP');
   await waitFor(() => {

@@ -114,7 +114,7 @@ test('wgts show --watch in a terminal (tmux): rates on the screen, redrawn in pl
     assert.is(paneFlag('cursor_flag'), '0', 'cursor hidden while watching');
     // Redrawn in place: the clock moves, the screen does not scroll (one header line).
     const clock = /every 0\.5 s {3}(\S+)/.exec(shot)?.[1];
-    await waitFor(() => /every 0\.5 s {3}(\S+)/.exec(screen())?.[1] !== clock, 3000, 100, 'the clock moves');
+    await waitFor(() => /every 0\.5 s {3}(\S+)/.exec(screen())?.[1] !== clock, 10_000, 100, 'the clock moves');
     assert.is(screen().split('\n').filter((l) => l.startsWith('wgts show --watch')).length, 1);
     // Typed keys do not land on the screen (raw mode), Ctrl-C ends it.
     tmux('send-keys', '-t', 'w', 'xyz');
@@ -138,7 +138,7 @@ test('packet counters per peer in the status file: 20 pings are at least 20 data
   const before = readStatus(gwIf)?.peers[key];
   assert.ok(ping(lapA, '10.124.0.10', { count: 20, deadline: 10 }));
   const t0 = readStatus(gwIf)?.updated ?? 0;
-  await waitFor(() => (readStatus(gwIf)?.updated ?? 0) > t0, 3000, 50, 'a newer status file');
+  await waitFor(() => (readStatus(gwIf)?.updated ?? 0) > t0, 10_000, 50, 'a newer status file');
   const after = readStatus(gwIf)?.peers[key];
   assert.ok(before?.rxPackets !== undefined && after?.rxPackets !== undefined && after.rxPackets - before.rxPackets >= 20, `rx ${before?.rxPackets} -> ${after?.rxPackets}`);
   assert.ok(before?.txPackets !== undefined && after?.txPackets !== undefined && after.txPackets - before.txPackets >= 20, `tx ${before?.txPackets} -> ${after?.txPackets}`);
@@ -188,7 +188,7 @@ test('an expiry cuts the peer off while the gateway runs, with no change of the 
   assert.is(statSync(gwFile).mtimeMs, mtime, 'the file did not change');
   assert.is(readStatus(gwIf)?.inactive?.[listed('alice').publicKey]?.state, 'expired');
   assert.is(listed('alice').state, 'expired');
-  await waitFor(() => procs[0].out().includes('expired alice (cut off)'), 3000, 50, 'the expiry logged');
+  await waitFor(() => procs[0].out().includes('expired alice (cut off)'), 10_000, 50, 'the expiry logged');
   const r = wgts(['peer', 'enable', gwFile, 'alice']);
   assert.is(r.status, 1);
   assert.match(r.stderr, /alice expired at .*; enable it with a new date: wgts peer enable .* alice --expires DATE \(or --expires never\)/);

@@ -165,8 +165,9 @@ function defineSticky(implB: Impl): void {
   s('not too sticky: an address that leaves the host is given up for the kernel\'s choice (IPv4, IPv6)', async () => {
     const a = A(), b = B();
     const cases = [['10.0.0.2', '10.0.0.1', 24], ['fd00:aa::2', 'fd00:aa::1', 96]] as const;
-    // Sending at once meets the refused send (the datagram goes again from the kernel's choice);
-    // waiting lets the route watch drop the source first.
+    // Sending at once usually meets the refused send (the datagram goes again from the kernel's
+    // choice; the refusal itself is pinned down in udp.test.ts); waiting lets the route watch drop
+    // the source first.
     for (const [gone, fallback, len] of cases) {
       for (const how of ['at once', 'after the route watch'] as const) {
         addPeer(b, a, 'endpoint', hp(gone, PORT_A));
@@ -176,11 +177,16 @@ function defineSticky(implB: Impl): void {
         const since = (): string => a.d.log().slice(logged);
         a.ns.exec('ip', ['addr', 'del', `${gone}/${len}`, 'dev', 'va']);
         try {
-          if (how !== 'at once') await waitFor(() => since().includes(`Clearing source address ${gone} `), 2000, 20, 'the source dropped');
+          if (how !== 'at once') await waitFor(() => since().includes(`Clearing source address ${gone} `), 10_000, 20, 'the source dropped');
           // A speaks first: its datagrams to B must not stay stuck on the address it no longer has.
           assert.ok(ping(a.ns, b.t4), `A reaches B once ${gone} is gone (${how})`);
           assert.is(endpointOf(b, a), hp(fallback, PORT_A), `B now sees A at ${fallback} (${how})`);
-          if (how === 'at once') await waitFor(() => /Sent \d+ datagram\(s\) from the kernel's choice/.test(since()), 2000, 20, 'the refused source logged');
+          // The route watch may still win the race when the ping starts late (a loaded machine):
+          // then the source was dropped before the send; either way one of the two is logged.
+          if (how === 'at once') {
+            await waitFor(() => /Sent \d+ datagram\(s\) from the kernel's choice/.test(since()) || since().includes(`Clearing source address ${gone} `),
+              10_000, 20, 'the refused source logged (or the source dropped first)');
+          }
         } finally {
           a.ns.exec('ip', ['addr', 'add', `${gone}/${len}`, 'dev', 'va', ...(gone.includes(':') ? ['nodad'] : [])]);
         }
@@ -205,7 +211,7 @@ function defineSticky(implB: Impl): void {
       assert.is(endpointOf(b, a), hp('10.0.0.1', PORT_A));
       // A better route to B leaves by va3, whose address is 10.0.0.11: A's datagrams follow it.
       a.ns.exec('ip', ['route', 'add', '10.0.0.0/24', 'dev', 'va3', 'src', '10.0.0.11', 'metric', '1']);
-      await waitFor(() => a.d.log().includes('Clearing source address 10.0.0.1 '), 2000, 50, 'the source checked against the new route');
+      await waitFor(() => a.d.log().includes('Clearing source address 10.0.0.1 '), 10_000, 50, 'the source checked against the new route');
       assert.ok(ping(a.ns, b.t4), 'A reaches B over the new route');
       assert.is(endpointOf(b, a), hp('10.0.0.11', PORT_A), 'B sees A at the new route\'s address');
     } finally {

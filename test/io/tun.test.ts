@@ -273,9 +273,9 @@ test('ip link del fires onGone exactly once: while reading, while paused, and ne
     for (const agent of [reading, paused, idle]) assert.is(agent.gone.length, 0);
     for (const dev of ['wgtd0', 'wgtd1', 'wgtd2']) ns.exec('ip', ['link', 'del', dev]);
     const started = Date.now();
-    await waitFor(() => reading.gone.length > 0, 2000, 5, 'gone while reading');
+    await waitFor(() => reading.gone.length > 0, 10_000, 5, 'gone while reading');
     const readingMs = Date.now() - started;
-    await waitFor(() => paused.gone.length > 0 && idle.gone.length > 0, 3000, 10, 'gone while paused / idle');
+    await waitFor(() => paused.gone.length > 0 && idle.gone.length > 0, 10_000, 10, 'gone while paused / idle');
     console.log(`  onGone after ${readingMs} ms while reading, ${Date.now() - started} ms for paused and idle`);
     await sleep(600);
     for (const agent of [reading, paused, idle]) {
@@ -316,7 +316,7 @@ test('moving the TUN to another namespace is not "gone": packets still flow thro
     assert.is((await a.call('stats', {})).goneCount, 0);
 
     away.exec('ip', ['link', 'del', 'wgtm0']);
-    await waitFor(() => a.gone.length > 0, 3000, 10, 'gone after delete in the other namespace');
+    await waitFor(() => a.gone.length > 0, 10_000, 10, 'gone after delete in the other namespace');
     await sleep(400);
     assert.is(a.gone.length, 1);
   } finally {

@@ -86,7 +86,7 @@ const drops = (reason: string): number => statusOf(gwIf).drops?.[reason] ?? 0;
 
 /** Waits until the gateway's output matches `re` (it is read while the test yields). */
 async function logged(re: RegExp): Promise<void> {
-  await waitFor(() => re.test(gwProc.out()), 3000, 50, `gateway log ${re}`);
+  await waitFor(() => re.test(gwProc.out()), 10_000, 50, `gateway log ${re}`);
 }
 
 test('setup: a gateway with [Env] (two env files, its own environment), three laptops, a project host', async () => {
@@ -231,7 +231,7 @@ test('the project host (outside the tunnel subnets) gets no answer, even forging
   const forged = proj.tryExec('curl', ['-sS', '-m', '3', '--interface', '10.123.0.2', `http://10.123.0.1:${ENV_PORT}/v1/env`]);
   assert.ok(forged.status !== 0, 'no answer to a forged source');
   assert.is(forged.stdout, '');
-  await waitFor(() => (statusOf(gwIf).peers[aliceKey]?.refused ?? 0) > refusedBefore, 3000, 100, 'the answer refused on its way to alice');
+  await waitFor(() => (statusOf(gwIf).peers[aliceKey]?.refused ?? 0) > refusedBefore, 10_000, 100, 'the answer refused on its way to alice');
   // Worse: a route on the gateway host sends alice's address to the project side (a container
   // network overlapping the tunnel subnet), so the forger's TCP connection completes. The address
   // is alice's in the AllowedIPs, but the data path never saw the connection come from her: the
