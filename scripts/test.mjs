@@ -41,6 +41,21 @@ function removeLeftovers(pid) {
   }
 }
 
+/**
+ * What a failed file said about its failures, for the closing summary (a CI log is often cut to
+ * its end): each uvu "FAIL" line with the two lines after it, a time-limit stop, or the exit.
+ */
+function failureLines(clean, code, signal) {
+  const lines = clean.split('\n');
+  const out = [];
+  for (let i = 0; i < lines.length && out.length < 30; i++) {
+    if (/^\s+FAIL\s/.test(lines[i])) out.push(...lines.slice(i, i + 3).map((l) => l.trim()).filter(Boolean).map((l) => l.slice(0, 300)));
+    else if (lines[i].startsWith('[test] ') && lines[i].includes('exceeded')) out.push(lines[i]);
+  }
+  if (out.length === 0) out.push(`exited with ${signal ?? `code ${code}`}: ${lines.filter(Boolean).slice(-3).join(' | ').slice(0, 300)}`);
+  return out;
+}
+
 function runFile(file) {
   return new Promise((resolve) => {
     const started = Date.now();
@@ -65,7 +80,7 @@ function runFile(file) {
       let p = passed ?? 0; let f = total !== null && passed !== null ? total - passed - skipped : 0;
       if (total === null || code !== 0 || signal) f = Math.max(f, 1);
       if (total === 0) f = Math.max(f, 1); // a file that ran no test is a defect
-      resolve({ file: relative(root, file), passed: p, failed: f, skipped, ms: Date.now() - started });
+      resolve({ file: relative(root, file), passed: p, failed: f, skipped, ms: Date.now() - started, why: f ? failureLines(clean, code, signal) : [] });
     });
   });
 }
@@ -79,6 +94,14 @@ console.log('\nper file:');
 for (const r of results) {
   passed += r.passed; failed += r.failed; skipped += r.skipped;
   console.log(`  ${r.failed ? 'FAIL' : 'ok  '} ${r.file}  ${r.passed} passed, ${r.failed} failed  (${(r.ms / 1000).toFixed(1)} s)`);
+}
+const failedFiles = results.filter((r) => r.failed);
+if (failedFiles.length) {
+  console.log('\nfailures:');
+  for (const r of failedFiles) {
+    console.log(`  ${r.file}`);
+    for (const l of r.why) console.log(`    ${l}`);
+  }
 }
 console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed ? 1 : 0);
