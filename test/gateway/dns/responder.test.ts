@@ -672,16 +672,17 @@ test('several upstreams: asked in order; the next after a timeout, an unreachabl
       await withResponder({ domain: 'other' }, async (refuser) => {
         await withResponder({ domain: 'other', upstream: `127.0.0.1:${dead}` }, async (servfailer) => {
           const at = (p: number): string => `127.0.0.1:${p}`;
-          await withResponder({ ...BASE, upstream: [at(hole.port), at(refuser.port), at(good.port)], upstreamTimeoutMs: 300 }, async (gw) => {
+          await withResponder({ ...BASE, upstream: [at(hole.port), at(refuser.port), at(good.port)], upstreamTimeoutMs: 1000 }, async (gw) => {
             assert.equal(gw.upstreams().map((u) => u.port), [hole.port, refuser.port, good.port]);
             let t0 = Date.now();
             assert.equal(addrs(await udpQuery(gw.port, 'www.example', 'A')), ['192.0.2.80']);
-            assert.ok(Date.now() - t0 >= 280, 'waited for the silent first server');
+            assert.ok(Date.now() - t0 >= 950, 'waited for the silent first server');
             assert.equal(hole.seen, ['www.example']);
             assert.is(refuser.counters.refused, 1, 'then the second, which refused');
             t0 = Date.now();
             assert.equal(addrs(await udpQuery(gw.port, 'www.example', 'A')), ['192.0.2.80']);
-            assert.ok(Date.now() - t0 < 250, `the silent server is tried last now (${Date.now() - t0} ms)`);
+            // No timeout waited (1 s): a generous bound, since a loaded machine can be slow anyway.
+            assert.ok(Date.now() - t0 < 700, `the silent server is tried last now (${Date.now() - t0} ms)`);
             assert.equal(hole.seen, ['www.example'], 'and was not asked again');
           });
           await withResponder({ ...BASE, upstream: [at(dead), at(servfailer.port), at(good.port)], upstreamTimeoutMs: 2000 }, async (gw) => {
