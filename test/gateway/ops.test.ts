@@ -164,7 +164,7 @@ test('peer disable cuts the stock laptop off live, it stays in the file and show
   assert.ok(r.ok && r.config.peers.some((p) => p.name === 'bob' && p.disabled === true && p.publicKey === bobKey), 'still in the file, Disabled = true');
   assert.match(readFileSync(gwFile, 'utf8'), /^Disabled = true$/m);
   assert.is(listed('bob').state, 'disabled');
-  assert.is(readStatus(gwIf)?.inactive?.[bobKey]?.state, 'disabled');
+  await waitFor(() => readStatus(gwIf)?.inactive?.[bobKey]?.state === 'disabled', 10_000, 50, 'disabled in the status file');
   assert.match(wgtsOk(['show', gwIf], gw), new RegExp(`peer: ${bobKey.replace(/[+/]/g, '\\$&')}\\n  name: bob\\n  state: disabled \\(in .*, not on the interface\\)`));
   // Bob keeps trying for a while (its laptop retries the handshake), then comes back with enable.
   for (let i = 0; i < 8; i++) { assert.is(app(lapB), null); await sleep(1000); }
@@ -186,7 +186,8 @@ test('an expiry cuts the peer off while the gateway runs, with no change of the 
   console.log(`  alice cut off ${late} ms after her Expires (no file change; the gateway's timer)`);
   assert.ok(late < 5000, `cut off within seconds of the expiry (${late} ms)`);
   assert.is(statSync(gwFile).mtimeMs, mtime, 'the file did not change');
-  assert.is(readStatus(gwIf)?.inactive?.[listed('alice').publicKey]?.state, 'expired');
+  const aliceKey = listed('alice').publicKey;
+  await waitFor(() => readStatus(gwIf)?.inactive?.[aliceKey]?.state === 'expired', 10_000, 50, 'expired in the status file');
   assert.is(listed('alice').state, 'expired');
   await waitFor(() => procs[0].out().includes('expired alice (cut off)'), 10_000, 50, 'the expiry logged');
   const r = wgts(['peer', 'enable', gwFile, 'alice']);
