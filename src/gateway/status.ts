@@ -5,6 +5,7 @@
 // its shutdown, so `wgts down` can wait for its disappearance to know the cleanup is complete.
 import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../config/write.js';
 import type { RegistryHealth } from './source.js';
 
 /** Where status files live. */
@@ -225,8 +226,9 @@ export class StatusWriter {
 
   /**
    * Writes a snapshot as soon as the writes before it are done (resolves once it is on disk).
-   * Writes never overlap: two of them sharing the temp file could rename it while the other is
-   * refilling it, and a reader (`wgts reload`, `wgts show`) would find a truncated file.
+   * Each write replaces the file atomically (config/write.ts), so a reader (`wgts reload`,
+   * `wgts show`) finds the old or the new one; writes never overlap, so the newest snapshot is
+   * the one that lands last.
    */
   write(): Promise<void> {
     const next = this.writing.then(() => this.writeNow());
@@ -236,10 +238,7 @@ export class StatusWriter {
 
   private async writeNow(): Promise<void> {
     if (this.stopped) return;
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    await fsp.writeFile(tmp, `${JSON.stringify(this.snapshot(), null, 2)}\n`, { mode: 0o600 });
-    await fsp.chmod(tmp, 0o600);
-    await fsp.rename(tmp, this.path);
+    await writeFileAtomic(this.path, `${JSON.stringify(this.snapshot(), null, 2)}\n`, 0o600);
   }
 
   /** Stops refreshing and removes the file. */
@@ -249,6 +248,5 @@ export class StatusWriter {
     this.timer = null;
     await this.writing.catch(() => undefined);
     await fsp.rm(this.path, { force: true });
-    await fsp.rm(`${this.path}.${process.pid}.tmp`, { force: true });
   }
 }
