@@ -202,11 +202,11 @@ ratio('wgts-wgts', 'deb-deb', 'TCP wgts<->wgts / Debian wg-go<->Debian wg-go');
 ratio('off-off', 'wgts-wgts', 'TCP WGTS_OFFLOAD=0 / offloads on');
 ratio('pure-pure', 'cur-cur', 'TCP wgts WGTS_CRYPTO=pure / current wg-go<->current wg-go');
 ratio('pure-pure', 'deb-deb', 'TCP wgts WGTS_CRYPTO=pure / Debian wg-go<->Debian wg-go');
+const cur = results.get('cur-cur');
 for (const [when, pick] of [['fresh', (r: Result) => r.rttMs], ['running', (r: Result) => r.rttRunningMs]] as const) {
-  const c = results.get('cur-cur');
   for (const name of ['wgts-wgts', 'wgts-cur']) {
     const w = results.get(name);
-    if (w !== undefined && c !== undefined) console.log(`ping RTT ${when} ${name === 'wgts-wgts' ? 'wgts<->wgts' : 'wgts<->current wg-go'} / current wg-go<->current wg-go: ${(pick(w) / pick(c)).toFixed(2)}`);
+    if (w !== undefined && cur !== undefined) console.log(`ping RTT ${when} ${name === 'wgts-wgts' ? 'wgts<->wgts' : 'wgts<->current wg-go'} / current wg-go<->current wg-go: ${(pick(w) / pick(cur)).toFixed(2)}`);
   }
 }
 for (const r of results.values()) for (const n of r.notes) console.log(`\n${n}`);

@@ -6,11 +6,11 @@
 // cost the target two X25519 if it processed it); mac2 is zero, as from a host that ignores the
 // cookie replies. Replies are counted, not read further. Prints one JSON line (AttackStats).
 import { readFileSync } from 'node:fs';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { getCrypto } from '../../src/crypto/index.js';
 import { makeEndpoint, parseIp } from '../../src/device/endpoint.js';
 import { UdpSocket } from '../../src/io/udp.js';
 import { INITIATION_SIZE, INIT_OFF_MAC1, LABEL_MAC1 } from '../../src/noise/constants.js';
-import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 
 export interface FloodSpec {
   host: string;
@@ -51,7 +51,6 @@ export function initiationPool(targetPublicKey: Uint8Array, count = POOL): Uint8
   }
   return pool;
 }
-
 
 async function flood(spec: FloodSpec): Promise<AttackStats> {
   const addr = parseIp(spec.host);

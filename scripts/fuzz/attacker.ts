@@ -4,11 +4,11 @@
 // times each, paced at `rate` per second) to the target, through the native UDP socket (sendmmsg
 // batches), bounded by `seconds`. Prints one JSON line: what the kernel took, per category.
 import { readFileSync } from 'node:fs';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import { getCrypto } from '../../src/crypto/index.js';
 import { makeEndpoint, parseIp } from '../../src/device/endpoint.js';
 import { UdpSocket } from '../../src/io/udp.js';
 import { CATEGORY_NAMES, Corpus, type Category } from './corpus.js';
-import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 
 export interface AttackSpec {
   mode: 'flood' | 'replay';
