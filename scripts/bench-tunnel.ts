@@ -13,9 +13,8 @@ import { openSync, closeSync, readFileSync, readdirSync, mkdtempSync, rmSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { trySh } from '../src/io/netns.js';
 import { B4, type End, startPair } from '../test/helpers/pair.js';
-import { type Daemon, iperf, iperfUdp, pingRtt } from '../test/helpers/wg.js';
+import { type Daemon, goVersion, iperf, iperfUdp, pingRtt } from '../test/helpers/wg.js';
 
 const seconds = Math.min(30, Math.max(1, Number(process.argv[2] ?? 5)));
 const UDP_RATE = '400M';
@@ -24,12 +23,6 @@ const currentGo = process.env.WGTS_BENCH_WIREGUARD_GO?.trim() || undefined;
 const profile = process.env.WGTS_BENCH_PROFILE === '1';
 
 interface Side extends End { label: string }
-
-function goVersion(binary: string): string {
-  const r = trySh(binary, ['--version']);
-  const m = /v?(\d+\.\d+\.\d+)/.exec(r.stdout + r.stderr);
-  return m ? (m[1] as string) : binary;
-}
 
 const debian: Side = { impl: 'wireguard-go', label: `wg-go ${goVersion('wireguard-go')} (Debian)` };
 const current: Side | undefined = currentGo ? { impl: 'wireguard-go', label: `wg-go ${goVersion(currentGo)}`, binary: currentGo } : undefined;

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns, sh, waitFor } from './netns.js';
+import { Netns, sh, trySh, waitFor } from './netns.js';
 import { repoRoot as findRepoRoot } from './vectors.js';
 
 export type Impl = 'wgts' | 'wireguard-go';
@@ -76,6 +76,13 @@ export async function startDaemon(impl: Impl, ns: Netns, ifname: string, env: No
       await waitFor(() => exited, 5000, 25, `${impl} exit`).catch(() => { proc.kill('SIGKILL'); });
     },
   };
+}
+
+/** The version a wireguard-go binary reports (`0.0.20250522`), or the path when it says none. */
+export function goVersion(binary: string): string {
+  const r = trySh(binary, ['--version']);
+  const m = /v?(\d+\.\d+\.\d+)/.exec(r.stdout + r.stderr);
+  return m ? (m[1] as string) : binary;
 }
 
 /** True when something accepts connections on the UNIX socket at `path`. */
