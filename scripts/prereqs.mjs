@@ -44,6 +44,8 @@ export const PACKAGES = Object.freeze({
   dig: 'dnsutils',
   // tracing and privilege tools some tests wrap a process in
   strace: 'strace',
+  // the idle round-trip benchmark records syscall and scheduler tracepoints
+  perf: 'linux-perf',
   setpriv: 'util-linux',
   // DNS: a real resolver the tests and the lab start inside their namespaces (the binary only: the
   // `dnsmasq` package would also start a system service); a private D-Bus for the
@@ -91,7 +93,7 @@ export const NEEDS = Object.freeze({
     'strace', 'setpriv', 'tcpdump', 'prlimit', 'dnsmasq', 'dbus-daemon', 'unshare', 'nsenter', 'mount', 'dpkg-deb', 'dpkg-query', 'ethtool', 'nstat', 'tmux', 'stty',
     'systemd-analyze', 'systemctl', 'systemd', 'nice', 'keepalived', 'etcd', 'etcdctl', 'openssl'],
   lab: [...BUILD, 'ip', 'wg', 'wg-quick', 'wireguard-go', 'iptables', 'ip6tables', 'curl', 'getent', 'ping', 'iperf3', 'dnsmasq', 'keepalived', 'etcd', 'etcdctl'],
-  bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3', 'pidstat', 'nice', 'etcd', 'etcdctl'],
+  bench: [...BUILD, 'ip', 'ss', 'sysctl', 'wg', 'wireguard-go', 'ping', 'iperf3', 'pidstat', 'perf', 'nice', 'etcd', 'etcdctl'],
   fuzz: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3', 'tcpdump'],
   soak: [...BUILD, 'ip', 'ss', 'wg', 'wireguard-go', 'ping', 'iperf3'],
 });

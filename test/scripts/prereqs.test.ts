@@ -149,6 +149,8 @@ const NOT_PACKAGES: Record<string, string> = {
   pack: 'an npm subcommand (`npm pack --pack-destination ...`)',
   install: 'an npm subcommand (`npm install -g ...`)',
   show: 'an apt-cache subcommand (this test)',
+  record: 'a perf subcommand (`perf record -q -a ...`, scripts/bench-rtt.ts)',
+  script: 'a perf subcommand (`perf script -i ...`, scripts/bench-rtt.ts), not util-linux script',
 };
 
 function assertListed(found: Map<string, string>, what: Command): void {
