@@ -212,7 +212,7 @@ test('npm run fuzz / soak: their scripts and the helpers they use are covered', 
   }
 });
 
-test('nothing reads outside the repository (a clone has no shared/ beside it)', () => {
+test('nothing reads outside the repository (a clone has nothing beside it)', () => {
   const sibling = ['..', 'shared'].join('/');
   const devTree = new RegExp(`['"]/${'work'}/`);
   const offenders: string[] = [];
